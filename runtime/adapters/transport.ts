@@ -1,0 +1,46 @@
+/**
+ * The one thing the server needs from a runtime's networking: accept TCP
+ * connections and move bytes. Bun gets its native sockets (fastest); every
+ * other runtime uses node:net.
+ */
+export interface TransportSocket {
+  /** Writes what the kernel takes now; returns the number of bytes taken. */
+  write(data: Uint8Array): number;
+  /** Closes the connection after the bytes already taken. */
+  end(): void;
+  /** Stops/resumes delivering data (backpressure). */
+  pause(): void;
+  resume(): void;
+}
+
+export interface SocketEvents {
+  onData(chunk: Uint8Array): void;
+  /** The socket can take more bytes. */
+  onDrain(): void;
+  /** The peer half-closed its side. */
+  onEnd(): void;
+  onClose(): void;
+}
+
+export interface Listener {
+  readonly host: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Listens on host:port. `accept` is called per connection; `afterEvent` runs
+ * after every event the transport delivers, so the server can flush replies
+ * once per event.
+ */
+export type Listen = (
+  host: string,
+  port: number,
+  accept: (sock: TransportSocket) => SocketEvents,
+  afterEvent: () => void,
+) => Promise<Listener>;
+
+export async function platformListen(): Promise<Listen> {
+  if ((globalThis as { Bun?: unknown }).Bun) return (await import("./bun-listen.ts")).listen;
+  return (await import("./node-listen.ts")).listen;
+}

@@ -1,0 +1,69 @@
+/** `beanrun serve`: the beanstalkd-compatible server on its own. */
+import process from "node:process";
+import { startServer } from "../server/index.ts";
+import { FlagError, parseServeFlags, SERVE_USAGE, type ServeFlags } from "./serve-flags.ts";
+import { VERSION } from "../version.ts";
+
+export { parseServeFlags } from "./serve-flags.ts";
+
+export async function main(argv: string[]): Promise<number> {
+  let flags: ServeFlags;
+  try {
+    flags = parseServeFlags(argv);
+  } catch (e) {
+    if (!(e instanceof FlagError)) throw e;
+    console.error(`beanrun: ${e.message}\n\n${SERVE_USAGE}`);
+    return 2;
+  }
+  if (flags.action === "help") {
+    console.log(SERVE_USAGE);
+    return 0;
+  }
+  if (flags.action === "version") {
+    console.log(`beanrun ${VERSION} (beanstalkd protocol ${flags.options.compat ?? "1.13"})`);
+    return 0;
+  }
+
+  const o = flags.options;
+  let server;
+  try {
+    server = await startServer(o);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const where = `${o.host ?? "127.0.0.1"}:${o.port ?? 11300}`;
+    if (code === "EADDRINUSE") console.error(`beanrun: cannot listen on ${where}: address already in use`);
+    else if (code === "EADDRNOTAVAIL") console.error(`beanrun: cannot listen on ${where}: address not available`);
+    else if (code === "EACCES") console.error(`beanrun: cannot listen on ${where}: permission denied`);
+    else console.error(`beanrun: cannot start: ${(e as Error).message ?? e}`);
+    return 1;
+  }
+  if (flags.user) {
+    try {
+      becomeUser(flags.user);
+    } catch (e) {
+      console.error(`beanrun: -u ${flags.user}: ${(e as Error).message}`);
+      await server.close();
+      return 1;
+    }
+  }
+  console.error(`beanrun: listening on ${server.host}:${server.port}`);
+
+  process.on("SIGUSR1", () => {
+    server.drain();
+    if (flags.verbose) console.error("beanrun: draining: new jobs are refused");
+  });
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  await server.close();
+  return 0;
+}
+
+function becomeUser(user: string): void {
+  const p = process as unknown as { setgid?: (id: string | number) => void; setuid?: (id: string | number) => void };
+  if (!p.setuid || !p.setgid) throw new Error("this runtime cannot change user");
+  p.setgid(user);
+  p.setuid(user);
+}

@@ -1,0 +1,406 @@
+/**
+ * One client connection: turns the incoming byte stream into commands and
+ * job bodies, and collects replies for one write per event.
+ *
+ * Framing follows beanstalkd's, which reads a command into a 224-byte buffer
+ * and looks only at the FIRST '\r' in it: a line is complete when that '\r'
+ * is followed by '\n'. A stray '\r' therefore stalls the connection until the
+ * buffer is full, and a full buffer without a line end is thrown away and the
+ * rest of that line answered with BAD_FORMAT. We apply the same rule to a
+ * window of at most 224 bytes from the start of each line, which gives the
+ * same replies however the bytes were split into packets.
+ *
+ * Memory per connection is bounded: a partial line is at most 224 bytes, and
+ * while the connection cannot proceed (a blocking reserve, or a peer that
+ * does not read its replies) its socket is paused once a little input has
+ * piled up.
+ */
+import type { Conn, ConnEvents } from "../queue/conn.ts";
+import { NONE } from "../queue/jobs.ts";
+import { PutResult, type Queue } from "../queue/queue.ts";
+import type { TransportSocket } from "../adapters/transport.ts";
+import { dispatch } from "./commands.ts";
+import { Output } from "./output.ts";
+import type { Compat, HostInfo } from "./stats.ts";
+import * as R from "./replies.ts";
+
+/** beanstalkd's LINE_BUF_SIZE: 11 + MAX_TUBE_NAME_LEN (201) + 12. */
+export const LINE_MAX = 224;
+const CR = 13;
+const LF = 10;
+/** Output above this stops command processing until the peer reads. */
+const OUT_HIGH = 1 << 20;
+const OUT_LOW = 1 << 16;
+/** Held input above this pauses reading from the socket. */
+const HELD_HIGH = 1 << 18;
+
+/** Shared by all connections of one server. */
+export interface ProtocolContext {
+  queue: Queue;
+  /** Command counters for stats, indexed by Op. */
+  ops: Float64Array;
+  host: HostInfo;
+  compat: Compat;
+  /** Asks for `flush` at the end of the current event. */
+  markDirty(c: Connection): void;
+  /** Asks for `resume` at the end of the current event. */
+  markRunnable(c: Connection): void;
+}
+
+const enum In {
+  Command,
+  /** After an over-long line: discard up to the next line end, then BAD_FORMAT. */
+  EndLine,
+  Body,
+  Skip,
+}
+
+export class Connection implements ConnEvents {
+  readonly out = new Output();
+  readonly conn: Conn;
+  dirty = false;
+
+  private state = In.Command;
+  private line: Uint8Array | null = null;
+  private lineLen = 0;
+  private putSlot = NONE;
+  private putBody: Uint8Array | null = null;
+  private putRead = 0;
+  private skipLeft = 0;
+  private skipReply: Uint8Array = R.BAD_FORMAT;
+
+  /** Input received while the connection could not proceed, oldest first. */
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
+  private readPaused = false;
+  /** Waiting in a reserve. */
+  private blocked = false;
+  /** The peer is not reading its replies. */
+  private outBlocked = false;
+  private peerEnded = false;
+  private closing = false;
+  private closed = false;
+  private awaitingDurable = false;
+
+  constructor(
+    readonly ctx: ProtocolContext,
+    private readonly sock: TransportSocket,
+  ) {
+    this.conn = ctx.queue.connect(this);
+  }
+
+  // ---- transport events ----------------------------------------------------
+
+  onData(chunk: Uint8Array): void {
+    if (this.closing || this.closed) return;
+    if (this.held.length || this.blocked || this.outBlocked) return this.hold(chunk, 0);
+    const p = this.pump(chunk, 0);
+    if (p < chunk.length) this.hold(chunk, p);
+  }
+
+  onDrain(): void {
+    this.flush();
+  }
+
+  /** The peer half-closed: finish what it sent, then close. */
+  onEnd(): void {
+    this.peerEnded = true;
+    // beanstalkd answers a waiting reserve with TIMED_OUT when the peer hangs up.
+    if (this.blocked) this.ctx.queue.hangUp(this.conn);
+    this.maybeFinish();
+  }
+
+  onClose(): void {
+    this.closed = true;
+    this.teardown();
+  }
+
+  // ---- queue events (ConnEvents) -------------------------------------------
+
+  reserved(slot: number): void {
+    this.sendJob(R.RESERVED, slot);
+    this.unblock();
+  }
+
+  timedOut(): void {
+    this.out.bytes(R.TIMED_OUT);
+    this.unblock();
+  }
+
+  deadlineSoon(): void {
+    this.out.bytes(R.DEADLINE_SOON);
+    this.unblock();
+  }
+
+  // ---- used by dispatch ----------------------------------------------------
+
+  /** Appends `<prefix><id> <bytes>\r\n<body>\r\n`. */
+  sendJob(prefix: string, slot: number): void {
+    const store = this.ctx.queue.store;
+    const out = this.out;
+    out.ascii(prefix);
+    out.num(store.id[slot]!);
+    out.ascii(" ");
+    out.num(store.size[slot]! - 2);
+    out.crlf();
+    out.bytes(store.bodyOf(slot));
+    this.touchOut();
+  }
+
+  /** Appends `OK <bytes>\r\n<yaml>\r\n`. */
+  sendYaml(yaml: string): void {
+    this.out.ascii("OK ");
+    this.out.num(yaml.length);
+    this.out.crlf();
+    this.out.ascii(yaml);
+    this.out.crlf();
+  }
+
+  beginBody(slot: number): void {
+    this.putSlot = slot;
+    this.putBody = this.ctx.queue.store.bodyOf(slot);
+    this.putRead = 0;
+    this.state = In.Body;
+  }
+
+  /** Discards the next n bytes, then replies `reply` (JOB_TOO_BIG). */
+  skip(n: number, reply: Uint8Array): void {
+    this.skipLeft = n;
+    this.skipReply = reply;
+    this.state = In.Skip;
+  }
+
+  block(): void {
+    this.blocked = true;
+  }
+
+  quit(): void {
+    this.closing = true;
+    this.teardown();
+    this.touchOut();
+  }
+
+  // ---- input ---------------------------------------------------------------
+
+  /** Processes buf from pos; returns where it stopped (buf.length when all was used). */
+  private pump(buf: Uint8Array, pos: number): number {
+    const len = buf.length;
+    while (pos < len) {
+      if (this.blocked || this.closing) return pos;
+      switch (this.state) {
+        case In.Command:
+        case In.EndLine:
+          pos = this.lineStep(buf, pos);
+          break;
+        case In.Body: {
+          const body = this.putBody!;
+          const n = Math.min(body.length - this.putRead, len - pos);
+          body.set(n === len - pos && pos === 0 ? buf : buf.subarray(pos, pos + n), this.putRead);
+          this.putRead += n;
+          pos += n;
+          if (this.putRead === body.length) this.finishPut();
+          break;
+        }
+        case In.Skip: {
+          const n = Math.min(this.skipLeft, len - pos);
+          this.skipLeft -= n;
+          pos += n;
+          if (this.skipLeft === 0) {
+            this.out.bytes(this.skipReply);
+            this.state = In.Command;
+          }
+          break;
+        }
+      }
+      if (this.out.len > OUT_HIGH) {
+        this.flush();
+        if (this.out.len > OUT_HIGH) {
+          this.outBlocked = true;
+          return pos;
+        }
+      }
+    }
+    this.touchOut();
+    return pos;
+  }
+
+  /** Finds the next line in the 224-byte window from pos and handles it. */
+  private lineStep(buf: Uint8Array, pos: number): number {
+    const len = buf.length;
+    if (this.lineLen > 0) {
+      // Continue a partial line: top up the window, as beanstalkd's read does.
+      const line = this.line!;
+      const old = this.lineLen;
+      const take = Math.min(LINE_MAX - old, len - pos);
+      line.set(buf.subarray(pos, pos + take), old);
+      const total = old + take;
+      const eol = lineEnd(line, 0, total);
+      if (eol >= 0) {
+        this.lineLen = 0;
+        this.lineDone(line, 0, eol);
+        return pos + (eol + 2 - old);
+      }
+      if (total === LINE_MAX) {
+        this.lineLen = 0;
+        this.state = In.EndLine;
+      } else {
+        this.lineLen = total;
+      }
+      return pos + take;
+    }
+    const window = Math.min(len - pos, LINE_MAX);
+    const eol = lineEnd(buf, pos, pos + window);
+    if (eol >= 0) {
+      this.lineDone(buf, pos, eol);
+      return eol + 2;
+    }
+    if (window === LINE_MAX) {
+      this.state = In.EndLine;
+      return pos + LINE_MAX;
+    }
+    this.line ??= new Uint8Array(LINE_MAX);
+    this.line.set(buf.subarray(pos, len));
+    this.lineLen = len - pos;
+    return len;
+  }
+
+  private lineDone(buf: Uint8Array, start: number, eol: number): void {
+    if (this.state === In.EndLine) {
+      this.state = In.Command;
+      this.out.bytes(R.BAD_FORMAT);
+      return;
+    }
+    dispatch(this, buf, start, eol);
+  }
+
+  private finishPut(): void {
+    const slot = this.putSlot;
+    const queue = this.ctx.queue;
+    const id = queue.store.id[slot]!;
+    this.putSlot = NONE;
+    this.putBody = null;
+    this.state = In.Command;
+    switch (queue.commitPut(slot)) {
+      case PutResult.Inserted:
+        this.out.ascii("INSERTED ");
+        this.out.num(id);
+        this.out.crlf();
+        return;
+      case PutResult.ExpectedCrlf:
+        return this.out.bytes(R.EXPECTED_CRLF);
+      case PutResult.Draining:
+        return this.out.bytes(R.DRAINING);
+      case PutResult.OutOfMemory:
+        return this.out.bytes(R.OUT_OF_MEMORY);
+    }
+  }
+
+  private hold(buf: Uint8Array, pos: number): void {
+    const copy = buf.slice(pos);
+    this.held.push(copy);
+    this.heldBytes += copy.length;
+    if (!this.readPaused && this.heldBytes > HELD_HIGH) {
+      this.readPaused = true;
+      this.sock.pause();
+    }
+  }
+
+  /** Continues with held input once the connection can proceed again. */
+  resume(): void {
+    while (this.held.length && !this.blocked && !this.outBlocked && !this.closing) {
+      const buf = this.held.shift()!;
+      this.heldBytes -= buf.length;
+      const p = this.pump(buf, 0);
+      if (p < buf.length) {
+        const rest = buf.subarray(p);
+        this.held.unshift(rest);
+        this.heldBytes += rest.length;
+      }
+    }
+    if (this.readPaused && this.heldBytes < HELD_HIGH / 4) {
+      this.readPaused = false;
+      this.sock.resume();
+    }
+    this.maybeFinish();
+  }
+
+  private unblock(): void {
+    this.touchOut();
+    if (!this.blocked) return;
+    this.blocked = false;
+    this.ctx.markRunnable(this);
+  }
+
+  private maybeFinish(): void {
+    if (!this.peerEnded || this.closing || this.blocked || this.held.length) return;
+    // beanstalkd closes when a read returns EOF; an unfinished body is dropped.
+    this.closing = true;
+    this.teardown();
+    this.touchOut();
+  }
+
+  // ---- output --------------------------------------------------------------
+
+  private touchOut(): void {
+    if (!this.dirty) {
+      this.dirty = true;
+      this.ctx.markDirty(this);
+    }
+  }
+
+  /** Writes pending replies, once the records they acknowledge are durable. */
+  flush(): void {
+    this.dirty = false;
+    if (this.closed) return;
+    const out = this.out;
+    if (out.len > 0) {
+      const journal = this.ctx.queue.journal;
+      const need = journal.written;
+      if (journal.durable < need) {
+        if (!this.awaitingDurable) {
+          this.awaitingDurable = true;
+          journal.whenDurable(need, () => {
+            this.awaitingDurable = false;
+            this.flush();
+          });
+        }
+        return;
+      }
+      const n = this.sock.write(out.buf.subarray(0, out.len));
+      out.consume(n);
+    }
+    if (out.len === 0 && this.closing) {
+      this.closed = true;
+      this.sock.end();
+      return;
+    }
+    if (this.outBlocked && out.len < OUT_LOW) {
+      this.outBlocked = false;
+      this.ctx.markRunnable(this);
+    }
+  }
+
+  /** Leaves the queue: an unfinished put is dropped, reserved jobs return to ready. */
+  private teardown(): void {
+    if (this.conn.closed) return;
+    if (this.putSlot !== NONE) {
+      this.ctx.queue.discard(this.putSlot);
+      this.putSlot = NONE;
+      this.putBody = null;
+    }
+    this.held = [];
+    this.heldBytes = 0;
+    this.ctx.queue.disconnect(this.conn);
+  }
+}
+
+/**
+ * beanstalkd's scan_line_end over buf[start, stop): the index of the first
+ * '\r' if a '\n' follows it inside the window, else -1.
+ */
+function lineEnd(buf: Uint8Array, start: number, stop: number): number {
+  for (let i = start; i < stop - 1; i++) {
+    if (buf[i] === CR) return buf[i + 1] === LF ? i : -1;
+  }
+  return -1;
+}

@@ -1,0 +1,89 @@
+/**
+ * A running beanrun server: the queue, the protocol and a transport, wired so
+ * that replies leave once per event and timers flush what they produce.
+ */
+import { Queue, systemClock, type Clock } from "../queue/queue.ts";
+import type { Journal } from "../queue/journal.ts";
+import { Connection, type ProtocolContext } from "../protocol/connection.ts";
+import { Op } from "../protocol/commands.ts";
+import { platformListen, type Listen } from "../adapters/transport.ts";
+import { hostInfo } from "./host.ts";
+import type { ServerOptions } from "./options.ts";
+
+export type { ServerOptions } from "./options.ts";
+
+export const DEFAULT_PORT = 11300;
+export const DEFAULT_HOST = "127.0.0.1";
+export const MAX_JOB_SIZE_LIMIT = 1073741824;
+
+export interface RunningServer {
+  readonly host: string;
+  readonly port: number;
+  readonly queue: Queue;
+  /** Stop accepting new jobs (DRAINING), as beanstalkd does on SIGUSR1. */
+  drain(): void;
+  close(): Promise<void>;
+}
+
+export interface StartOptions extends ServerOptions {
+  /** Transport to use; defaults to the platform's (Bun.listen under Bun, node:net elsewhere). */
+  listen?: Listen;
+  /** Persistence; defaults to none. */
+  journal?: Journal;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const compat = opts.compat ?? "1.13";
+  const runnable: Connection[] = [];
+  const dirty: Connection[] = [];
+
+  // Replies produced by one event (a read, a timer) leave together, once.
+  const settle = (): void => {
+    while (runnable.length || dirty.length) {
+      while (runnable.length) runnable.shift()!.resume();
+      for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+      dirty.length = 0;
+    }
+  };
+
+  const clock: Clock = {
+    now: systemClock.now,
+    setTimer: (fn, ms) =>
+      setTimeout(() => {
+        fn();
+        settle();
+      }, ms),
+    clearTimer: systemClock.clearTimer,
+  };
+
+  const queue = new Queue({ maxJobSize: opts.maxJobSize ?? 65535, clock, journal: opts.journal });
+  const ctx: ProtocolContext = {
+    queue,
+    ops: new Float64Array(Op.Count),
+    host: hostInfo(compat),
+    compat,
+    markDirty: (c) => void dirty.push(c),
+    markRunnable: (c) => void runnable.push(c),
+  };
+
+  const listen = opts.listen ?? (await platformListen());
+  const listener = await listen(
+    opts.host ?? DEFAULT_HOST,
+    opts.port ?? DEFAULT_PORT,
+    (sock) => new Connection(ctx, sock),
+    settle,
+  );
+
+  return {
+    host: listener.host,
+    port: listener.port,
+    queue,
+    drain: () => {
+      queue.draining = true;
+    },
+    close: async () => {
+      await listener.stop();
+      queue.stop();
+    },
+  };
+}

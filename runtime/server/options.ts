@@ -1,0 +1,21 @@
+/** Options of a beanrun server; the CLI flags map onto these one to one. */
+export interface ServerOptions {
+  /** Listen address (`-l`). Default 127.0.0.1. */
+  host?: string;
+  /** Listen port (`-p`); 0 picks a free port. Default 11300. */
+  port?: number;
+  /** Maximum job body size in bytes (`-z`). Default 65535. */
+  maxJobSize?: number;
+  /** Wire format: "1.13" (default) or "1.12" (what Debian ships). */
+  compat?: "1.12" | "1.13";
+  /** Write-ahead log directory (`-b`); absent means in memory only. */
+  walDir?: string;
+  /** fsync at most every N ms (`-f`); 0 syncs before every acknowledgement. */
+  fsyncMs?: number;
+  /** Never fsync (`-F`). */
+  noFsync?: boolean;
+  /** Size of each log file in bytes (`-s`). */
+  walFileSize?: number;
+  /** Compact the log (`-c`, default) or not (`-n`). */
+  compact?: boolean;
+}
