@@ -96,6 +96,7 @@ export class Connection implements ConnEvents {
     if (this.held.length || this.blocked || this.outBlocked) return this.hold(chunk, 0);
     const p = this.pump(chunk, 0);
     if (p < chunk.length) this.hold(chunk, p);
+    this.touchOut();
   }
 
   onDrain(): void {
@@ -220,7 +221,6 @@ export class Connection implements ConnEvents {
         }
       }
     }
-    this.touchOut();
     return pos;
   }
 
@@ -317,6 +317,7 @@ export class Connection implements ConnEvents {
         this.heldBytes += rest.length;
       }
     }
+    this.touchOut();
     if (this.readPaused && this.heldBytes < HELD_HIGH / 4) {
       this.readPaused = false;
       this.sock.resume();
