@@ -81,15 +81,21 @@ const PREFIXES: [Uint8Array, Op][] = (
 const BY_FIRST: [Uint8Array, Op][][] = Array.from({ length: 256 }, () => []);
 for (const p of PREFIXES) BY_FIRST[p[0][0]!]!.push(p);
 
-function which(buf: Uint8Array, start: number, end: number): { op: Op; argAt: number } {
+/** Where the arguments of the last command `which` matched begin. */
+let argAt = 0;
+
+function which(buf: Uint8Array, start: number, end: number): Op {
   const candidates = BY_FIRST[buf[start]!]!;
-  outer: for (const [prefix, op] of candidates) {
+  outer: for (let k = 0; k < candidates.length; k++) {
+    const [prefix, op] = candidates[k]!;
     const n = prefix.length;
     if (end - start < n) continue;
     for (let i = 1; i < n; i++) if (buf[start + i] !== prefix[i]) continue outer;
-    return { op, argAt: start + n };
+    argAt = start + n;
+    return op;
   }
-  return { op: Op.Unknown, argAt: start };
+  argAt = start;
+  return Op.Unknown;
 }
 
 function latin1(buf: Uint8Array, start: number, end: number): string {
@@ -102,14 +108,14 @@ function latin1(buf: Uint8Array, start: number, end: number): string {
 export function dispatch(c: Connection, buf: Uint8Array, start: number, end: number): void {
   const out = c.out;
   // A NUL byte inside the line: beanstalkd sees a shorter C string.
-  if (buf.indexOf(0, start) !== -1 && buf.indexOf(0, start) < end) return out.bytes(R.BAD_FORMAT);
+  for (let i = start; i < end; i++) if (buf[i] === 0) return out.bytes(R.BAD_FORMAT);
 
-  const { op, argAt } = which(buf, start, end);
+  const op = which(buf, start, end);
   const ctx = c.ctx;
   const queue = ctx.queue;
   const ops = ctx.ops;
   const qc = c.conn;
-  const exact = (): boolean => argAt === end;
+  const exact = argAt === end;
 
   switch (op) {
     case Op.Put: {
@@ -132,7 +138,7 @@ export function dispatch(c: Connection, buf: Uint8Array, start: number, end: num
     case Op.PeekReady:
     case Op.PeekDelayed:
     case Op.PeekBuried: {
-      if (!exact()) return out.bytes(R.BAD_FORMAT);
+      if (!exact) return out.bytes(R.BAD_FORMAT);
       ops[op]++;
       const t = qc.use;
       const j =
@@ -163,7 +169,7 @@ export function dispatch(c: Connection, buf: Uint8Array, start: number, end: num
           if (t < 0 || t > 0x7fffffff) return out.bytes(R.BAD_FORMAT);
           timeout = t;
         }
-      } else if (!exact()) {
+      } else if (!exact) {
         return out.bytes(R.BAD_FORMAT);
       }
       ops[op]++;
@@ -235,7 +241,7 @@ export function dispatch(c: Connection, buf: Uint8Array, start: number, end: num
     }
 
     case Op.Stats: {
-      if (!exact()) return out.bytes(R.BAD_FORMAT);
+      if (!exact) return out.bytes(R.BAD_FORMAT);
       ops[op]++;
       return c.sendYaml(formatStats(queue, ops, ctx.host, ctx.compat));
     }
@@ -259,13 +265,13 @@ export function dispatch(c: Connection, buf: Uint8Array, start: number, end: num
 
     case Op.ListTubes:
     case Op.ListTubesWatched: {
-      if (!exact()) return out.bytes(R.BAD_FORMAT);
+      if (!exact) return out.bytes(R.BAD_FORMAT);
       ops[op]++;
       return c.sendYaml(formatTubeList(op === Op.ListTubes ? queue.tubes.items : qc.watch.items));
     }
 
     case Op.ListTubeUsed: {
-      if (!exact()) return out.bytes(R.BAD_FORMAT);
+      if (!exact) return out.bytes(R.BAD_FORMAT);
       ops[op]++;
       out.ascii("USING ");
       out.ascii(qc.use.name);
