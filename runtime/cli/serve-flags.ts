@@ -24,6 +24,7 @@ Options:
  -V       increase verbosity
  -h       show this help
  --compat 1.12|1.13   wire format (default 1.13; 1.12 does not quote YAML strings)
+ --http [ADDR:]PORT   serve the dashboard, /stats.json and /metrics (Prometheus)
 `;
 
 export interface ServeFlags {
@@ -59,6 +60,14 @@ export function parseServeFlags(argv: readonly string[]): ServeFlags {
       const v = arg.slice(9);
       if (v !== "1.12" && v !== "1.13") throw new FlagError(`--compat: expected 1.12 or 1.13, got "${v}"`);
       o.compat = v;
+      continue;
+    }
+    if (arg === "--http" || arg.startsWith("--http=")) {
+      const v = arg === "--http" ? argv[++i] : arg.slice(7);
+      const m = /^(?:(.+):)?(\d+)$/.exec(v ?? "");
+      if (!m) throw new FlagError(`--http: expected [ADDR:]PORT, got "${v ?? ""}"`);
+      if (m[1]) o.httpHost = m[1];
+      o.httpPort = int("-http", m[2]!, 0, 65535);
       continue;
     }
     if (arg === "--help") {

@@ -47,6 +47,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   console.error(`beanrun: listening on ${server.host}:${server.port}`);
+  if (server.httpPort !== undefined) {
+    console.error(`beanrun: dashboard and metrics on http://${o.httpHost ?? server.host}:${server.httpPort}/`);
+  }
 
   process.on("SIGUSR1", () => {
     server.drain();

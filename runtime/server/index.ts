@@ -8,6 +8,8 @@ import { Connection, type ProtocolContext } from "../protocol/connection.ts";
 import { Op } from "../protocol/commands.ts";
 import { platformListen, type Listen } from "../adapters/transport.ts";
 import { hostInfo } from "./host.ts";
+import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
+import { httpHandler } from "../http/handler.ts";
 import type { ServerOptions } from "./options.ts";
 
 export type { ServerOptions } from "./options.ts";
@@ -20,6 +22,8 @@ export interface RunningServer {
   readonly host: string;
   readonly port: number;
   readonly queue: Queue;
+  /** Port of the HTTP endpoints, when enabled. */
+  readonly httpPort?: number;
   /** Stop accepting new jobs (DRAINING), as beanstalkd does on SIGUSR1. */
   drain(): void;
   close(): Promise<void>;
@@ -74,15 +78,27 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     settle,
   );
 
+  let http: HttpListener | undefined;
+  if (opts.httpPort !== undefined) {
+    try {
+      http = serveHttp(opts.httpHost ?? opts.host ?? DEFAULT_HOST, opts.httpPort, httpHandler(queue, ctx.ops, ctx.host.version));
+    } catch (e) {
+      await listener.stop();
+      throw e;
+    }
+  }
+
   return {
     host: listener.host,
     port: listener.port,
+    httpPort: http?.port,
     queue,
     drain: () => {
       queue.draining = true;
     },
     close: async () => {
       await listener.stop();
+      await http?.stop();
       queue.stop();
     },
   };

@@ -18,4 +18,8 @@ export interface ServerOptions {
   walFileSize?: number;
   /** Compact the log (`-c`, default) or not (`-n`). */
   compact?: boolean;
+  /** Serve the dashboard, /stats.json and /metrics over HTTP on this port (`--http`). */
+  httpPort?: number;
+  /** Address for the HTTP endpoints; defaults to `host`. */
+  httpHost?: string;
 }
