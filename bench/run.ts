@@ -1,0 +1,551 @@
+#!/usr/bin/env bun
+/**
+ * Side-by-side benchmark: the real beanstalkd and beanrun, alternating, in one
+ * run. See bench/README.md. Usage:
+ *
+ *   bun bench/run.ts [--quick] [--only GROUPS|IDS] [--rounds N] [--secs S]
+ *                    [--warmup S] [--jobs N] [--fill-rounds N]
+ *                    [--server-cpu N] [--gen-cpu N] [--list]
+ *
+ * Every server is started fresh for each sample, pinned with taskset to
+ * --server-cpu (default 0); the C load generator runs on --gen-cpu (default 1).
+ * Results go to bench/results/<timestamp>.json.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir, loadavg, cpus } from "node:os";
+
+const BENCH = import.meta.dir;
+const ROOT = resolve(BENCH, "..");
+const BUN = process.execPath;
+const BEANSTALKD = process.env.BEANSTALKD ?? "/usr/bin/beanstalkd";
+const LOADGEN = join(BENCH, ".build", "loadgen");
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  quick: boolean;
+  only: string[];
+  rounds: number;
+  secs: number;
+  warmup: number;
+  jobs: number;
+  fillRounds: number;
+  serverCpu: string;
+  genCpu: string;
+  list: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = {
+    quick: false, only: [], rounds: 3, secs: 2, warmup: 0.5, jobs: 1_000_000, fillRounds: 2,
+    serverCpu: "0", genCpu: "1", list: false,
+  };
+  const set: Partial<Record<keyof Options, boolean>> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(`${a} needs a value`);
+      return v!;
+    };
+    const num = () => {
+      const v = Number(val());
+      if (!Number.isFinite(v) || v <= 0) usage(`${a} needs a positive number`);
+      return v;
+    };
+    switch (a) {
+      case "--quick": o.quick = true; break;
+      case "--only": o.only = val().split(",").map((s) => s.trim()).filter(Boolean); break;
+      case "--rounds": o.rounds = Math.round(num()); set.rounds = true; break;
+      case "--secs": o.secs = num(); set.secs = true; break;
+      case "--warmup": o.warmup = Number(val()); set.warmup = true; break;
+      case "--jobs": o.jobs = Math.round(num()); set.jobs = true; break;
+      case "--fill-rounds": o.fillRounds = Math.round(num()); set.fillRounds = true; break;
+      case "--server-cpu": o.serverCpu = val(); break;
+      case "--gen-cpu": o.genCpu = val(); break;
+      case "--list": o.list = true; break;
+      case "-h": case "--help": usage(); break;
+      default: usage(`unknown argument ${a}`);
+    }
+  }
+  if (o.quick) {
+    if (!set.rounds) o.rounds = 1;
+    if (!set.secs) o.secs = 0.6;
+    if (!set.warmup) o.warmup = 0.25;
+    if (!set.jobs) o.jobs = 100_000;
+    if (!set.fillRounds) o.fillRounds = 1;
+  }
+  return o;
+}
+
+function usage(err?: string): never {
+  if (err) console.error(`bench: ${err}`);
+  console.error(`usage: bun bench/run.ts [--quick] [--only GROUPS|IDS] [--rounds N] [--secs S] [--warmup S]
+                        [--jobs N] [--fill-rounds N] [--server-cpu N] [--gen-cpu N] [--list]
+groups: cycle, pipe, fill, wal (or workload ids / id prefixes; --list shows them)`);
+  process.exit(err ? 2 : 0);
+}
+
+// ---------------------------------------------------------------- cleanup
+
+const children = new Set<Bun.Subprocess>();
+const tempDirs = new Set<string>();
+
+function cleanup(): void {
+  for (const c of children) {
+    try { c.kill("SIGKILL"); } catch {}
+  }
+  children.clear();
+  for (const d of tempDirs) {
+    try { rmSync(d, { recursive: true, force: true }); } catch {}
+  }
+  tempDirs.clear();
+}
+
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(sig, () => {
+    console.error(`\nbench: ${sig}, stopping everything it started`);
+    cleanup();
+    process.exit(130);
+  });
+}
+process.on("exit", cleanup);
+
+// ---------------------------------------------------------------- helpers
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function freePort(): Promise<number> {
+  const l = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const p = l.port;
+  l.stop(true);
+  return p;
+}
+
+/** Sends one command on a fresh connection and returns the first complete reply (YAML replies included). */
+async function ask(port: number, cmd: string, timeoutMs = 5000): Promise<string> {
+  let buf = "";
+  return await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`no reply to ${cmd.trim()}`)), timeoutMs);
+    Bun.connect({
+      hostname: "127.0.0.1", port,
+      socket: {
+        open(s) { s.write(cmd); },
+        data(s, d) {
+          buf += d.toString("latin1");
+          const ok = /^OK (\d+)\r\n/.exec(buf);
+          if ((ok && buf.length >= ok[0].length + Number(ok[1]) + 2) || (!ok && buf.includes("\r\n") && !buf.startsWith("OK"))) {
+            clearTimeout(timer);
+            s.end();
+            res(buf);
+          }
+        },
+        error(_s, e) { clearTimeout(timer); rej(e); },
+      },
+    }).catch((e) => { clearTimeout(timer); rej(e); });
+  });
+}
+
+/** Keeps the last few KB of a stream (so a chatty child never blocks on a full pipe). */
+function tail(stream: ReadableStream<Uint8Array>, onText?: (all: string) => void): { text(): string } {
+  let text = "";
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      text += dec.decode(chunk, { stream: true });
+      if (text.length > 8192) text = text.slice(-8192);
+      onText?.(text);
+    }
+  })().catch(() => {});
+  return { text: () => text };
+}
+
+// ---------------------------------------------------------------- servers
+
+type ServerName = "beanstalkd" | "beanrun";
+const SERVERS: ServerName[] = ["beanstalkd", "beanrun"];
+
+interface Server {
+  name: ServerName;
+  proc: Bun.Subprocess;
+  port: number;
+  stderr: () => string;
+}
+
+class Skip extends Error {}
+
+async function startServer(name: ServerName, opts: Options, extra: string[]): Promise<Server> {
+  const pin = ["taskset", "-c", opts.serverCpu];
+  if (name === "beanstalkd") {
+    const port = await freePort();
+    const proc = Bun.spawn([...pin, BEANSTALKD, "-l", "127.0.0.1", "-p", String(port), ...extra], {
+      stdin: "ignore", stdout: "ignore", stderr: "pipe",
+    });
+    children.add(proc);
+    const err = tail(proc.stderr as ReadableStream<Uint8Array>);
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      if (proc.exitCode !== null) throw new Error(`beanstalkd exited at start: ${err.text().trim()}`);
+      try {
+        await ask(port, "list-tube-used\r\n", 500);
+        return { name, proc, port, stderr: err.text };
+      } catch {}
+      if (Date.now() > deadline) throw new Error("beanstalkd did not start listening within 5 s");
+      await sleep(20);
+    }
+  }
+  const proc = Bun.spawn([...pin, BUN, join(ROOT, "runtime", "cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...extra], {
+    cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+  });
+  children.add(proc);
+  let port = 0;
+  const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
+    const m = /beanrun: listening on 127\.0\.0\.1:(\d+)/.exec(t);
+    if (m) port = Number(m[1]);
+  });
+  const deadline = Date.now() + 15000;
+  while (!port) {
+    if (proc.exitCode !== null) {
+      await sleep(50);
+      const msg = err.text().trim().split("\n").slice(0, 3).join(" / ");
+      children.delete(proc);
+      if (extra.includes("-b")) throw new Skip(`beanrun rejected ${extra.join(" ")}: ${msg || `exit ${proc.exitCode}`}`);
+      throw new Error(`beanrun exited at start (code ${proc.exitCode}): ${msg}`);
+    }
+    if (Date.now() > deadline) throw new Error("beanrun did not print its listening line within 15 s");
+    await sleep(10);
+  }
+  return { name, proc, port, stderr: err.text };
+}
+
+async function stopServer(s: Server): Promise<void> {
+  s.proc.kill("SIGTERM");
+  const t = setTimeout(() => s.proc.kill("SIGKILL"), 2000);
+  await s.proc.exited;
+  clearTimeout(t);
+  children.delete(s.proc);
+}
+
+// ---------------------------------------------------------------- load generator
+
+async function buildLoadgen(): Promise<void> {
+  const src = join(BENCH, "loadgen.c");
+  if (existsSync(LOADGEN) && statSync(LOADGEN).mtimeMs >= statSync(src).mtimeMs) return;
+  mkdirSync(join(BENCH, ".build"), { recursive: true });
+  const p = Bun.spawnSync(["cc", "-O2", "-Wall", "-o", LOADGEN, src], { stdout: "inherit", stderr: "inherit" });
+  if (p.exitCode !== 0) throw new Error("building bench/loadgen.c failed (is a C compiler installed?)");
+}
+
+interface GenResult {
+  mode: string;
+  ops: number;
+  secs: number;
+  rate: number;
+  gen_cpu: number;
+  p50_us?: number;
+  p99_us?: number;
+}
+
+async function loadgen(opts: Options, args: string[], timeoutS: number): Promise<GenResult> {
+  const proc = Bun.spawn(["taskset", "-c", opts.genCpu, LOADGEN, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  children.add(proc);
+  const killer = setTimeout(() => proc.kill("SIGKILL"), timeoutS * 1000);
+  const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  clearTimeout(killer);
+  children.delete(proc);
+  if (proc.exitCode !== 0) {
+    throw new Error(`loadgen ${args.join(" ")} failed (exit ${proc.exitCode ?? proc.signalCode}): ${err.trim() || out.trim()}`);
+  }
+  return JSON.parse(out.trim().split("\n").pop()!) as GenResult;
+}
+
+// ---------------------------------------------------------------- workloads
+
+interface Metric {
+  key: string;           // e.g. "rate", "rss", "drain"
+  label: string;         // row label suffix
+  unit: string;
+  higherIsBetter: boolean;
+}
+
+interface Sample {
+  values: Record<string, number>;
+  gen_cpu: number[];
+  server_cpu?: number;
+  p50_us?: number;
+  p99_us?: number;
+  note?: string;
+}
+
+interface Workload {
+  id: string;
+  group: string;
+  title: string;
+  metrics: Metric[];
+  rounds: (o: Options) => number;
+  serverArgs?: (dir: string) => string[];
+  wal?: boolean;
+  run: (s: Server, o: Options) => Promise<Sample>;
+}
+
+const RATE = (unit: string): Metric => ({ key: "rate", label: "", unit, higherIsBetter: true });
+
+/** Runs a timed loadgen mode and samples the server's CPU use around it. */
+async function timed(s: Server, o: Options, args: string[]): Promise<Sample> {
+  const c0 = cpuSeconds(s.proc.pid), t0 = performance.now();
+  const r = await loadgen(o, [args[0]!, String(s.port), ...args.slice(1), "-t", String(o.secs), "-w", String(o.warmup)], o.secs + o.warmup + 20);
+  const serverCpu = (cpuSeconds(s.proc.pid) - c0) / ((performance.now() - t0) / 1000);
+  return { values: { rate: r.rate }, gen_cpu: [r.gen_cpu], server_cpu: serverCpu, p50_us: r.p50_us, p99_us: r.p99_us };
+}
+
+function cycleWorkload(conns: number, body: number): Workload {
+  const b = body >= 1024 ? `${body / 1024}KB` : `${body}B`;
+  return {
+    id: `cycle-${conns}c-${b}`, group: "cycle",
+    title: `put>reserve>delete, ${conns} conn, ${b}`,
+    metrics: [RATE("cycles/s")],
+    rounds: (o) => o.rounds,
+    run: (s, o) => timed(s, o, ["cycle", "-c", String(conns), "-s", String(body)]),
+  };
+}
+
+function walWorkload(mode: "f0" | "f200" | "F", kind: "put" | "cycle"): Workload {
+  const flags = mode === "F" ? ["-F"] : ["-f", mode.slice(1)];
+  return {
+    id: `wal-${mode}-${kind}`, group: "wal",
+    title: `-b ${flags.join(" ")}: ${kind === "put" ? "put" : "put>reserve>delete"}, 50 conn, 100B`,
+    metrics: [RATE(kind === "put" ? "puts/s" : "cycles/s")],
+    rounds: (o) => o.rounds,
+    wal: true,
+    serverArgs: (dir) => ["-b", dir, ...flags],
+    run: (s, o) => timed(s, o, ["cycle", "-c", "50", "-s", "100", ...(kind === "put" ? ["-P"] : [])]),
+  };
+}
+
+const WORKLOADS: Workload[] = [
+  cycleWorkload(1, 100), cycleWorkload(50, 100), cycleWorkload(200, 100),
+  cycleWorkload(1, 10240), cycleWorkload(50, 10240), cycleWorkload(200, 10240),
+  {
+    id: "pipe-64", group: "pipe", title: "pipelined puts, 1 conn, 64 in flight, 100B",
+    metrics: [RATE("puts/s")],
+    rounds: (o) => o.rounds,
+    run: (s, o) => timed(s, o, ["pipe", "-d", "64", "-s", "100"]),
+  },
+  {
+    id: "fill-drain", group: "fill", title: "", // titles come from the metrics
+    metrics: [
+      { key: "fill", label: "fill N jobs (100B, 64 in flight)", unit: "puts/s", higherIsBetter: true },
+      { key: "rss", label: "RSS with N ready 100B jobs", unit: "MiB", higherIsBetter: false },
+      { key: "drain", label: "drain N jobs (reserve+delete, 64 in flight)", unit: "jobs/s", higherIsBetter: true },
+    ],
+    rounds: (o) => o.fillRounds,
+    run: async (s, o) => {
+      const n = String(o.jobs);
+      const rss0 = rssMiB(s.proc.pid);
+      const f = await loadgen(o, ["fill", String(s.port), "-n", n, "-s", "100", "-d", "64", "-t", "300"], 320);
+      await sleep(500);
+      const rss = rssMiB(s.proc.pid);
+      const st = await ask(s.port, "stats-tube default\r\n");
+      const ready = Number(/current-jobs-ready: (\d+)/.exec(st)?.[1]);
+      if (ready !== o.jobs) throw new Error(`${s.name}: after fill, current-jobs-ready is ${ready}, expected ${o.jobs}`);
+      const d = await loadgen(o, ["drain", String(s.port), "-n", n, "-d", "64", "-t", "300"], 320);
+      const st2 = await ask(s.port, "stats-tube default\r\n");
+      const left = Number(/current-jobs-ready: (\d+)/.exec(st2)?.[1]);
+      if (left !== 0) throw new Error(`${s.name}: after drain, current-jobs-ready is ${left}, expected 0`);
+      return { values: { fill: f.rate, rss, drain: d.rate }, gen_cpu: [f.gen_cpu, d.gen_cpu], note: `idle RSS ${rss0.toFixed(0)} MiB` };
+    },
+  },
+  walWorkload("f0", "put"), walWorkload("f0", "cycle"),
+  walWorkload("f200", "put"), walWorkload("f200", "cycle"),
+  walWorkload("F", "put"), walWorkload("F", "cycle"),
+];
+
+function selected(o: Options): Workload[] {
+  if (!o.only.length) return WORKLOADS;
+  const ws = WORKLOADS.filter((w) => o.only.some((k) => w.group === k || w.id === k || w.id.startsWith(k)));
+  if (!ws.length) usage(`--only ${o.only.join(",")} matches no workload (try --list)`);
+  return ws;
+}
+
+// ---------------------------------------------------------------- main
+
+interface RowResult {
+  workload: string;
+  metric: string;
+  label: string;
+  unit: string;
+  higherIsBetter: boolean;
+  beanstalkd: number[];
+  beanrun: number[];
+  median: { beanstalkd: number | null; beanrun: number | null };
+  ratio: number | null;
+  skipped?: string;
+  notes: string[];
+}
+
+function fmt(v: number | null, unit: string): string {
+  if (v === null || !Number.isFinite(v)) return "-";
+  if (unit === "MiB") return `${v.toFixed(0)} MiB`;
+  if (v >= 100_000) return `${(v / 1000).toFixed(0)}k`;
+  if (v >= 10_000) return `${(v / 1000).toFixed(1)}k`;
+  return v.toFixed(0);
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  const ws = selected(o);
+  if (o.list) {
+    for (const w of WORKLOADS) console.log(`${w.group.padEnd(6)} ${w.id}`);
+    return;
+  }
+  await buildLoadgen();
+  const started = new Date();
+  const load0 = loadavg()[0]!;
+  console.log(`bench: ${ws.length} workloads, ${o.rounds} round(s) x ${o.secs}s (+${o.warmup}s warm-up), fill/drain ${o.jobs} jobs x ${o.fillRounds} round(s)`);
+  console.log(`bench: servers on cpu ${o.serverCpu}, load generator on cpu ${o.genCpu}; ${cpus().length} cpus; load average ${load0.toFixed(2)}`);
+  if (load0 > 0.5) console.log("bench: WARNING: the machine is not idle (load average > 0.5): figures will be noisy");
+
+  const tmpRoot = mkdtempSync(join(tmpdir(), "beanrun-bench-"));
+  tempDirs.add(tmpRoot);
+  const rows: RowResult[] = [];
+  const samples: Record<string, unknown>[] = [];
+  const warnings: string[] = [];
+
+  for (const w of ws) {
+    const rowsFor = w.metrics.map<RowResult>((m) => ({
+      workload: w.id, metric: m.key,
+      label: (w.title || m.label).replace("N jobs", `${o.jobs.toLocaleString("en")} jobs`).replace("N ready", `${o.jobs.toLocaleString("en")} ready`),
+      unit: m.unit, higherIsBetter: m.higherIsBetter,
+      beanstalkd: [], beanrun: [], median: { beanstalkd: null, beanrun: null }, ratio: null, notes: [],
+    }));
+    rows.push(...rowsFor);
+    let skipOurs: string | undefined;
+    const rounds = w.rounds(o);
+    process.stdout.write(`  ${w.id.padEnd(18)}`);
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? SERVERS : [...SERVERS].reverse(); // ABBA: cancels slow drift
+      for (const name of order) {
+        if (name === "beanrun" && skipOurs) continue;
+        let dir = "";
+        let extra: string[] = [];
+        if (w.serverArgs) {
+          dir = mkdtempSync(join(tmpRoot, `${name}-`));
+          extra = w.serverArgs(dir);
+        }
+        let s: Server;
+        try {
+          s = await startServer(name, o, extra);
+        } catch (e) {
+          if (e instanceof Skip) {
+            skipOurs = e.message;
+            process.stdout.write(" [beanrun skipped]");
+            continue;
+          }
+          throw e;
+        }
+        let sample: Sample;
+        try {
+          sample = await w.run(s, o);
+          // A server should go idle once the load stops.
+          const c0 = cpuSeconds(s.proc.pid);
+          await sleep(300);
+          const idle = (cpuSeconds(s.proc.pid) - c0) / 0.3;
+          if (idle > 0.3) {
+            const msg = `${name} kept using ${(idle * 100).toFixed(0)}% CPU after the load stopped (${w.id})`;
+            if (!warnings.includes(msg)) warnings.push(msg);
+          }
+        } catch (e) {
+          const err = s.stderr().trim().split("\n").slice(-3).join(" / ");
+          throw new Error(`${w.id} on ${name}: ${(e as Error).message}${err ? ` [server stderr: ${err}]` : ""}`);
+        } finally {
+          await stopServer(s);
+        }
+        if (dir) {
+          const files = readdirSync(dir).filter((f) => f !== "lock");
+          const bytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+          if (bytes === 0) sample.note = `${name} wrote no log files in -b DIR`;
+          rmSync(dir, { recursive: true, force: true });
+        }
+        for (const row of rowsFor) {
+          row[name].push(sample.values[row.metric]!);
+          if (sample.note && !row.notes.includes(sample.note)) row.notes.push(sample.note);
+        }
+        samples.push({ workload: w.id, round: r, server: name, ...sample });
+        process.stdout.write(".");
+      }
+    }
+    for (const row of rowsFor) {
+      if (skipOurs) row.skipped = skipOurs;
+      row.median.beanstalkd = row.beanstalkd.length ? median(row.beanstalkd) : null;
+      row.median.beanrun = row.beanrun.length ? median(row.beanrun) : null;
+      row.ratio = row.median.beanstalkd && row.median.beanrun !== null ? row.median.beanrun / row.median.beanstalkd : null;
+    }
+    const genMax = Math.max(...samples.filter((x) => x.workload === w.id).flatMap((x) => (x as unknown as Sample).gen_cpu));
+    if (genMax > 0.85) warnings.push(`${w.id}: the load generator used ${(genMax * 100).toFixed(0)}% of its core: it may be the bottleneck`);
+    process.stdout.write(` gen cpu <= ${(genMax * 100).toFixed(0)}%\n`);
+  }
+
+  // ---- table
+  const head = ["workload", "unit", "beanstalkd", "beanrun", "ratio"];
+  const body = rows.map((r) => [
+    r.label, r.unit, fmt(r.median.beanstalkd, r.unit), r.skipped ? "skipped" : fmt(r.median.beanrun, r.unit),
+    r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${r.higherIsBetter ? "" : " (lower is better)"}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ");
+  console.log("\n" + line(head));
+  console.log(widths.map((n) => "-".repeat(n)).join("-|-"));
+  for (const b of body) console.log(line(b));
+  console.log("\nmedians of the samples; ratio = beanrun / beanstalkd.");
+  for (const r of rows) {
+    if (r.skipped) console.log(`note: ${r.workload}: ${r.skipped}`);
+    for (const n of r.notes) if (!n.startsWith("idle RSS")) console.log(`note: ${r.workload}: ${n}`);
+  }
+  for (const wmsg of warnings) console.log(`warning: ${wmsg}`);
+  const load1 = loadavg()[0]!;
+
+  // ---- JSON
+  const outDir = join(BENCH, "results");
+  mkdirSync(outDir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:.]/g, "-");
+  const file = join(outDir, `${stamp}${o.quick ? "-quick" : ""}.json`);
+  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
+  const bsVersion = Bun.spawnSync([BEANSTALKD, "-v"]).stdout.toString().trim();
+  writeFileSync(file, JSON.stringify({
+    started: started.toISOString(), finished: new Date().toISOString(), git, bun: Bun.version, beanstalkd: bsVersion,
+    cpus: cpus().length, loadavg: { start: load0, end: load1 }, options: o, rows, samples, warnings,
+  }, null, 2) + "\n");
+  console.log(`\nresults: ${file.slice(ROOT.length + 1)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+}
+
+try {
+  await main();
+} catch (e) {
+  console.error(`\nbench: ${(e as Error).message}`);
+  cleanup();
+  process.exit(1);
+}
+cleanup();
