@@ -4,7 +4,7 @@
  * run. See bench/README.md. Usage:
  *
  *   bun bench/run.ts [--quick] [--only GROUPS|IDS] [--rounds N] [--secs S]
- *                    [--warmup S] [--jobs N] [--fill-rounds N]
+ *                    [--warmup S] [--jobs N] [--fill-rounds N] [--max-secs S]
  *                    [--server-cpu N] [--gen-cpu N] [--list]
  *
  * Every server is started fresh for each sample, pinned with taskset to
@@ -31,6 +31,7 @@ interface Options {
   warmup: number;
   jobs: number;
   fillRounds: number;
+  maxSecs: number;
   serverCpu: string;
   genCpu: string;
   list: boolean;
@@ -38,7 +39,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    quick: false, only: [], rounds: 3, secs: 2, warmup: 0.5, jobs: 1_000_000, fillRounds: 2,
+    quick: false, only: [], rounds: 3, secs: 2, warmup: 0.5, jobs: 1_000_000, fillRounds: 2, maxSecs: 60,
     serverCpu: "0", genCpu: "1", list: false,
   };
   const set: Partial<Record<keyof Options, boolean>> = {};
@@ -62,6 +63,7 @@ function parseArgs(argv: string[]): Options {
       case "--warmup": o.warmup = Number(val()); set.warmup = true; break;
       case "--jobs": o.jobs = Math.round(num()); set.jobs = true; break;
       case "--fill-rounds": o.fillRounds = Math.round(num()); set.fillRounds = true; break;
+      case "--max-secs": o.maxSecs = num(); set.maxSecs = true; break;
       case "--server-cpu": o.serverCpu = val(); break;
       case "--gen-cpu": o.genCpu = val(); break;
       case "--list": o.list = true; break;
@@ -75,6 +77,7 @@ function parseArgs(argv: string[]): Options {
     if (!set.warmup) o.warmup = 0.25;
     if (!set.jobs) o.jobs = 100_000;
     if (!set.fillRounds) o.fillRounds = 1;
+    if (!set.maxSecs) o.maxSecs = 6;
   }
   return o;
 }
@@ -82,7 +85,7 @@ function parseArgs(argv: string[]): Options {
 function usage(err?: string): never {
   if (err) console.error(`bench: ${err}`);
   console.error(`usage: bun bench/run.ts [--quick] [--only GROUPS|IDS] [--rounds N] [--secs S] [--warmup S]
-                        [--jobs N] [--fill-rounds N] [--server-cpu N] [--gen-cpu N] [--list]
+                        [--jobs N] [--fill-rounds N] [--max-secs S] [--server-cpu N] [--gen-cpu N] [--list]
 groups: cycle, pipe, fill, wal (or workload ids / id prefixes; --list shows them)`);
   process.exit(err ? 2 : 0);
 }
@@ -267,6 +270,7 @@ interface GenResult {
   gen_cpu: number;
   p50_us?: number;
   p99_us?: number;
+  complete?: boolean;
 }
 
 async function loadgen(opts: Options, args: string[], timeoutS: number): Promise<GenResult> {
@@ -297,7 +301,8 @@ interface Sample {
   server_cpu?: number;
   p50_us?: number;
   p99_us?: number;
-  note?: string;
+  notes?: string[];
+  idleRss?: number;
 }
 
 interface Workload {
@@ -363,19 +368,26 @@ const WORKLOADS: Workload[] = [
     ],
     rounds: (o) => o.fillRounds,
     run: async (s, o) => {
-      const n = String(o.jobs);
       const rss0 = rssMiB(s.proc.pid);
-      const f = await loadgen(o, ["fill", String(s.port), "-n", n, "-s", "100", "-d", "64", "-t", "300"], 320);
+      const lim = String(o.maxSecs);
+      const f = await loadgen(o, ["fill", String(s.port), "-n", String(o.jobs), "-s", "100", "-d", "64", "-t", lim], o.maxSecs + 20);
       await sleep(500);
       const rss = rssMiB(s.proc.pid);
-      const st = await ask(s.port, "stats-tube default\r\n");
-      const ready = Number(/current-jobs-ready: (\d+)/.exec(st)?.[1]);
-      if (ready !== o.jobs) throw new Error(`${s.name}: after fill, current-jobs-ready is ${ready}, expected ${o.jobs}`);
-      const d = await loadgen(o, ["drain", String(s.port), "-n", n, "-d", "64", "-t", "300"], 320);
-      const st2 = await ask(s.port, "stats-tube default\r\n");
-      const left = Number(/current-jobs-ready: (\d+)/.exec(st2)?.[1]);
-      if (left !== 0) throw new Error(`${s.name}: after drain, current-jobs-ready is ${left}, expected 0`);
-      return { values: { fill: f.rate, rss, drain: d.rate }, gen_cpu: [f.gen_cpu, d.gen_cpu], note: `idle RSS ${rss0.toFixed(0)} MiB` };
+      const ready = Number(/current-jobs-ready: (\d+)/.exec(await ask(s.port, "stats-tube default\r\n"))?.[1]);
+      const notes: string[] = [];
+      if (f.complete) {
+        if (ready !== o.jobs) throw new Error(`${s.name}: after the fill, current-jobs-ready is ${ready}, expected ${o.jobs}`);
+      } else {
+        notes.push(`${s.name}: fill stopped at the ${o.maxSecs}s limit after ${f.ops} of ${o.jobs} jobs (rate and RSS are for ${ready} jobs)`);
+      }
+      const d = await loadgen(o, ["drain", String(s.port), "-n", String(ready), "-d", "64", "-t", lim], o.maxSecs + 20);
+      if (d.complete) {
+        const left = Number(/current-jobs-ready: (\d+)/.exec(await ask(s.port, "stats-tube default\r\n"))?.[1]);
+        if (left !== 0) throw new Error(`${s.name}: after the drain, current-jobs-ready is ${left}, expected 0`);
+      } else {
+        notes.push(`${s.name}: drain stopped at the ${o.maxSecs}s limit after ${d.ops} of ${ready} jobs`);
+      }
+      return { values: { fill: f.rate, rss, drain: d.rate }, gen_cpu: [f.gen_cpu, d.gen_cpu], notes, idleRss: rss0 };
     },
   },
   walWorkload("f0", "put"), walWorkload("f0", "cycle"),
@@ -486,12 +498,12 @@ async function main(): Promise<void> {
         if (dir) {
           const files = readdirSync(dir).filter((f) => f !== "lock");
           const bytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-          if (bytes === 0) sample.note = `${name} wrote no log files in -b DIR`;
+          if (bytes === 0) (sample.notes ??= []).push(`${name} wrote no log files in -b DIR (is -b implemented?)`);
           rmSync(dir, { recursive: true, force: true });
         }
         for (const row of rowsFor) {
           row[name].push(sample.values[row.metric]!);
-          if (sample.note && !row.notes.includes(sample.note)) row.notes.push(sample.note);
+          for (const n of sample.notes ?? []) if (!row.notes.includes(n)) row.notes.push(n);
         }
         samples.push({ workload: w.id, round: r, server: name, ...sample });
         process.stdout.write(".");
@@ -522,7 +534,7 @@ async function main(): Promise<void> {
   console.log("\nmedians of the samples; ratio = beanrun / beanstalkd.");
   for (const r of rows) {
     if (r.skipped) console.log(`note: ${r.workload}: ${r.skipped}`);
-    for (const n of r.notes) if (!n.startsWith("idle RSS")) console.log(`note: ${r.workload}: ${n}`);
+    if (r.metric === "rate" || r.metric === "fill") for (const n of r.notes) console.log(`note: ${r.workload}: ${n}`);
   }
   for (const wmsg of warnings) console.log(`warning: ${wmsg}`);
   const load1 = loadavg()[0]!;
