@@ -39,7 +39,7 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    quick: false, only: [], rounds: 3, secs: 2, warmup: 0.5, jobs: 1_000_000, fillRounds: 2, maxSecs: 60,
+    quick: false, only: [], rounds: 3, secs: 2, warmup: 0.5, jobs: 1_000_000, fillRounds: 2, maxSecs: 40,
     serverCpu: "0", genCpu: "1", list: false,
   };
   const set: Partial<Record<keyof Options, boolean>> = {};
