@@ -517,7 +517,11 @@ async function main(): Promise<void> {
     }
     const genMax = Math.max(...samples.filter((x) => x.workload === w.id).flatMap((x) => (x as unknown as Sample).gen_cpu));
     if (genMax > 0.85) warnings.push(`${w.id}: the load generator used ${(genMax * 100).toFixed(0)}% of its core: it may be the bottleneck`);
-    process.stdout.write(` gen cpu <= ${(genMax * 100).toFixed(0)}%\n`);
+    const srv = (n: ServerName) => {
+      const xs = samples.filter((x) => x.workload === w.id && x.server === n).map((x) => (x as unknown as Sample).server_cpu).filter((v): v is number => v !== undefined);
+      return xs.length ? `${(median(xs) * 100).toFixed(0)}%` : "-";
+    };
+    process.stdout.write(` gen cpu <= ${(genMax * 100).toFixed(0)}%; server cpu (median) beanstalkd ${srv("beanstalkd")}, beanrun ${srv("beanrun")}\n`);
   }
 
   // ---- table
