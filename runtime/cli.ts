@@ -9,6 +9,9 @@ type Command = (argv: string[]) => Promise<number | void>;
 
 const commands: Record<string, () => Promise<{ main: Command }>> = {
   serve: () => import("./cli/serve.ts"),
+  run: () => import("./cli/run.ts"),
+  worker: () => import("./cli/worker.ts"),
+  build: () => import("./cli/build.ts"),
 };
 
 function usage(): string {
@@ -17,6 +20,9 @@ function usage(): string {
     "",
     "commands:",
     "  serve    run the beanstalkd-compatible server (beanstalkd's flags; -h for help)",
+    "  run      the server plus one supervised worker process per jobs/<tube>.ts (-h for help)",
+    "  worker   one tube's worker (started by run; or by hand with --server HOST:PORT)",
+    "  build    compile the runtime and every job into one executable, dist/beanrun",
   ].join("\n");
 }
 

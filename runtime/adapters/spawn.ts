@@ -1,0 +1,100 @@
+/**
+ * Starts this same program in worker mode, with an IPC channel, the same way
+ * under Bun, a `bun build --compile` executable and Deno:
+ *   compiled:  <exe> worker ...
+ *   bun:       bun <main.ts> worker ...
+ *   deno:      deno run -A <main module> worker ...
+ * node:child_process with "ipc" stdio works in all three.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+interface DenoLike {
+  execPath(): string;
+  mainModule: string;
+}
+interface BunLike {
+  main: string;
+}
+
+export type Runtime = "compiled" | "bun" | "deno" | "node";
+
+export function currentRuntime(): Runtime {
+  const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
+  if (g.Deno) return "deno";
+  if (g.Bun) return (process.argv[1] ?? "").startsWith("/$bunfs/") || g.Bun.main.startsWith("/$bunfs/") ? "compiled" : "bun";
+  return "node";
+}
+
+/** The argv that starts this program again with `args` after the program name. */
+export function selfCommand(args: readonly string[]): { file: string; args: string[] } {
+  const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
+  switch (currentRuntime()) {
+    case "compiled":
+      return { file: process.execPath, args: [...args] };
+    case "bun":
+      return { file: process.execPath, args: [g.Bun!.main, ...args] };
+    case "deno":
+      return { file: g.Deno!.execPath(), args: ["run", "-A", g.Deno!.mainModule, ...args] };
+    case "node": {
+      const main = process.argv[1];
+      if (!main) throw new Error("cannot tell which program to start as a worker");
+      return { file: process.execPath, args: [main.startsWith("file:") ? fileURLToPath(main) : main, ...args] };
+    }
+  }
+}
+
+export interface SpawnedWorker {
+  readonly pid: number;
+  send(msg: object): void;
+  kill(signal: NodeJS.Signals): void;
+  onMessage(fn: (msg: unknown) => void): void;
+  /** Once, with the exit code or the signal that ended it. */
+  onExit(fn: (code: number | null, signal: string | null) => void): void;
+}
+
+/** Spawns this program with `args`; stdout/stderr are shared with ours. */
+export function spawnSelf(args: readonly string[], env: Record<string, string | undefined>): SpawnedWorker {
+  const cmd = selfCommand(args);
+  const childEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;
+  // A compiled binary with BUN_BE_BUN=1 would act as the bun CLI instead of our worker.
+  delete childEnv.BUN_BE_BUN;
+  const child: ChildProcess = spawn(cmd.file, cmd.args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    env: childEnv,
+    serialization: "json",
+  });
+  let exited = false;
+  const exitFns: ((code: number | null, signal: string | null) => void)[] = [];
+  const done = (code: number | null, signal: string | null): void => {
+    if (exited) return;
+    exited = true;
+    for (const fn of exitFns) fn(code, signal);
+  };
+  child.on("exit", (code, signal) => done(code, signal));
+  child.on("error", () => done(child.exitCode ?? 1, null));
+  return {
+    get pid() {
+      return child.pid ?? -1;
+    },
+    send(msg) {
+      if (!exited && child.connected) {
+        try {
+          child.send(msg);
+        } catch {
+          // The worker is going away; its exit is reported separately.
+        }
+      }
+    },
+    kill(signal) {
+      if (!exited) child.kill(signal);
+    },
+    onMessage(fn) {
+      child.on("message", fn);
+    },
+    onExit(fn) {
+      exitFns.push(fn);
+    },
+  };
+}

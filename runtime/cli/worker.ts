@@ -1,0 +1,56 @@
+/**
+ * `beanrun worker`: the mode `run` starts itself in, once per tube. It can
+ * also be started by hand to add workers for one tube on another machine:
+ *   beanrun worker --tube email --file jobs/email.ts --server host:11300
+ */
+import process from "node:process";
+import { basename, extname, relative, resolve } from "node:path";
+import { parseAddress } from "../runner/enqueue.ts";
+import { createLogger, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from "../runner/log.ts";
+import { runWorker } from "../runner/worker.ts";
+
+const USAGE = `Use: beanrun worker --file PATH [--tube NAME] [--server HOST:PORT] [--log-format human|json] [--log-level LEVEL]`;
+
+export async function main(argv: string[]): Promise<number> {
+  let file = "";
+  let tube = "";
+  let display = "";
+  let server = process.env.BEANRUN_SERVER ?? "127.0.0.1:11300";
+  let format: LogFormat = "human";
+  let level: LogLevel = "info";
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      const v = (): string => {
+        const x = argv[++i];
+        if (x === undefined) throw new Error(`${a} requires a value`);
+        return x;
+      };
+      if (a === "--file") file = v();
+      else if (a === "--tube") tube = v();
+      else if (a === "--display") display = v();
+      else if (a === "--server") server = v();
+      else if (a === "--log-format") format = parseLogFormat(v());
+      else if (a === "--log-level") level = parseLogLevel(v());
+      else throw new Error(`unknown argument "${a}"`);
+    }
+    if (!file) throw new Error("--file is required");
+  } catch (e) {
+    console.error(`beanrun worker: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const path = file.startsWith("/$bunfs/") ? file : resolve(file);
+  const { host, port } = parseAddress(server);
+  const code = await runWorker({
+    file: {
+      path,
+      tube: tube || basename(path, extname(path)),
+      display: display || relative(process.cwd(), path),
+    },
+    host,
+    port,
+    log: createLogger({ format, level }),
+  });
+  // Handlers may leave timers or sockets behind: the worker's life ends here.
+  process.exit(code);
+}

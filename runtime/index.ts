@@ -1,0 +1,18 @@
+/**
+ * beanrun's public API for job modules and producers:
+ *
+ *   import { defineJob, enqueue } from "../runtime/index.ts";
+ */
+export {
+  defineJob,
+  type Backoff,
+  type JobContext,
+  type JobDefinition,
+  type JobLogger,
+  type RetryPolicy,
+  type Schedule,
+  type ScheduleEntry,
+} from "./runner/define.ts";
+export { enqueue, EnqueueError, Producer, type EnqueueOptions } from "./runner/enqueue.ts";
+export type { StandardSchemaV1 } from "./runner/standard-schema.ts";
+export { Client, BeanstalkError, type Job, type PutOptions } from "./client/index.ts";

@@ -1,0 +1,81 @@
+/**
+ * Finds the job modules: `<dir>/<tube>.ts` on disk, or the jobs compiled into
+ * the executable (listed under /$bunfs/root/<dir>/ at run time). Files whose
+ * name starts with "_" or "." and *.test.* / *.d.ts files are not jobs, so
+ * helpers can live next to handlers.
+ */
+import { readdirSync, statSync } from "node:fs";
+import { basename, extname, join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { ResolvedJob } from "./define.ts";
+import { registerTube } from "./enqueue.ts";
+import { validatePayload } from "./standard-schema.ts";
+import { JobModuleError, resolveJob } from "./validate.ts";
+
+/** Set by `beanrun build` (--define) to the jobs directory compiled in. */
+declare const BEANRUN_EMBEDDED_JOBS: string | undefined;
+
+export const EMBEDDED_JOBS: string | null = typeof BEANRUN_EMBEDDED_JOBS === "string" ? BEANRUN_EMBEDDED_JOBS : null;
+
+export interface JobFile {
+  tube: string;
+  /** Absolute path (or /$bunfs path) to import. */
+  path: string;
+  /** How errors name it: relative to the working directory. */
+  display: string;
+}
+
+const EXTS = new Set([".ts", ".mts", ".js", ".mjs"]);
+
+/** `dir` undefined: the compiled-in jobs in an executable, `jobs/` otherwise. */
+export function listJobFiles(dir?: string): { dir: string; files: JobFile[] } {
+  const embedded = dir === undefined && EMBEDDED_JOBS !== null;
+  const root = embedded ? `/$bunfs/root/${EMBEDDED_JOBS}` : resolve(dir ?? "jobs");
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch (e) {
+    throw new JobModuleError(dir ?? "jobs", null, `cannot read the jobs directory: ${(e as Error).message}`);
+  }
+  const files: JobFile[] = [];
+  for (const name of names.sort()) {
+    const ext = extname(name);
+    if (!EXTS.has(ext) || name.startsWith("_") || name.startsWith(".") || /\.(test|spec|d)\.[mc]?[jt]s$/.test(name)) continue;
+    const path = join(root, name);
+    if (!embedded && !statSync(path).isFile()) continue;
+    const display = embedded ? `${EMBEDDED_JOBS}/${basename(name, ext)}.ts` : relative(process.cwd(), path) || path;
+    files.push({ tube: basename(name, ext), path, display });
+  }
+  return { dir: root, files };
+}
+
+export function moduleSpecifier(path: string): string {
+  return path.startsWith("/$bunfs/") ? path : pathToFileURL(path).href;
+}
+
+/** Imports and validates one job module (schedule payloads included). */
+export async function loadJob(f: JobFile): Promise<ResolvedJob> {
+  let mod: unknown;
+  try {
+    mod = await import(moduleSpecifier(f.path));
+  } catch (e) {
+    throw new JobModuleError(f.display, null, `cannot be loaded: ${(e as Error)?.stack ?? e}`);
+  }
+  const job = resolveJob(f.display, f.tube, mod);
+  if (job.schema) {
+    for (let i = 0; i < job.schedules.length; i++) {
+      const r = await validatePayload(job.schema, job.schedules[i]!.payload);
+      if (!r.ok) throw new JobModuleError(f.display, `schedule[${i}].payload`, `is rejected by the schema: ${r.reason}`);
+    }
+  }
+  registerTube(job, (mod as { default?: unknown }).default);
+  return { ...job, file: f.path };
+}
+
+/** Loads every job; the first broken module aborts with its error. */
+export async function discoverJobs(dir?: string): Promise<{ dir: string; jobs: ResolvedJob[] }> {
+  const { dir: root, files } = listJobFiles(dir);
+  const jobs: ResolvedJob[] = [];
+  for (const f of files) jobs.push(await loadJob(f));
+  return { dir: root, jobs };
+}

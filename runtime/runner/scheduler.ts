@@ -1,0 +1,42 @@
+/**
+ * Cron schedules (croner): at each tick, put the schedule's payload into the
+ * job's tube with the job's priority and TTR. Only the process that embeds
+ * the server runs this, so worker-only processes never duplicate ticks.
+ */
+import { Cron } from "croner";
+import type { ResolvedJob } from "./define.ts";
+import type { Logger } from "./log.ts";
+
+export type Put = (tube: string, body: string, opts: { priority: number; ttr: number; delay: number }) => Promise<number>;
+
+export interface Scheduler {
+  /** Next tick per schedule, for the start-up log. */
+  readonly entries: ReadonlyArray<{ tube: string; cron: string; next: Date | null }>;
+  stop(): void;
+}
+
+export function startScheduler(jobs: readonly ResolvedJob[], put: Put, log: Logger): Scheduler {
+  const crons: Cron[] = [];
+  const entries: { tube: string; cron: string; next: Date | null }[] = [];
+  for (const job of jobs) {
+    for (const s of job.schedules) {
+      const body = JSON.stringify(s.payload);
+      const cron = new Cron(s.cron, { timezone: s.timezone, protect: true, name: `${job.tube}: ${s.cron}` }, async () => {
+        try {
+          const id = await put(job.tube, body, { priority: job.priority, ttr: job.ttr, delay: 0 });
+          log.info("scheduled job enqueued", { tube: job.tube, id, event: "scheduled", cron: s.cron });
+        } catch (e) {
+          log.error(`scheduled enqueue failed: ${(e as Error).message}`, { tube: job.tube, event: "schedule-failed", cron: s.cron });
+        }
+      });
+      crons.push(cron);
+      entries.push({ tube: job.tube, cron: s.cron, next: cron.nextRun() });
+    }
+  }
+  return {
+    entries,
+    stop: () => {
+      for (const c of crons) c.stop();
+    },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * Checks a loaded job module and fills in defaults. Every error names the
+ * file and the field, e.g. `jobs/email.ts: "ttr" must be an integer >= 1 (got "30s")`.
+ */
+import { Cron } from "croner";
+import { JOB_BRAND, type ResolvedJob } from "./define.ts";
+import { isStandardSchema } from "./standard-schema.ts";
+
+export class JobModuleError extends Error {
+  constructor(
+    readonly file: string,
+    readonly field: string | null,
+    problem: string,
+  ) {
+    super(`${file}: ${field ? `"${field}" ` : ""}${problem}`);
+    this.name = "JobModuleError";
+  }
+}
+
+const MAX_PRIORITY = 2 ** 32 - 1;
+/** beanstalkd's tube-name characters; at most 200 bytes, not starting with "-". */
+const TUBE_RE = /^[A-Za-z0-9+/;.$_()][A-Za-z0-9\-+/;.$_()]{0,199}$/;
+
+export function checkTubeName(file: string, tube: string): void {
+  if (!TUBE_RE.test(tube)) {
+    throw new JobModuleError(
+      file,
+      null,
+      `the file name "${tube}" is not a valid tube name (letters, digits and - + / ; . $ _ ( ), at most 200, not starting with -)`,
+    );
+  }
+}
+
+function show(v: unknown): string {
+  if (typeof v === "function") return "a function";
+  try {
+    const s = JSON.stringify(v);
+    return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + "..." : s;
+  } catch {
+    return String(v);
+  }
+}
+
+function int(file: string, field: string, v: unknown, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new JobModuleError(file, field, `must be an integer from ${min} to ${max} (got ${show(v)})`);
+  }
+  return v;
+}
+
+function num(file: string, field: string, v: unknown, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min) {
+    throw new JobModuleError(file, field, `must be a number >= ${min} (got ${show(v)})`);
+  }
+  return v;
+}
+
+const KNOWN = new Set(["brand", "handler", "schema", "priority", "ttr", "concurrency", "retries", "schedule", "tube"]);
+
+/** `mod` is the module namespace object; `tube` comes from the file name. */
+export function resolveJob(file: string, tube: string, mod: unknown): ResolvedJob {
+  checkTubeName(file, tube);
+  const def = (mod as { default?: unknown } | null)?.default;
+  if (typeof def !== "object" || def === null) {
+    throw new JobModuleError(file, "default", `must be the job definition: export default defineJob({ handler, ... }) (got ${show(def)})`);
+  }
+  const d = def as Record<string, unknown>;
+  if (d.brand !== undefined && d.brand !== JOB_BRAND) {
+    throw new JobModuleError(file, "brand", `is ${show(d.brand)}: built by another beanrun version?`);
+  }
+  for (const k of Object.keys(d)) {
+    if (!KNOWN.has(k)) throw new JobModuleError(file, k, `is not a job setting (known: ${[...KNOWN].slice(1).join(", ")})`);
+  }
+  if (typeof d.handler !== "function") {
+    throw new JobModuleError(file, "handler", `must be a function (payload, ctx) => ... (got ${show(d.handler)})`);
+  }
+  if (d.schema !== undefined && !isStandardSchema(d.schema)) {
+    throw new JobModuleError(file, "schema", "must be a valibot schema (or any Standard Schema)");
+  }
+  if (d.tube !== undefined && d.tube !== tube) {
+    throw new JobModuleError(file, "tube", `is ${show(d.tube)} but the file name makes the tube "${tube}"`);
+  }
+  const priority = int(file, "priority", d.priority, 1024, 0, MAX_PRIORITY);
+  const ttr = int(file, "ttr", d.ttr, 60, 1, MAX_PRIORITY);
+  const concurrency = int(file, "concurrency", d.concurrency, 1, 1, 10_000);
+
+  let attempts = 3;
+  let backoff = { base: 1, factor: 2, max: 3600 };
+  if (d.retries !== undefined) {
+    if (typeof d.retries !== "object" || d.retries === null) {
+      throw new JobModuleError(file, "retries", `must be { attempts, backoff } (got ${show(d.retries)})`);
+    }
+    const r = d.retries as Record<string, unknown>;
+    attempts = int(file, "retries.attempts", r.attempts, 3, 1, 1_000_000);
+    if (typeof r.backoff === "number" || r.backoff === undefined) {
+      backoff.base = num(file, "retries.backoff", r.backoff, 1, 0);
+    } else if (typeof r.backoff === "object" && r.backoff !== null) {
+      const b = r.backoff as Record<string, unknown>;
+      backoff = {
+        base: num(file, "retries.backoff.base", b.base, 1, 0),
+        factor: num(file, "retries.backoff.factor", b.factor, 2, 1),
+        max: num(file, "retries.backoff.max", b.max, 3600, 0),
+      };
+    } else {
+      throw new JobModuleError(file, "retries.backoff", `must be seconds or { base, factor, max } (got ${show(r.backoff)})`);
+    }
+  }
+
+  const schedules: { cron: string; payload: unknown; timezone?: string }[] = [];
+  if (d.schedule !== undefined) {
+    const list = Array.isArray(d.schedule) ? d.schedule : [d.schedule];
+    list.forEach((s: unknown, i: number) => {
+      const field = Array.isArray(d.schedule) ? `schedule[${i}]` : "schedule";
+      const e = typeof s === "string" ? { cron: s } : s;
+      if (typeof e !== "object" || e === null || typeof (e as { cron?: unknown }).cron !== "string") {
+        throw new JobModuleError(file, field, `must be a cron pattern or { cron, payload?, timezone? } (got ${show(s)})`);
+      }
+      const { cron, payload, timezone } = e as { cron: string; payload?: unknown; timezone?: unknown };
+      if (timezone !== undefined && typeof timezone !== "string") {
+        throw new JobModuleError(file, `${field}.timezone`, `must be an IANA time zone name (got ${show(timezone)})`);
+      }
+      try {
+        new Cron(cron, { paused: true, timezone }).stop();
+      } catch (err) {
+        throw new JobModuleError(file, `${field}.cron`, `${show(cron)} is not a valid pattern: ${(err as Error).message}`);
+      }
+      schedules.push({ cron, payload: payload ?? {}, timezone });
+    });
+  }
+
+  return {
+    tube,
+    file,
+    handler: d.handler as ResolvedJob["handler"],
+    schema: d.schema as ResolvedJob["schema"],
+    priority,
+    ttr,
+    concurrency,
+    attempts,
+    backoff,
+    schedules,
+  };
+}
