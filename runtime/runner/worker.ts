@@ -230,7 +230,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     });
   }
   tell({ t: "ready", tube: job.tube, concurrency: job.concurrency });
-  log.debug("worker ready", { event: "ready", concurrency: job.concurrency, pid: process.pid });
+  log.debug("worker loaded", { event: "worker-loaded", concurrency: job.concurrency, pid: process.pid });
 
   const code = await finished;
   for (const c of clients) c.close();

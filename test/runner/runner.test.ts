@@ -1,0 +1,115 @@
+/**
+ * The job runner end to end: `beanrun run` as a real subprocess with its
+ * embedded server, the fixture jobs in test/runner/fixtures/basic, and a
+ * client putting jobs and reading the server's view of them.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import type { Client } from "../../runtime/client/index.ts";
+import { ev, FIXTURES, put, startRunner, type Runner } from "./support.ts";
+
+let run: Runner;
+let c: Client;
+
+beforeAll(async () => {
+  run = await startRunner(["--jobs", join(FIXTURES, "basic"), "-p", "0", "--grace", "2"]);
+  c = await run.client();
+}, 20_000);
+
+afterAll(async () => {
+  c?.close();
+  if (run) expect(await run.stop()).toBe(0);
+});
+
+describe("beanrun run (embedded server)", () => {
+  test("handlers run and their jobs are deleted", async () => {
+    const ids: number[] = [];
+    for (let n = 0; n < 20; n++) ids.push(await put(c, "ok", { n }));
+    await run.waitCount((l) => l.event === "done" && ids.includes(l.id!), 20, 10_000, "done");
+    for (const id of ids) expect(await c.statsJob(id).catch((e: Error) => e.message)).toBe("stats-job: NOT_FOUND");
+    const done = run.lines.find(ev("done", ids[0]))!;
+    expect(done).toMatchObject({ tube: "ok", attempt: 1, level: "info" });
+    expect(typeof done.ms).toBe("number");
+    // The handler's own ctx.log line carries the job's tags.
+    expect(run.lines.find((l) => l.msg === "handled" && l.id === ids[0])).toMatchObject({ tube: "ok", attempt: 1, n: 0 });
+  });
+
+  test("a throwing handler is retried with growing delays, then buried", async () => {
+    const id = await put(c, "fail", {});
+    const buried = await run.waitFor(ev("buried", id), 10_000, "buried");
+    const retries = run.lines.filter(ev("retry", id));
+    expect(retries.map((l) => l.delay)).toEqual([1, 2]);
+    expect(retries.map((l) => l.attempt)).toEqual([1, 2]);
+    expect(buried.attempt).toBe(3);
+    const t = [retries[0]!, retries[1]!, buried].map((l) => Date.parse(l.time));
+    expect(t[1]! - t[0]!).toBeGreaterThanOrEqual(900);
+    expect(t[2]! - t[1]!).toBeGreaterThanOrEqual(1900);
+    const st = await c.statsJob(id);
+    expect(st.state).toBe("buried");
+    expect(st.releases).toBe(2);
+    expect(buried.msg).toContain("boom on attempt 3");
+  }, 15_000);
+
+  test("payloads that are not JSON or that the schema rejects are buried at once", async () => {
+    const bad = await put(c, "ok", { n: "not a number" });
+    const notJson = await put(c, "ok", "{nope");
+    const a = await run.waitFor(ev("invalid", bad));
+    const b = await run.waitFor(ev("invalid", notJson));
+    expect(a.msg).toContain("n: ");
+    expect(b.msg).toContain("not JSON");
+    for (const id of [bad, notJson]) {
+      const st = await c.statsJob(id);
+      expect(st.state).toBe("buried");
+      expect(st.releases).toBe(0);
+      expect(st.reserves).toBe(1);
+    }
+  });
+
+  test("an endless loop is killed at its TTR while another tube keeps flowing", async () => {
+    const spin = await put(c, "loop", { spin: true }, { ttr: 1 });
+    await Bun.sleep(150);
+    const t0 = Date.now();
+    const ids: number[] = [];
+    for (let n = 0; n < 10; n++) ids.push(await put(c, "ok", { n }));
+    await run.waitCount((l) => l.event === "done" && ids.includes(l.id!), 10, 5_000, "done");
+    expect(Date.now() - t0).toBeLessThan(900);
+    expect(run.lines.some(ev("timeout", spin))).toBe(false);
+
+    const killed = await run.waitFor(ev("timeout", spin), 5_000, "timeout");
+    expect(killed).toMatchObject({ tube: "loop", attempt: 1 });
+    expect(killed.ms as number).toBeGreaterThanOrEqual(800);
+    // The job came back, ran (and was killed) again, then was buried: attempts are counted.
+    await run.waitFor(ev("buried", spin), 6_000, "buried");
+    expect((await c.statsJob(spin)).state).toBe("buried");
+    // The fresh loop worker still runs jobs that do finish.
+    const fine = await put(c, "loop", { spin: false });
+    await run.waitFor(ev("done", fine), 5_000, "done");
+  }, 15_000);
+
+  test("a crashing worker is restarted and the job runs again", async () => {
+    const id = await put(c, "crash", {});
+    const crash = await run.waitFor((l) => l.event === "worker-crash" && l.tube === "crash");
+    expect(crash.code).toBe(3);
+    const done = await run.waitFor(ev("done", id));
+    expect(done.attempt).toBe(2);
+  });
+
+  test("cron schedules enqueue at each tick (seconds-level pattern)", async () => {
+    const ticks = await run.waitCount(ev("scheduled"), 2, 4_000, "scheduled");
+    for (const t of ticks) expect(t.tube).toBe("tick");
+    await run.waitFor((l) => l.msg === "tick" && l.id === ticks[1]!.id && l.from === "cron", 3_000, "tick handled");
+    const gap = Date.parse(ticks[1]!.time) - Date.parse(ticks[0]!.time);
+    expect(gap).toBeGreaterThan(700);
+    expect(gap).toBeLessThan(1500);
+  });
+});
+
+test("a module of the wrong shape stops start-up with an error naming the file and the field", async () => {
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../../runtime/cli.ts"), "run", "--jobs", join(FIXTURES, "broken"), "-p", "0"], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  expect(await proc.exited).toBe(1);
+  const err = await new Response(proc.stderr as ReadableStream).text();
+  expect(err).toMatch(/bad-ttr\.ts: "ttr" must be an integer from 1 to \d+ \(got "30s"\)/);
+});
