@@ -1,22 +1,51 @@
 /**
- * Real servers for tests: the reference beanstalkd and ours, each in its own
- * process on a free loopback port.
+ * Real servers for tests: the reference beanstalkd and ours (beanrun), each
+ * in its own process on a free loopback port.
+ *
+ * - startReference(args): `beanstalkd -l 127.0.0.1 -p <free port> ...args`,
+ *   ready once it accepts a TCP connection.
+ * - startOurs(args): `bun runtime/cli.ts serve -l 127.0.0.1 -p 0 ...args`,
+ *   ready once it prints `beanrun: listening on 127.0.0.1:<port>` on stderr.
+ * - startSubject(args): the server the differential tests compare against
+ *   the reference: ours with `--compat 1.12`, or, with
+ *   BEANRUN_DIFF_SUBJECT=reference, a second real beanstalkd (the harness
+ *   self-check: every differential test must then pass trivially).
+ *
+ * Extra args pass through to both, e.g. maxJobSize(10) = ["-z", "10"].
+ * Every process started here is SIGKILLed when the test process exits, even
+ * if a test forgot to stop it.
  */
 import * as net from "node:net";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "../..");
 export const BUN = process.execPath;
 /** Path of the reference beanstalkd, or null when it is not installed. */
-export const BEANSTALKD: string | null = Bun.which("beanstalkd");
+export const BEANSTALKD: string | null = Bun.which("beanstalkd") ?? (existsSync("/usr/bin/beanstalkd") ? "/usr/bin/beanstalkd" : null);
+
+/** What the differential tests compare with the reference: "ours" (default) or "reference". */
+export const SUBJECT: "ours" | "reference" = process.env.BEANRUN_DIFF_SUBJECT === "reference" ? "reference" : "ours";
 
 export interface ServerProcess {
   port: number;
   pid: number;
+  /** SIGTERM, then SIGKILL if it has not exited within 2 s; resolves once it is gone. */
   stop(): Promise<void>;
   /** SIGKILL, no cleanup (crash tests). */
   kill(): Promise<void>;
 }
+
+export const maxJobSize = (bytes: number): string[] => ["-z", String(bytes)];
+
+const live = new Set<ReturnType<typeof Bun.spawn>>();
+process.on("exit", () => {
+  for (const p of live) {
+    try {
+      p.kill("SIGKILL");
+    } catch {}
+  }
+});
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -29,6 +58,7 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Resolves once something accepts a connection on the port (the probe counts as one connection). */
 async function waitForPort(port: number, proc: { exitCode: number | null }, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -43,19 +73,24 @@ async function waitForPort(port: number, proc: { exitCode: number | null }, ms =
     if (ok) return;
     await Bun.sleep(20);
   }
-  throw new Error(`nothing listens on ${port}`);
+  throw new Error(`nothing listens on ${port} after ${ms} ms`);
 }
 
 function wrap(proc: ReturnType<typeof Bun.spawn>, port: number): ServerProcess {
+  live.add(proc);
+  void proc.exited.then(() => live.delete(proc));
   return {
     port,
     pid: proc.pid,
     stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill("SIGTERM");
+      const t = setTimeout(() => proc.kill("SIGKILL"), 2000);
       await proc.exited;
+      clearTimeout(t);
     },
     kill: async () => {
-      proc.kill("SIGKILL");
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
       await proc.exited;
     },
   };
@@ -63,29 +98,47 @@ function wrap(proc: ReturnType<typeof Bun.spawn>, port: number): ServerProcess {
 
 export async function startReference(args: string[] = []): Promise<ServerProcess> {
   if (!BEANSTALKD) throw new Error("beanstalkd is not installed");
-  const port = await freePort();
-  const proc = Bun.spawn([BEANSTALKD, "-l", "127.0.0.1", "-p", String(port), ...args], {
-    stdout: "ignore",
-    stderr: "ignore",
-  });
-  await waitForPort(port, proc);
-  return wrap(proc, port);
+  // A free port can be taken by someone else between probe and bind: retry.
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const proc = Bun.spawn([BEANSTALKD, "-l", "127.0.0.1", "-p", String(port), ...args], {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    try {
+      await waitForPort(port, proc);
+      return wrap(proc, port);
+    } catch (e) {
+      proc.kill("SIGKILL");
+      await proc.exited;
+      if (attempt >= 2) throw e;
+    }
+  }
 }
 
 /** Starts `beanrun serve`; resolves once it prints its listening line. */
-export async function startOurs(args: string[] = [], opts: { runtime?: string[] } = {}): Promise<ServerProcess & { stderr: () => string }> {
+export async function startOurs(
+  args: string[] = [],
+  opts: { runtime?: string[]; readyMs?: number } = {},
+): Promise<ServerProcess & { stderr: () => string }> {
   const cmd = [...(opts.runtime ?? [BUN]), join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...args];
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
+  const server = wrap(proc, 0);
   const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-  let text = "";
   const decoder = new TextDecoder();
+  let text = "";
   let port = 0;
-  while (!port) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`beanrun serve exited: ${text}`);
-    text += decoder.decode(value);
-    const m = text.match(/listening on [^\s]+:(\d+)/);
-    if (m) port = Number(m[1]);
+  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.readyMs ?? 30_000);
+  try {
+    while (!port) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`beanrun serve exited before listening: ${cmd.join(" ")}\n${text}`);
+      text += decoder.decode(value, { stream: true });
+      const m = /beanrun: listening on [^\s]+:(\d+)/.exec(text);
+      if (m) port = Number(m[1]);
+    }
+  } finally {
+    clearTimeout(timer);
   }
   // Probe once, as for the reference, so both count the same connections.
   await waitForPort(port, proc);
@@ -94,8 +147,13 @@ export async function startOurs(args: string[] = [], opts: { runtime?: string[] 
     for (;;) {
       const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
       if (done) return;
-      text += decoder.decode(value);
+      text += decoder.decode(value, { stream: true });
     }
   })();
-  return { ...wrap(proc, port), stderr: () => text };
+  return { ...server, port, stderr: () => text };
+}
+
+/** The server compared against the reference (see SUBJECT). */
+export function startSubject(args: string[] = []): Promise<ServerProcess> {
+  return SUBJECT === "reference" ? startReference(args) : startOurs(["--compat", "1.12", ...args]);
 }

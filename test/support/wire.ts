@@ -1,91 +1,143 @@
 /**
- * A raw protocol session for tests: exact bytes out, exactly one reply in
- * (a line, plus its data block for OK/FOUND/RESERVED).
+ * A raw protocol session for tests: exact bytes out, exactly one reply in.
+ *
+ * A reply is one line ending in "\r\n"; for `OK <n>`, `FOUND <id> <n>` and
+ * `RESERVED <id> <n>` it also includes the n data bytes and their trailing
+ * "\r\n" (n + 2 bytes, whatever they contain). Replies are returned as latin1
+ * strings so every byte value survives unchanged.
  */
 import * as net from "node:net";
 
+/** Returned by reply() when nothing complete arrived in time. */
+export const NONE = "<none>";
+/** Returned by reply() when the server closed the connection. */
+export const CLOSED = "<closed>";
+
+const DATA_LINE = /^(?:OK (\d+)|FOUND \d+ (\d+)|RESERVED \d+ (\d+))$/;
+
 export class Wire {
-  private buf = Buffer.alloc(0);
-  private waiter: (() => void) | null = null;
+  private buf: Buffer = Buffer.alloc(0);
+  private readonly wakers = new Set<() => void>();
   closed = false;
 
   private constructor(private readonly sock: net.Socket) {
     sock.setNoDelay(true);
     sock.on("data", (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.waiter?.();
+      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      this.wake();
     });
     sock.on("close", () => {
       this.closed = true;
-      this.waiter?.();
+      this.wake();
     });
     sock.on("error", () => {});
   }
 
-  static open(port: number): Promise<Wire> {
+  private wake(): void {
+    for (const w of [...this.wakers]) w();
+  }
+
+  static open(port: number, host = "127.0.0.1"): Promise<Wire> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, "127.0.0.1", () => resolve(new Wire(s)));
+      const s = net.connect(port, host, () => resolve(new Wire(s)));
       s.once("error", reject);
     });
   }
 
+  /** Sends the bytes in one write (a string is taken as latin1, byte per char). */
   send(data: string | Uint8Array): void {
     this.sock.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
   }
 
-  /** Sends every byte in its own write, with a short pause between. */
-  async sendSlowly(data: string): Promise<void> {
-    for (const b of Buffer.from(data, "latin1")) {
+  /** Sends several commands concatenated into a single write (one packet on loopback). */
+  sendPipelined(parts: (string | Uint8Array)[]): void {
+    this.send(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "latin1") : Buffer.from(p)))));
+  }
+
+  /** Sends every byte in its own write, pausing between them so each is its own TCP segment. */
+  async sendBytewise(data: string | Uint8Array, pauseMs = 2): Promise<void> {
+    const bytes = typeof data === "string" ? Buffer.from(data, "latin1") : Buffer.from(data);
+    for (const b of bytes) {
       this.sock.write(Buffer.from([b]));
-      await Bun.sleep(1);
+      await Bun.sleep(pauseMs);
     }
   }
 
-  /** Length of the first complete reply in the buffer, or 0. */
+  /** Length in bytes of the first complete reply in the buffer, or 0. */
   private replyLength(): number {
     const cr = this.buf.indexOf("\r\n");
     if (cr < 0) return 0;
-    const line = this.buf.subarray(0, cr).toString("latin1");
-    const m = /^(?:OK (\d+)|FOUND \d+ (\d+)|RESERVED \d+ (\d+))$/.exec(line);
+    const m = DATA_LINE.exec(this.buf.subarray(0, cr).toString("latin1"));
     if (!m) return cr + 2;
     const n = Number(m[1] ?? m[2] ?? m[3]);
-    return this.buf.length >= cr + 2 + n + 2 ? cr + 2 + n + 2 : 0;
+    const total = cr + 2 + n + 2;
+    return this.buf.length >= total ? total : 0;
   }
 
-  /** The next reply, or "<none>" if none arrives within `ms`, or "<closed>". */
-  async reply(ms = 3000): Promise<string> {
+  /** True when a complete reply is buffered (nothing is consumed). */
+  hasReply(): boolean {
+    return this.replyLength() > 0;
+  }
+
+  /** Bytes received but not yet returned as a complete reply. */
+  pending(): string {
+    return this.buf.toString("latin1");
+  }
+
+  /**
+   * Waits until a complete reply is buffered or the connection closes,
+   * without consuming it. Resolves true if a reply is there.
+   */
+  async waitReply(ms: number): Promise<boolean> {
     const end = Date.now() + ms;
     for (;;) {
-      const n = this.replyLength();
-      if (n) {
-        const r = this.buf.subarray(0, n).toString("latin1");
-        this.buf = this.buf.subarray(n);
-        return r;
-      }
-      if (this.closed) return "<closed>";
+      if (this.replyLength()) return true;
+      if (this.closed) return false;
       const left = end - Date.now();
-      if (left <= 0) return "<none>";
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiter = () => {
+      if (left <= 0) return false;
+      await new Promise<void>((resolve) => {
+        const done = () => {
           clearTimeout(t);
-          r();
+          this.wakers.delete(done);
+          resolve();
         };
+        const t = setTimeout(done, left);
+        this.wakers.add(done);
       });
-      this.waiter = null;
     }
   }
 
+  /** The next reply; NONE if none is complete within `ms`; CLOSED if the server hung up first. */
+  async reply(ms = 3000): Promise<string> {
+    await this.waitReply(ms);
+    const n = this.replyLength();
+    if (n) {
+      const r = this.buf.subarray(0, n).toString("latin1");
+      this.buf = this.buf.subarray(n);
+      return r;
+    }
+    return this.closed ? CLOSED : NONE;
+  }
+
+  /** True when no byte at all arrives within `ms` (e.g. a reserve that must keep blocking). */
+  async expectNone(ms: number): Promise<boolean> {
+    const before = this.buf.length;
+    await Bun.sleep(ms);
+    return this.buf.length === before && !this.closed;
+  }
+
   /** Sends one command and returns its reply. */
-  async cmd(line: string, ms?: number): Promise<string> {
-    this.send(line);
+  async cmd(data: string | Uint8Array, ms?: number): Promise<string> {
+    this.send(data);
     return this.reply(ms);
   }
 
+  /** Closes abruptly (both directions). */
   close(): void {
     this.sock.destroy();
   }
 
+  /** Half-closes: sends FIN, keeps reading. */
   end(): void {
     this.sock.end();
   }
