@@ -147,12 +147,12 @@ export class Supervisor {
       if (!isWorkerMessage(m) || t.proc !== proc) return;
       switch (m.t) {
         case "ready":
+          log.info("worker ready", { event: "worker-ready", pid: proc.pid, concurrency: m.concurrency });
           if (!t.everReady) {
             t.everReady = true;
             this.readyCount++;
             this.checkAllReady();
           }
-          log.info("worker ready", { event: "worker-ready", pid: proc.pid, concurrency: m.concurrency });
           break;
         case "start":
           this.arm(t, proc, m.id, m.attempt, Date.now(), m.deadline);

@@ -1,0 +1,166 @@
+/**
+ * The runner against the real beanstalkd (--connect), graceful shutdown
+ * (nothing lost, nothing run twice), --watch, and the compiled executable
+ * run from a directory with no node_modules.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Client } from "../../runtime/client/index.ts";
+import { BEANSTALKD, startReference, type ServerProcess } from "../support/servers.ts";
+import { ev, FIXTURES, put, ROOT, startRunner } from "./support.ts";
+
+const withBeanstalkd = BEANSTALKD ? describe : describe.skip;
+if (!BEANSTALKD) console.warn("beanstalkd is not installed: skipping the --connect tests");
+
+withBeanstalkd("run --connect against the real beanstalkd", () => {
+  let bs: ServerProcess;
+  beforeAll(async () => {
+    bs = await startReference();
+  });
+  afterAll(async () => {
+    await bs?.stop();
+  });
+
+  test("the same workers run, retry and bury against beanstalkd 1.12", async () => {
+    const run = await startRunner(["--jobs", join(FIXTURES, "basic"), "--connect", `127.0.0.1:${bs.port}`], {
+      connectPort: bs.port,
+    });
+    try {
+      const c = await Client.connect({ port: bs.port });
+      const ok = await put(c, "ok", { n: 1 });
+      const bad = await put(c, "ok", { n: "x" });
+      const spin = await put(c, "loop", { spin: true }, { ttr: 1 });
+      await run.waitFor(ev("done", ok));
+      await run.waitFor(ev("invalid", bad));
+      await run.waitFor(ev("timeout", spin), 4_000);
+      expect((await c.statsJob(bad)).state).toBe("buried");
+      // No scheduler in a worker-only process: the tick tube never gets jobs.
+      await Bun.sleep(1100);
+      expect(run.lines.some(ev("scheduled"))).toBe(false);
+      c.close();
+    } finally {
+      expect(await run.stop()).toBe(0);
+    }
+  }, 15_000);
+
+  test("SIGTERM: the running job finishes, the waiting ones stay ready, nothing runs twice", async () => {
+    const c = await Client.connect({ port: bs.port });
+    const ids: number[] = [];
+    for (let i = 0; i < 4; i++) ids.push(await put(c, "slow", { ms: 800 }, { ttr: 30 }));
+    const run = await startRunner(["--jobs", join(FIXTURES, "slow"), "--connect", `127.0.0.1:${bs.port}`, "--grace", "5"], {
+      connectPort: bs.port,
+    });
+    const started = await run.waitFor((l) => l.msg === "started");
+    run.signal("SIGTERM");
+    expect(await run.exited).toBe(0);
+    const first = started.id!;
+    expect(run.lines.find((l) => l.msg === "finished" && l.id === first)).toMatchObject({ aborted: true });
+    expect(run.lines.some(ev("done", first))).toBe(true);
+    expect(run.lines.filter((l) => l.msg === "started").length).toBe(1);
+    expect(await c.statsJob(first).catch((e: Error) => e.message)).toBe("stats-job: NOT_FOUND");
+    const rest = ids.filter((id) => id !== first);
+    for (const id of rest) {
+      const st = await c.statsJob(id);
+      expect(st.state).toBe("ready");
+      expect(st.reserves).toBe(0);
+    }
+    const tube = await c.statsTube("slow");
+    expect(tube["current-jobs-ready"]).toBe(3);
+    expect(tube["current-jobs-reserved"]).toBe(0);
+    await c.use("slow");
+    for (const id of rest) await c.delete(id);
+    c.close();
+  }, 15_000);
+
+  test("SIGTERM: a job still running after the grace period is released, not lost", async () => {
+    const c = await Client.connect({ port: bs.port });
+    const id = await put(c, "slow", { ms: 5000 }, { ttr: 30 });
+    const run = await startRunner(["--jobs", join(FIXTURES, "slow"), "--connect", `127.0.0.1:${bs.port}`, "--grace", "0.3"], {
+      connectPort: bs.port,
+    });
+    await run.waitFor((l) => l.msg === "started" && l.id === id);
+    const t0 = Date.now();
+    run.signal("SIGTERM");
+    expect(await run.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(run.lines.find(ev("released", id))).toMatchObject({ tube: "slow", attempt: 1 });
+    const st = await c.statsJob(id);
+    expect(st.state).toBe("ready");
+    expect(st.releases).toBe(1);
+    await c.delete(id);
+    c.close();
+  }, 15_000);
+});
+
+test("--watch restarts only the worker of the edited file", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "beanrun-watch-"));
+  const runtime = join(ROOT, "runtime/index.ts");
+  const job = (word: string) =>
+    `import { defineJob } from ${JSON.stringify(runtime)};\nexport default defineJob({ handler(_p: unknown, ctx) { ctx.log.info(${JSON.stringify(word)}); } });\n`;
+  writeFileSync(join(dir, "alpha.ts"), job("alpha v1"));
+  writeFileSync(join(dir, "beta.ts"), job("beta v1"));
+  const run = await startRunner(["--jobs", dir, "-p", "0", "--watch", "--grace", "1"]);
+  try {
+    const pids = () =>
+      Object.fromEntries(run.lines.filter(ev("worker-ready")).map((l) => [l.tube, l.pid])) as Record<string, number>;
+    const before = pids();
+    writeFileSync(join(dir, "alpha.ts"), job("alpha v2"));
+    await run.waitFor((l) => l.event === "worker-restart" && l.tube === "alpha", 5_000, "worker-restart");
+    await run.waitCount((l) => l.event === "worker-ready" && l.tube === "alpha", 2, 5_000, "alpha ready again");
+    const after = pids();
+    expect(after.alpha).not.toBe(before.alpha);
+    expect(after.beta).toBe(before.beta);
+    expect(run.lines.some((l) => l.event === "worker-restart" && l.tube === "beta")).toBe(false);
+    const c = await run.client();
+    const id = await put(c, "alpha", {});
+    await run.waitFor((l) => l.msg === "alpha v2" && l.id === id);
+    c.close();
+  } finally {
+    expect(await run.stop()).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 20_000);
+
+test("the compiled executable runs the jobs from a directory with no node_modules", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "beanrun-bin-"));
+  try {
+    const out = join(dir, "build", "beanrun");
+    const build = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "build", "--jobs", join(FIXTURES, "basic"), "--outfile", out], {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    expect(await build.exited).toBe(0);
+    const bin = join(dir, "beanrun");
+    copyFileSync(out, bin);
+    rmSync(join(dir, "build"), { recursive: true });
+    const work = join(dir, "work");
+    mkdirSync(work);
+    expect(existsSync(join(work, "node_modules"))).toBe(false);
+    // No bun on PATH: the executable must start its workers from itself.
+    const run = await startRunner(["-p", "0", "--grace", "2"], { cmd: [bin], cwd: work, env: { PATH: "/usr/bin:/bin" } });
+    try {
+      expect(run.lines.find(ev("ready"))!.tubes).toBe("crash,fail,loop,ok,tick");
+      const c = await run.client();
+      const ok = await put(c, "ok", { n: 7 });
+      const bad = await put(c, "ok", { n: "x" });
+      const crash = await put(c, "crash", {});
+      const fail = await put(c, "fail", {});
+      const spin = await put(c, "loop", { spin: true }, { ttr: 1 });
+      await run.waitFor(ev("done", ok));
+      await run.waitFor(ev("invalid", bad));
+      expect((await run.waitFor(ev("done", crash))).attempt).toBe(2);
+      await run.waitFor(ev("retry", fail));
+      await run.waitFor(ev("timeout", spin), 4_000);
+      await run.waitFor(ev("scheduled"), 3_000);
+      c.close();
+    } finally {
+      expect(await run.stop()).toBe(0);
+    }
+    expect(readdirSync(work)).toEqual([]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 30_000);
