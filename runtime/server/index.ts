@@ -11,6 +11,7 @@ import { hostInfo } from "./host.ts";
 import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
 import { httpHandler } from "../http/handler.ts";
 import type { ServerOptions } from "./options.ts";
+import { openWal } from "../persistence/index.ts";
 
 export type { ServerOptions } from "./options.ts";
 
@@ -60,7 +61,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     clearTimer: systemClock.clearTimer,
   };
 
-  const queue = new Queue({ maxJobSize: opts.maxJobSize ?? 65535, clock, journal: opts.journal });
+  // -b: the log is read back into the queue before the server listens.
+  const journal = opts.journal ?? (opts.walDir !== undefined ? openWal({ ...opts, walDir: opts.walDir }) : undefined);
+  const queue = new Queue({ maxJobSize: opts.maxJobSize ?? 65535, clock, journal });
+  try {
+    journal?.attach?.(queue);
+  } catch (e) {
+    await journal?.close?.();
+    throw e;
+  }
   const ctx: ProtocolContext = {
     queue,
     ops: new Float64Array(Op.Count),
@@ -71,12 +80,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   };
 
   const listen = opts.listen ?? (await platformListen());
-  const listener = await listen(
-    opts.host ?? DEFAULT_HOST,
-    opts.port ?? DEFAULT_PORT,
-    (sock) => new Connection(ctx, sock),
-    settle,
-  );
+  let listener;
+  try {
+    listener = await listen(opts.host ?? DEFAULT_HOST, opts.port ?? DEFAULT_PORT, (sock) => new Connection(ctx, sock), settle);
+  } catch (e) {
+    queue.stop();
+    await journal?.close?.();
+    throw e;
+  }
 
   let http: HttpListener | undefined;
   if (opts.httpPort !== undefined) {
@@ -84,6 +95,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       http = serveHttp(opts.httpHost ?? opts.host ?? DEFAULT_HOST, opts.httpPort, httpHandler(queue, ctx.ops, ctx.host.version));
     } catch (e) {
       await listener.stop();
+      queue.stop();
+      await journal?.close?.();
       throw e;
     }
   }
@@ -100,6 +113,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       await listener.stop();
       await http?.stop();
       queue.stop();
+      await journal?.close?.();
     },
   };
 }

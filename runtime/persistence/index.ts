@@ -1,0 +1,87 @@
+/**
+ * `-b DIR`: opens the write-ahead log of a server. See wal.ts for how it
+ * writes, recover.ts for how it reads, FORMAT.md for the bytes.
+ */
+import * as fs from "node:fs";
+import { dirname, resolve } from "node:path";
+import { WalError, codeOf, describe } from "./errors.ts";
+import { jobRecordSize } from "./format.ts";
+import { lockDir } from "./lock.ts";
+import { recover } from "./recover.ts";
+import { Wal, MAX_TUBE_NAME, type SyncMode } from "./wal.ts";
+
+export { Wal } from "./wal.ts";
+export { WalError } from "./errors.ts";
+
+export const DEFAULT_FILE_SIZE = 10485760;
+/** beanstalkd's default for -f. */
+export const DEFAULT_FSYNC_MS = 50;
+
+export interface WalOptions {
+  walDir: string;
+  fsyncMs?: number;
+  noFsync?: boolean;
+  walFileSize?: number;
+  compact?: boolean;
+  maxJobSize?: number;
+  log?: (msg: string) => void;
+}
+
+function checkDir(dir: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (e) {
+    if (codeOf(e) !== "ENOENT") throw new WalError(`-b ${dir}: ${describe(e)}`);
+    const parent = dirname(resolve(dir));
+    if (!fs.existsSync(parent)) {
+      throw new WalError(`-b ${dir}: the directory does not exist, nor does its parent ${parent}; create it (mkdir -p ${dir})`);
+    }
+    try {
+      fs.mkdirSync(dir, { mode: 0o750 });
+    } catch (e2) {
+      throw new WalError(`-b ${dir}: the directory does not exist and cannot be created: ${describe(e2)}`);
+    }
+    return;
+  }
+  if (!st.isDirectory()) throw new WalError(`-b ${dir}: not a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    throw new WalError(`-b ${dir}: the directory is not writable by this user; fix its permissions or choose another`);
+  }
+}
+
+/** Locks the directory, reads the log back and starts a new log file. The jobs enter the queue in `attach`. */
+export function openWal(opts: WalOptions): Wal {
+  const dir = opts.walDir;
+  const log = opts.log ?? ((m: string) => console.error(`beanrun: ${m}`));
+  checkDir(dir);
+  const maxRecord = jobRecordSize(MAX_TUBE_NAME, opts.maxJobSize ?? 65535);
+  let fileSize = Math.ceil((opts.walFileSize ?? DEFAULT_FILE_SIZE) / 4096) * 4096;
+  const least = Math.ceil((4 * maxRecord + 64) / 4096) * 4096;
+  if (fileSize < least) {
+    log(`-s ${opts.walFileSize}: too small for jobs of ${opts.maxJobSize ?? 65535} bytes; log files will be ${least} bytes`);
+    fileSize = least;
+  }
+  const mode: SyncMode = opts.noFsync ? "never" : (opts.fsyncMs ?? DEFAULT_FSYNC_MS) === 0 ? "always" : "interval";
+  let lock;
+  try {
+    lock = lockDir(dir);
+  } catch (e) {
+    if (e instanceof WalError) throw e;
+    throw new WalError(`-b ${dir}: ${describe(e)}`);
+  }
+  try {
+    const rec = recover(dir);
+    return new Wal(
+      { dir, mode, fsyncMs: opts.fsyncMs ?? DEFAULT_FSYNC_MS, fileSize, compact: opts.compact ?? true, maxRecord, log },
+      lock,
+      rec,
+    );
+  } catch (e) {
+    lock.release();
+    if (e instanceof WalError) throw e;
+    throw new WalError(`-b ${dir}: ${describe(e)}`);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * One server per log directory. The lock is a file `lock` created with
+ * O_CREAT|O_EXCL holding the owner's pid. A lock whose owner no longer runs
+ * (the server was killed) is stale and taken over; node:fs has no flock, so
+ * liveness is checked with kill(pid, 0) and, on Linux, /proc/<pid>/stat
+ * (a zombie holds no lock).
+ */
+import * as fs from "node:fs";
+import process from "node:process";
+import { join } from "node:path";
+import { WalError, codeOf, describe } from "./errors.ts";
+
+export interface DirLock {
+  readonly path: string;
+  release(): void;
+}
+
+function alive(pid: number): boolean {
+  if (!(pid > 0) || pid === process.pid) return pid === process.pid;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    return codeOf(e) === "EPERM";
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    if (state === "Z" || state === "X") return false;
+  } catch {
+    // No /proc: trust kill().
+  }
+  return true;
+}
+
+export function lockDir(dir: string): DirLock {
+  const path = join(dir, "lock");
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let fd: number;
+    try {
+      fd = fs.openSync(path, "wx", 0o644);
+    } catch (e) {
+      if (codeOf(e) !== "EEXIST") throw new WalError(`cannot create the lock file ${path}: ${describe(e)}`);
+      let text = "";
+      try {
+        text = fs.readFileSync(path, "utf8");
+      } catch (e2) {
+        if (codeOf(e2) === "ENOENT") continue;
+        throw new WalError(`cannot read the lock file ${path}: ${describe(e2)}`);
+      }
+      const pid = Number.parseInt(text.trim(), 10);
+      if (Number.isFinite(pid) && alive(pid)) {
+        throw new WalError(
+          `the log directory ${dir} is in use by another beanrun server (pid ${pid}, lock file ${path}); ` +
+            `stop that server or give this one another -b directory`,
+        );
+      }
+      if (!Number.isFinite(pid) && text.length === 0 && attempt === 0) {
+        // A lock file being written right now by a starting server: look again shortly.
+        const until = Date.now() + 50;
+        while (Date.now() < until) {
+          /* brief spin: this only happens when two servers start at the same instant */
+        }
+        continue;
+      }
+      // Stale: its owner is gone. Move it aside atomically so only one taker wins.
+      const aside = `${path}.stale.${process.pid}`;
+      try {
+        fs.renameSync(path, aside);
+        fs.unlinkSync(aside);
+      } catch (e3) {
+        if (codeOf(e3) !== "ENOENT") throw new WalError(`cannot remove the stale lock file ${path}: ${describe(e3)}`);
+      }
+      continue;
+    }
+    try {
+      fs.writeSync(fd, `${process.pid}\n`);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    let released = false;
+    return {
+      path,
+      release() {
+        if (released) return;
+        released = true;
+        try {
+          if (fs.readFileSync(path, "utf8").trim() === String(process.pid)) fs.unlinkSync(path);
+        } catch {
+          // Already gone.
+        }
+      },
+    };
+  }
+  throw new WalError(`cannot take the lock file ${path}: it keeps changing (another server starting?)`);
+}
