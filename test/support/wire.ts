@@ -119,11 +119,11 @@ export class Wire {
     return this.closed ? CLOSED : NONE;
   }
 
-  /** True when no byte at all arrives within `ms` (e.g. a reserve that must keep blocking). */
+  /** True when nothing is buffered and no byte arrives within `ms` (e.g. a reserve that must keep blocking). */
   async expectNone(ms: number): Promise<boolean> {
-    const before = this.buf.length;
+    if (this.buf.length > 0 || this.closed) return false;
     await Bun.sleep(ms);
-    return this.buf.length === before && !this.closed;
+    return this.buf.length === 0 && !this.closed;
   }
 
   /** Sends one command and returns its reply. */
