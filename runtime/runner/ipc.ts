@@ -3,8 +3,8 @@
 export type WorkerMessage =
   /** The module loaded and every slot is connected. */
   | { t: "ready"; tube: string; concurrency: number }
-  /** A handler started: kill the worker at `deadline` (epoch ms) unless it ends or touches. */
-  | { t: "start"; id: number; attempt: number; deadline: number }
+  /** A handler started: kill the worker at `deadline` (epoch ms) unless it ends or touches; `ends`: the slot's previous job ended. */
+  | { t: "start"; id: number; attempt: number; deadline: number; ends?: number }
   | { t: "touch"; id: number; deadline: number }
   | { t: "end"; id: number };
 

@@ -155,6 +155,7 @@ export class Supervisor {
           }
           break;
         case "start":
+          if (m.ends !== undefined) this.disarm(t, m.ends);
           this.arm(t, proc, m.id, m.attempt, Date.now(), m.deadline);
           break;
         case "touch": {
@@ -162,12 +163,9 @@ export class Supervisor {
           if (d) this.arm(t, proc, m.id, d.attempt, d.started, m.deadline);
           break;
         }
-        case "end": {
-          const d = t.deadlines.get(m.id);
-          if (d) clearTimeout(d.timer);
-          t.deadlines.delete(m.id);
+        case "end":
+          this.disarm(t, m.id);
           break;
-        }
       }
     });
 
@@ -226,6 +224,12 @@ export class Supervisor {
       proc.kill("SIGKILL");
     }, Math.max(0, deadline - Date.now()));
     t.deadlines.set(id, { attempt, started, timer });
+  }
+
+  private disarm(t: Tube, id: number): void {
+    const d = t.deadlines.get(id);
+    if (d) clearTimeout(d.timer);
+    t.deadlines.delete(id);
   }
 
   private checkAllReady(): void {

@@ -103,7 +103,16 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("disconnect", onSignal);
 
-  const handle = async (client: Client, reserved: Job, r: Running): Promise<void> => {
+  // "end" is sent a moment late: when the slot's next job starts first, its
+  // "start" message ends the previous one (one IPC message per job).
+  const pendingEnd: (ReturnType<typeof setTimeout> | null)[] = [];
+
+  /**
+   * Runs one reserved job. Resolves once the handler is done and its outcome
+   * command (delete/release/bury) is written; `ack` settles when the server
+   * replied. Not awaiting `ack` lets the slot pipeline its next reserve.
+   */
+  const handle = async (client: Client, reserved: Job, r: Running, slotNo: number, prevId: number): Promise<{ ack: Promise<void> }> => {
     const id = reserved.id;
     const started = Date.now();
     const st = await client.statsJob(id);
@@ -113,10 +122,9 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     r.attempt = attempt;
     r.pri = pri;
     const fields = { id, attempt };
-    const bury = async (reason: string, event: string): Promise<void> => {
-      await client.bury(id, pri);
-      log.warn(`buried: ${reason}`, { ...fields, event, ms: Date.now() - started });
-    };
+    const bury = (reason: string, event: string): { ack: Promise<void> } => ({
+      ack: client.bury(id, pri).then(() => log.warn(`buried: ${reason}`, { ...fields, event, ms: Date.now() - started })),
+    });
 
     if (attempt > job.attempts) {
       // Earlier runs ended without an outcome (killed at TTR, crashed).
@@ -129,18 +137,28 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       return bury(`payload is not JSON: ${(e as Error).message}`, "invalid");
     }
     if (job.schema) {
-      const r = await validatePayload(job.schema, payload);
-      if (!r.ok) return bury(`payload rejected by the schema: ${r.reason}`, "invalid");
-      payload = r.value;
+      const v = await validatePayload(job.schema, payload);
+      if (!v.ok) return bury(`payload rejected by the schema: ${v.reason}`, "invalid");
+      payload = v.value;
     }
 
-    tell({ t: "start", id, attempt, deadline: started + ttr * 1000 });
+    const pend = pendingEnd[slotNo];
+    if (pend) {
+      clearTimeout(pend);
+      pendingEnd[slotNo] = null;
+      tell({ t: "start", id, attempt, deadline: started + ttr * 1000, ends: prevId });
+    } else {
+      tell({ t: "start", id, attempt, deadline: started + ttr * 1000 });
+    }
+    let jobLog: Logger | null = null;
     const ctx: JobContext = {
       id,
       tube: job.tube,
       attempt,
       signal: abort.signal,
-      log: log.child(fields),
+      get log() {
+        return (jobLog ??= log.child(fields));
+      },
       touch: async () => {
         await client.touch(id);
         tell({ t: "touch", id, deadline: Date.now() + ttr * 1000 });
@@ -154,27 +172,64 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       error = e ?? new Error("handler threw a nullish value");
     }
     const ms = Math.round((performance.now() - t0) * 100) / 100;
-    tell({ t: "end", id });
+    pendingEnd[slotNo] = setTimeout(() => {
+      pendingEnd[slotNo] = null;
+      tell({ t: "end", id });
+    }, 1);
 
     if (error === null) {
-      await client.delete(id);
-      log.info("done", { ...fields, event: "done", ms });
-    } else if (attempt < job.attempts) {
-      const delay = retryDelay(job.backoff, attempt);
-      await client.release(id, pri, delay);
-      log.warn(`failed, retrying in ${delay}s: ${errorText(error)}`, { ...fields, event: "retry", delay, ms });
-    } else {
-      await client.bury(id, pri);
-      log.error(`failed, buried after ${attempt} attempts: ${errorText(error)}`, { ...fields, event: "buried", ms });
+      return { ack: client.delete(id).then(() => log.info("done", { ...fields, event: "done", ms })) };
     }
+    if (attempt < job.attempts) {
+      const delay = retryDelay(job.backoff, attempt);
+      return {
+        ack: client
+          .release(id, pri, delay)
+          .then(() => log.warn(`failed, retrying in ${delay}s: ${errorText(error)}`, { ...fields, event: "retry", delay, ms })),
+      };
+    }
+    return {
+      ack: client
+        .bury(id, pri)
+        .then(() => log.error(`failed, buried after ${attempt} attempts: ${errorText(error)}`, { ...fields, event: "buried", ms })),
+    };
   };
 
-  const slot = async (client: Client): Promise<void> => {
-    while (!stopping) {
+  const slot = async (client: Client, slotNo: number): Promise<void> => {
+    let ack: Promise<void> | null = null;
+    let prev: (Running & { settle(): void }) | null = null;
+    let prevId = 0;
+    const settlePrev = async (): Promise<void> => {
+      if (!ack || !prev) return;
+      const p = prev;
+      try {
+        await ack;
+      } catch (e) {
+        if (!stopping) throw e;
+      } finally {
+        ack = null;
+        prev = null;
+        running.delete(p);
+        p.settle();
+      }
+    };
+    for (;;) {
+      if (stopping) {
+        await settlePrev();
+        return;
+      }
+      // Written right behind the previous job's delete/release/bury: one round trip for both.
+      const next = client.reserve();
+      next.catch(() => {});
+      await settlePrev();
+      if (stopping) {
+        client.close(); // a job this reserve gets goes back to ready
+        return;
+      }
       idle.add(client);
       let reserved: Job;
       try {
-        reserved = await client.reserve();
+        reserved = await next;
       } catch (e) {
         idle.delete(client);
         if (stopping) return;
@@ -187,22 +242,25 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
         return;
       }
       let settle!: () => void;
-      const r: Running = {
+      const r: Running & { settle(): void } = {
         id: reserved.id,
         pri: 1024,
         attempt: 0,
         client,
         started: Date.now(),
         done: new Promise<void>((res) => (settle = res)),
+        settle: () => settle(),
       };
       running.add(r);
       try {
-        await handle(client, reserved, r);
+        ack = (await handle(client, reserved, r, slotNo, prevId)).ack;
+        prev = r;
+        prevId = r.id;
       } catch (e) {
-        if (!stopping) throw e;
-      } finally {
         running.delete(r);
-        settle();
+        r.settle();
+        if (!stopping) throw e;
+        return;
       }
     }
   };
@@ -222,13 +280,13 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     for (const c of clients) c.close();
     return 1;
   }
-  for (const c of clients) {
-    slot(c).catch((e: unknown) => {
+  clients.forEach((c, i) => {
+    slot(c, i).catch((e: unknown) => {
       if (stopping) return;
       log.error(`worker failed: ${errorText(e)}`, { event: "worker-failed" });
       finish(1);
     });
-  }
+  });
   tell({ t: "ready", tube: job.tube, concurrency: job.concurrency });
   log.debug("worker loaded", { event: "worker-loaded", concurrency: job.concurrency, pid: process.pid });
 
