@@ -164,3 +164,22 @@ test("the compiled executable runs the jobs from a directory with no node_module
     rmSync(dir, { recursive: true, force: true });
   }
 }, 30_000);
+
+test("run works under Deno (node:child_process IPC through the spawn adapter)", async () => {
+  const deno = join(ROOT, "node_modules/.bin/deno");
+  const run = await startRunner(["--jobs", join(FIXTURES, "basic"), "-p", "0", "--grace", "2"], {
+    cmd: [deno, "run", "-A", join(ROOT, "runtime/cli.ts")],
+  });
+  try {
+    const c = await run.client();
+    const ok = await put(c, "ok", { n: 1 });
+    const bad = await put(c, "ok", { n: "x" });
+    const crash = await put(c, "crash", {});
+    await run.waitFor(ev("done", ok));
+    await run.waitFor(ev("invalid", bad));
+    expect((await run.waitFor(ev("done", crash), 10_000)).attempt).toBe(2);
+    c.close();
+  } finally {
+    expect(await run.stop()).toBe(0);
+  }
+}, 40_000);
