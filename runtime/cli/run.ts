@@ -105,6 +105,7 @@ export async function main(argv: string[]): Promise<number> {
     flags = parseRunFlags(argv);
     const sf = parseServeFlags(flags.serverArgs);
     if (sf.action === "help") flags.help = true;
+    if (sf.user) throw new FlagError("-u is not supported by run: start it as the user the workers should run as");
     if (flags.connect && flags.serverArgs.length) throw new FlagError(`server options (${flags.serverArgs.join(" ")}) make no sense with --connect`);
     if (flags.connect) parseAddress(flags.connect);
     serverOpts = sf.options;
@@ -180,6 +181,15 @@ export async function main(argv: string[]): Promise<number> {
     for (const e of scheduler.entries) {
       log.info(`scheduled "${e.cron}"`, { tube: e.tube, event: "schedule", next: e.next?.toISOString() });
     }
+  }
+
+  // As with serve: SIGUSR1 makes the server refuse new jobs (DRAINING); the workers carry on.
+  if (server) {
+    const s = server;
+    process.on("SIGUSR1", () => {
+      s.drain();
+      log.warn("draining: new jobs are refused", { event: "draining" });
+    });
   }
 
   const watcher = flags.watch && !dir.startsWith("/$bunfs/") ? watchJobs(dir, supervisor, log) : null;
