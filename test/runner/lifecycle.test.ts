@@ -183,3 +183,29 @@ test("run works under Deno (node:child_process IPC through the spawn adapter)", 
     expect(await run.stop()).toBe(0);
   }
 }, 40_000);
+
+test("a deploy with the embedded server and -b: stop mid-job, start again, every job runs exactly once", async () => {
+  const wal = mkdtempSync(join(tmpdir(), "beanrun-wal-"));
+  try {
+    const args = ["--jobs", join(FIXTURES, "slow"), "-p", "0", "-b", wal, "--grace", "5"];
+    const first = await startRunner(args);
+    const c = await first.client();
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await put(c, "slow", { ms: 500 }, { ttr: 30 }));
+    c.close();
+    await first.waitFor((l) => l.msg === "started");
+    first.signal("SIGTERM");
+    expect(await first.exited).toBe(0);
+    const doneFirst = first.lines.filter((l) => l.event === "done").map((l) => l.id!);
+    expect(doneFirst.length).toBe(1);
+
+    const second = await startRunner(args);
+    const rest = ids.filter((id) => !doneFirst.includes(id));
+    await second.waitCount((l) => l.event === "done" && rest.includes(l.id!), rest.length, 10_000, "done");
+    expect(second.lines.filter((l) => l.msg === "started").map((l) => l.id!).sort((a, b) => a - b)).toEqual(rest);
+    expect(second.lines.every((l) => l.event !== "done" || l.attempt === 1)).toBe(true);
+    expect(await second.stop()).toBe(0);
+  } finally {
+    rmSync(wal, { recursive: true, force: true });
+  }
+}, 20_000);
