@@ -1049,3 +1049,165 @@ describe.skipIf(SUBJECT !== "ours")("beanrun on its own (no reference quirks to 
     }
   });
 });
+
+describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${subjectName}`, () => {
+  test("list-tubes-watched order after ignores (the last watched tube moves into the hole)", () =>
+    same(async (r) => {
+      const c = await r.conn();
+      for (const t of ["a", "b", "c", "d", "e"]) await c.cmd(`watch ${t}\r\n`);
+      await c.cmd("list-tubes-watched\r\n");
+      await c.cmd("ignore b\r\n");
+      await c.cmd("list-tubes-watched\r\n");
+      await c.cmd("ignore default\r\n");
+      await c.cmd("list-tubes-watched\r\n");
+      await c.cmd("watch b\r\n");
+      await c.cmd("watch default\r\n");
+      await c.cmd("list-tubes-watched\r\n");
+      await c.cmd("list-tubes\r\n");
+    }));
+
+  test("commands pipelined behind a blocking reserve run after it returns", () =>
+    same(async (r) => {
+      const [w, p] = await r.conns_(2);
+      w.send("reserve\r\nlist-tube-used\r\nstats-job 1\r\n");
+      await w.none(300);
+      await p.cmd("put 0 0 10 2\r\nhi\r\n");
+      await w.replies(3);
+      w.send("reserve-with-timeout 1\r\nlist-tube-used\r\n");
+      await w.reply(3000);
+      await w.reply();
+    }));
+
+  test("urgent counters follow priority changes on release, bury and kick", () =>
+    same(async (r) => {
+      const c = await r.conn();
+      await c.cmd("put 0 0 60 1\r\na\r\n");
+      await c.cmd("put 2000 0 60 1\r\nb\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("release 1 5000 0\r\n");
+      await c.cmd("stats-tube default\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("release 2 1 0\r\n");
+      await c.cmd("stats-tube default\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("bury 2 7\r\n");
+      await c.cmd("stats-tube default\r\n");
+      await c.cmd("kick 1\r\n");
+      await c.cmd("stats-tube default\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("release 2 3 10\r\n");
+      await c.cmd("stats-tube default\r\n");
+      await c.cmd("kick-job 2\r\n");
+      await c.cmd("stats-tube default\r\n");
+      await c.cmd("stats\r\n");
+    }));
+
+  test("tubes vanish when unused, paused or not; the default tube never does", () =>
+    same(async (r) => {
+      const [c, d] = await r.conns_(2);
+      await c.cmd("use p\r\n");
+      await c.cmd("put 0 0 60 1\r\nx\r\n");
+      await c.cmd("pause-tube p 60\r\n");
+      await c.cmd("use default\r\n");
+      await d.cmd("stats-tube p\r\n");
+      await d.cmd("delete 1\r\n");
+      await d.cmd("stats-tube p\r\n");
+      await d.cmd("list-tubes\r\n");
+      await d.cmd("watch q\r\n");
+      await d.cmd("use q\r\n");
+      await d.cmd("ignore default\r\n");
+      await c.cmd("watch q\r\n");
+      await c.cmd("ignore default\r\n");
+      await c.cmd("use q\r\n");
+      await c.cmd("stats-tube default\r\n");
+      await c.cmd("list-tubes\r\n");
+      await c.cmd("stats\r\n");
+    }));
+
+  test("reserve-with-timeout is not woken by a put to an unwatched tube; release wakes a waiter", () =>
+    same(async (r) => {
+      const [w, p] = await r.conns_(2);
+      await w.cmd("watch only\r\n");
+      await w.cmd("ignore default\r\n");
+      w.send("reserve-with-timeout 1\r\n");
+      await sleep(100);
+      await p.cmd("put 0 0 10 1\r\nx\r\n");
+      await w.reply(3000);
+      await p.cmd("use only\r\n");
+      await p.cmd("put 0 0 10 1\r\ny\r\n");
+      await p.cmd("watch only\r\n");
+      await p.cmd("reserve-job 2\r\n");
+      w.send("reserve-with-timeout 5\r\n");
+      await sleep(100);
+      await p.cmd("release 2 0 0\r\n");
+      await w.reply(3000);
+      await p.cmd("stats-tube only\r\n");
+    }));
+
+  test("-z 0: only empty bodies fit", () =>
+    same(
+      async (r) => {
+        const c = await r.conn();
+        await c.cmd("put 0 0 10 0\r\n\r\n");
+        await c.cmd("put 0 0 10 1\r\nx\r\n");
+        await c.cmd("stats\r\n");
+      },
+      maxJobSize(0),
+    ));
+
+  test("-z 100000: bodies above 65535 are accepted", () =>
+    same(
+      async (r) => {
+        const c = await r.conn();
+        await c.cmd(`put 0 0 10 100000\r\n${"z".repeat(100000)}\r\n`);
+        await c.cmd(`put 0 0 10 100001\r\n${"z".repeat(100001)}\r\n`);
+        await c.cmd("reserve\r\n");
+        await c.cmd("stats\r\n");
+      },
+      maxJobSize(100_000),
+    ));
+
+  test("a closing connection with reserved jobs feeds waiters on several tubes", () =>
+    same(async (r) => {
+      const [a, x, y, p] = await r.conns_(4);
+      await p.cmd("use t1\r\n");
+      await p.cmd("put 3 0 60 2\r\nj1\r\n");
+      await p.cmd("use t2\r\n");
+      await p.cmd("put 1 0 60 2\r\nj2\r\n");
+      await p.cmd("put 2 0 60 2\r\nj3\r\n");
+      for (const t of ["t1", "t2"]) await a.cmd(`watch ${t}\r\n`);
+      for (let i = 0; i < 3; i++) await a.cmd("reserve\r\n");
+      await x.cmd("watch t1\r\n");
+      await x.cmd("ignore default\r\n");
+      await y.cmd("watch t2\r\n");
+      await y.cmd("watch t1\r\n");
+      x.send("reserve\r\n");
+      await sleep(40);
+      y.send("reserve\r\n");
+      await sleep(40);
+      await p.cmd("stats\r\n");
+      a.close();
+      await r.whoGets([x, y]);
+      await x.cmd("reserve-with-timeout 0\r\n");
+      await y.cmd("reserve-with-timeout 0\r\n");
+      await p.cmd("stats-tube t1\r\n");
+      await p.cmd("stats-tube t2\r\n");
+    }));
+
+  test("peek and stats-job of delayed jobs count down; a delayed job kicked keeps its priority order", () =>
+    same(async (r) => {
+      const c = await r.conn();
+      await c.cmd("put 9 30 60 1\r\na\r\n");
+      await c.cmd("put 1 20 60 1\r\nb\r\n");
+      await c.cmd("put 5 0 60 1\r\nc\r\n");
+      await c.cmd("peek-delayed\r\n");
+      await c.cmd("stats-job 1\r\n");
+      await c.cmd("kick 2\r\n");
+      await c.cmd("peek-ready\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("stats-job 1\r\n");
+      await c.cmd("stats\r\n");
+    }));
+});
