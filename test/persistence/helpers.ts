@@ -82,7 +82,7 @@ export interface Reply {
 /** A beanstalkd client that keeps commands in flight and matches replies in order. */
 export class Client {
   private sock: net.Socket;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiting: { resolve: (r: Reply) => void; reject: (e: Error) => void }[] = [];
   closed = false;
 
