@@ -15,7 +15,9 @@
  *
  * The second form compares two real beanstalkd processes: it must pass, which
  * shows the normalisation hides nothing but volatile values and that no
- * scenario depends on timing luck.
+ * scenario depends on timing luck. BEANRUN_DIFF_SUBJECT=ours-1.13 runs beanrun
+ * without --compat 1.12: the scenarios that show quoted YAML values must fail
+ * (a check that the comparison really bites).
  */
 import { describe, expect, test } from "bun:test";
 import { BEANSTALKD, SUBJECT, maxJobSize, startReference, startSubject, type ServerProcess } from "./support/servers.ts";
@@ -173,7 +175,8 @@ async function nudge(c: Conn): Promise<void> {
   await sleep(20);
 }
 
-const subjectName = SUBJECT === "reference" ? "a second beanstalkd (self-check)" : "beanrun --compat 1.12";
+const subjectName =
+  SUBJECT === "reference" ? "a second beanstalkd (self-check)" : SUBJECT === "ours-1.13" ? "beanrun without --compat (must fail)" : "beanrun --compat 1.12";
 
 describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, () => {
   describe("every command", () => {
@@ -1209,5 +1212,52 @@ describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${
       await c.cmd("reserve\r\n");
       await c.cmd("stats-job 1\r\n");
       await c.cmd("stats\r\n");
+    }));
+});
+
+describe.skipIf(!BEANSTALKD)(`volume and half-close, same bytes as beanstalkd 1.12: ${subjectName}`, () => {
+  test("150 tubes with 200-byte names: list-tubes, list-tubes-watched, stats-tube", () =>
+    same(async (r) => {
+      const c = await r.conn();
+      const names = Array.from({ length: 150 }, (_, i) => `${String(i).padStart(3, "0")}${"n".repeat(197)}`);
+      c.send(names.map((n) => `watch ${n}\r\n`).join(""));
+      await c.replies(150);
+      await c.cmd("list-tubes-watched\r\n");
+      await c.cmd("list-tubes\r\n");
+      await c.cmd(`stats-tube ${names[149]}\r\n`);
+      for (const n of names.slice(0, 75)) c.send(`ignore ${n}\r\n`);
+      await c.replies(75);
+      await c.cmd("list-tubes\r\n");
+      await c.cmd("stats\r\n");
+    }));
+
+  test("a client that half-closes after pipelined commands still gets every reply", () =>
+    same(async (r) => {
+      const c = await r.conn();
+      c.send("use hc\r\nput 0 0 10 3\r\nabc\r\nlist-tube-used\r\npeek-ready\r\n");
+      c.end();
+      await c.replies(5);
+      const d = await r.conn();
+      await d.cmd("stats-tube hc\r\n");
+      await d.cmd("stats\r\n");
+    }));
+
+  test("40 connections each put and reserve: producer, worker and connection counters", () =>
+    same(async (r) => {
+      const cs = await r.conns_(40);
+      for (const [i, c] of cs.entries()) {
+        await c.cmd(`use t${i % 4}\r\n`);
+        await c.cmd(`put ${i} 0 60 1\r\n${i % 10}\r\n`);
+      }
+      for (const [i, c] of cs.entries()) {
+        await c.cmd(`watch t${(i + 1) % 4}\r\n`);
+        if (i % 3 === 0) await c.cmd("reserve-with-timeout 0\r\n");
+      }
+      const s = await r.conn();
+      await s.cmd("stats\r\n");
+      for (const c of cs.slice(0, 20)) c.close();
+      await sleep(200);
+      await s.cmd("stats\r\n");
+      for (let i = 0; i < 4; i++) await s.cmd(`stats-tube t${i}\r\n`);
     }));
 });

@@ -9,7 +9,9 @@
  * - startSubject(args): the server the differential tests compare against
  *   the reference: ours with `--compat 1.12`, or, with
  *   BEANRUN_DIFF_SUBJECT=reference, a second real beanstalkd (the harness
- *   self-check: every differential test must then pass trivially).
+ *   self-check: every differential test must then pass trivially), or, with
+ *   BEANRUN_DIFF_SUBJECT=ours-1.13, ours in its default 1.13 wire format (a
+ *   negative control: scenarios that show YAML names must then fail).
  *
  * Extra args pass through to both, e.g. maxJobSize(10) = ["-z", "10"].
  * Every process started here is SIGKILLed when the test process exits, even
@@ -25,7 +27,12 @@ export const BUN = process.execPath;
 export const BEANSTALKD: string | null = Bun.which("beanstalkd") ?? (existsSync("/usr/bin/beanstalkd") ? "/usr/bin/beanstalkd" : null);
 
 /** What the differential tests compare with the reference: "ours" (default) or "reference". */
-export const SUBJECT: "ours" | "reference" = process.env.BEANRUN_DIFF_SUBJECT === "reference" ? "reference" : "ours";
+export const SUBJECT: "ours" | "reference" | "ours-1.13" =
+  process.env.BEANRUN_DIFF_SUBJECT === "reference"
+    ? "reference"
+    : process.env.BEANRUN_DIFF_SUBJECT === "ours-1.13"
+      ? "ours-1.13"
+      : "ours";
 
 export interface ServerProcess {
   port: number;
@@ -155,5 +162,8 @@ export async function startOurs(
 
 /** The server compared against the reference (see SUBJECT). */
 export function startSubject(args: string[] = []): Promise<ServerProcess> {
-  return SUBJECT === "reference" ? startReference(args) : startOurs(["--compat", "1.12", ...args]);
+  if (SUBJECT === "reference") return startReference(args);
+  // "ours-1.13" is a negative control: without --compat 1.12 the YAML quoting
+  // and negative reserve timeouts of 1.13 must make several scenarios fail.
+  return startOurs(SUBJECT === "ours-1.13" ? args : ["--compat", "1.12", ...args]);
 }
