@@ -73,6 +73,9 @@ interface Batch {
 }
 
 const RETRY_MS = 1000;
+/** After the I/O callbacks of this turn of the event loop. */
+const later: (fn: () => void) => void =
+  typeof globalThis.setImmediate === "function" ? (fn) => void globalThis.setImmediate(fn) : (fn) => void setTimeout(fn, 0);
 const MAX_TUBE = 200;
 /** Store slots examined per compaction step. */
 const SCAN_STEP = 65536;
@@ -288,8 +291,7 @@ export class Wal implements Journal {
     }
     this.waitSeq.push(seq);
     this.waitFn.push(fn);
-    if (this.cfg.mode !== "always") this.flushSync();
-    else this.scheduleFlush();
+    this.scheduleFlush();
   }
 
   stats(): JournalStats {
@@ -524,15 +526,22 @@ export class Wal implements Journal {
 
   // ---- writing -------------------------------------------------------------
 
+  /**
+   * Writes happen once per turn of the event loop, after the reads of that
+   * turn were processed: one pwrite for every connection's records.
+   */
   private scheduleFlush(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    queueMicrotask(() => {
-      this.flushQueued = false;
-      if (this.cfg.mode === "always") this.startBatch();
-      else this.flushSync();
-    });
+    if (this.cfg.mode === "always") queueMicrotask(this.flushNow);
+    else later(this.flushNow);
   }
+
+  private readonly flushNow = (): void => {
+    this.flushQueued = false;
+    if (this.cfg.mode === "always") this.startBatch();
+    else this.flushSync();
+  };
 
   private takePending(): Batch | null {
     if (this.chunks.length === 0) return null;
