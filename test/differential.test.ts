@@ -114,17 +114,16 @@ class Run {
    * Waits until one of `conns` has a complete reply (up to `ms`), then a
    * grace period, and records which connections got what, in order.
    */
-  async whoGets(conns: Conn[], ms = 3000, graceMs = 150): Promise<void> {
-    await Promise.race(conns.map((c) => c.wire.waitReply(ms)));
+  async whoGets(conns: Conn[], ms = 3000, graceMs = 150): Promise<[Conn, string][]> {
+    const live = conns.filter((c) => !c.wire.closed);
+    await Promise.race(live.map((c) => c.wire.waitReply(ms)));
     await Bun.sleep(graceMs);
-    let any = false;
-    for (const c of conns) {
-      if (c.wire.hasReply()) {
-        any = true;
-        await c.reply(10);
-      }
+    const got: [Conn, string][] = [];
+    for (const c of live) {
+      if (c.wire.hasReply()) got.push([c, await c.reply(10)]);
     }
-    if (!any) this.note(`(none of ${conns.map((c) => c.name).join(",")} got a reply)`);
+    if (!got.length) this.note(`(none of ${conns.map((c) => c.name).join(",")} got a reply)`);
+    return got;
   }
   closeAll(): void {
     for (const c of this.conns) c.wire.close();
@@ -156,7 +155,37 @@ async function same(scenario: Scenario, serverArgs: string[] = []): Promise<void
     b.closeAll();
     await Promise.all([ref.stop(), sub.stop()]);
   }
-  expect(render(b.log, a.log)).toBe(render(a.log));
+  const expected = render(a.log);
+  const actual = render(b.log, a.log);
+  if (actual !== expected) console.error(explain(a.log, b.log));
+  expect(actual).toBe(expected);
+}
+
+/** A short account of the first differing replies: the step, then expected vs actual lines. */
+function explain(ref: Entry[], sub: Entry[]): string {
+  const out: string[] = [`differences (${SUBJECT} vs reference):`];
+  const n = Math.max(ref.length, sub.length);
+  for (let i = 0, shown = 0; i < n && shown < 8; i++) {
+    const a = ref[i];
+    const b = sub[i];
+    const ar = a?.reply;
+    const br = b?.reply !== undefined && ar !== undefined ? reconcileClock(ar, b.reply) : b?.reply;
+    if (a?.text === b?.text && ar === br) continue;
+    shown++;
+    const step = ref
+      .slice(0, i)
+      .reverse()
+      .find((e) => e.reply === undefined);
+    out.push(`  after ${step?.text ?? "(start)"}`);
+    const al = (ar ?? a?.text ?? "<missing>").split("\n");
+    const bl = (br ?? b?.text ?? "<missing>").split("\n");
+    if (al.length === bl.length && al.length > 3) {
+      for (let k = 0; k < al.length; k++) if (al[k] !== bl[k]) out.push(`    expected ${JSON.stringify(al[k])}\n    actual   ${JSON.stringify(bl[k])}`);
+    } else {
+      out.push(`    expected ${show(ar ?? a?.text ?? "<missing>", 400)}\n    actual   ${show(br ?? b?.text ?? "<missing>", 400)}`);
+    }
+  }
+  return out.join("\n");
 }
 
 const sleep = (ms: number) => Bun.sleep(ms);
@@ -862,10 +891,14 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         // Two puts in one write: two takes in a row without an insert between.
         p.send("put 0 0 10 1\r\na\r\nput 0 0 10 1\r\nb\r\n");
         await p.replies(2);
-        await r.whoGets(ws);
-        // The two that got a job wait again, then two more arrive.
-        for (const w of ws) {
-          if (w.wire.closed) continue;
+        const got = await r.whoGets(ws);
+        // Those that got a job delete it and wait again (re-inserted at the end), then two more arrive.
+        for (const [w, reply] of got) {
+          const id = /^RESERVED (\d+) /.exec(reply)?.[1];
+          if (!id) continue;
+          await w.cmd(`delete ${id}\r\n`);
+          w.send("reserve\r\n");
+          await sleep(40);
         }
         await p.cmd("stats-tube t\r\n");
         for (const w of ws.slice(4)) {

@@ -65,22 +65,45 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves once something accepts a connection on the port (the probe counts as one connection). */
+/**
+ * One complete probe connection: connect, send an empty line (answered with
+ * UNKNOWN_COMMAND, which no stats counter records), read the reply, half-close
+ * and wait until the server has closed its side. Afterwards the server has
+ * certainly counted exactly one connection (total-connections) and has
+ * certainly forgotten it again (current-connections), whatever the timing:
+ * a bare connect-and-drop probe raced the server's accept().
+ */
+function probe(port: number, ms = 2000): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    let answered = false;
+    const s = net.connect(port, "127.0.0.1", () => s.write("\r\n"));
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, ms);
+    s.on("data", (d: Buffer) => {
+      if (!answered && d.includes("\r\n")) {
+        answered = true;
+        s.end();
+      }
+    });
+    s.on("error", () => {});
+    s.on("close", () => {
+      clearTimeout(t);
+      resolve(answered);
+    });
+  });
+}
+
+/** Resolves once the server answers a probe (see probe()). */
 async function waitForPort(port: number, proc: { exitCode: number | null }, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on("error", () => resolve(false));
-    });
-    if (ok) return;
+    if (await probe(port)) return;
     await Bun.sleep(20);
   }
-  throw new Error(`nothing listens on ${port} after ${ms} ms`);
+  throw new Error(`nothing answers on ${port} after ${ms} ms`);
 }
 
 function wrap(proc: ReturnType<typeof Bun.spawn>, port: number): ServerProcess {
@@ -147,7 +170,7 @@ export async function startOurs(
   } finally {
     clearTimeout(timer);
   }
-  // Probe once, as for the reference, so both count the same connections.
+  // Probe once, as for the reference, so both have counted the same connections.
   await waitForPort(port, proc);
   // Keep draining stderr so the child never blocks on a full pipe.
   void (async () => {
