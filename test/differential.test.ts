@@ -1294,3 +1294,60 @@ describe.skipIf(!BEANSTALKD)(`volume and half-close, same bytes as beanstalkd 1.
       for (let i = 0; i < 4; i++) await s.cmd(`stats-tube t${i}\r\n`);
     }));
 });
+
+describe.skipIf(!BEANSTALKD)(`timing interplay, same bytes as beanstalkd 1.12: ${subjectName}`, () => {
+  test("jobs put or made ready in a paused tube wait for the pause to end; kick still works there", () =>
+    same(async (r) => {
+      const [c, w] = await r.conns_(2);
+      await w.cmd("watch p\r\n");
+      await w.cmd("ignore default\r\n");
+      w.send("reserve\r\n");
+      await sleep(50);
+      await c.cmd("use p\r\n");
+      await c.cmd("pause-tube p 2\r\n");
+      await c.cmd("put 0 0 10 1\r\na\r\n");
+      await c.cmd("put 0 1 10 1\r\nb\r\n");
+      await c.cmd("put 0 0 10 1\r\nc\r\n");
+      await c.cmd("stats-tube p\r\n");
+      await w.none(1400); // job 2's delay ends inside the pause
+      await c.cmd("stats-tube p\r\n");
+      await c.cmd("peek-ready\r\n");
+      await w.reply(3000); // the pause ends at ~2 s
+      await w.cmd("bury 1 0\r\n");
+      await c.cmd("kick 1\r\n");
+      await c.cmd("pause-tube p 60\r\n");
+      await c.cmd("kick-job 1\r\n");
+      await c.cmd("stats-tube p\r\n");
+      await c.cmd("stats\r\n");
+    }));
+
+  test("reserve-with-timeout: TIMED_OUT before the safety margin, DEADLINE_SOON once inside it", () =>
+    same(async (r) => {
+      const c = await r.conn();
+      await c.cmd("put 0 0 3 1\r\na\r\n");
+      await c.cmd("reserve\r\n");
+      await c.cmd("reserve-with-timeout 1\r\n", 3000); // the margin starts at 2 s
+      c.send("reserve-with-timeout 10\r\n");
+      await c.reply(3000);
+      await c.cmd("touch 1\r\n");
+      await c.cmd("reserve-with-timeout 0\r\n");
+      await c.cmd("delete 1\r\n");
+      await c.cmd("reserve-with-timeout 0\r\n");
+      await c.cmd("stats\r\n");
+    }));
+
+  test("a released job with a delay reaches a waiting connection when the delay ends", () =>
+    same(async (r) => {
+      const [a, w] = await r.conns_(2);
+      await a.cmd("put 7 0 10 1\r\nx\r\n");
+      await a.cmd("reserve\r\n");
+      w.send("reserve\r\n");
+      await sleep(50);
+      await a.cmd("release 1 3 1\r\n");
+      await a.cmd("stats-job 1\r\n");
+      await w.none(500);
+      await w.reply(3000);
+      await w.cmd("stats-job 1\r\n");
+      await a.cmd("stats\r\n");
+    }));
+});
