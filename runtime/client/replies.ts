@@ -130,7 +130,10 @@ export class ReplyParser {
       if (lim - pos < this.need) return pos;
       const size = this.need - 2;
       if (b[pos + size] !== CR || b[pos + size + 1] !== LF) throw new ReplyParseError(`data chunk of ${reply.word} not followed by CRLF`);
-      reply.body = b.slice(pos, pos + size);
+      // A copy in a plain Uint8Array (a socket chunk may be a Buffer, whose slice() is a view).
+      const body = new Uint8Array(size);
+      body.set(b.subarray(pos, pos + size));
+      reply.body = body;
       pos += this.need;
       this.head = null;
       this.need = 0;
