@@ -59,7 +59,10 @@ export class JobStore {
   private used = 0;
   count = 0;
 
-  // id -> slot, linear probing; key 0 means empty (ids start at 1).
+  // id -> slot, linear probing; key 0 means empty (ids start at 1). Ids are
+  // sequential, so they are scrambled (hashId) before probing: with the
+  // identity as hash, live ids form one solid run of slots and every
+  // deletion's backward shift would walk all of it.
   private keys = new Float64Array(1024);
   private vals = new Int32Array(1024);
   private mask = 1023;
@@ -92,6 +95,8 @@ export class JobStore {
 
   free(slot: number): void {
     this.unindex(this.id[slot]!);
+    // Give the table back after a large queue drains (keeps load >= 1/8).
+    if (this.mask > 1023 && 8 * this.count < this.mask + 1) this.rehash((this.mask + 1) / 2);
     this.bodies.release(this.body[slot]!);
     this.state[slot] = JobState.Invalid;
     this.reserver[slot] = null;
@@ -109,7 +114,7 @@ export class JobStore {
     if (!(id >= 1) || id > Number.MAX_SAFE_INTEGER) return NONE;
     const keys = this.keys;
     const mask = this.mask;
-    for (let i = id % (mask + 1); ; i = (i + 1) & mask) {
+    for (let i = hashId(id) & mask; ; i = (i + 1) & mask) {
       const k = keys[i]!;
       if (k === id) return this.vals[i]!;
       if (k === 0) return NONE;
@@ -120,7 +125,7 @@ export class JobStore {
     if (2 * (this.count + 1) > this.mask + 1) this.rehash((this.mask + 1) * 2);
     const keys = this.keys;
     const mask = this.mask;
-    let i = id % (mask + 1);
+    let i = hashId(id) & mask;
     while (keys[i] !== 0) i = (i + 1) & mask;
     keys[i] = id;
     this.vals[i] = slot;
@@ -130,7 +135,7 @@ export class JobStore {
     const keys = this.keys;
     const vals = this.vals;
     const mask = this.mask;
-    let i = id % (mask + 1);
+    let i = hashId(id) & mask;
     while (keys[i] !== id) {
       if (keys[i] === 0) return;
       i = (i + 1) & mask;
@@ -143,7 +148,7 @@ export class JobStore {
         j = (j + 1) & mask;
         const k = keys[j]!;
         if (k === 0) return;
-        const home = k % (mask + 1);
+        const home = hashId(k) & mask;
         // Move k into the hole unless its home lies cyclically in (i, j].
         const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
         if (!inRange) {
@@ -165,7 +170,7 @@ export class JobStore {
     for (let i = 0; i < oldKeys.length; i++) {
       const k = oldKeys[i]!;
       if (k === 0) continue;
-      let j = k % cap;
+      let j = hashId(k) & this.mask;
       while (this.keys[j] !== 0) j = (j + 1) & this.mask;
       this.keys[j] = k;
       this.vals[j] = oldVals[i]!;
@@ -200,4 +205,12 @@ export class JobStore {
     this.persist = g(this.persist);
     this.capacity = cap;
   }
+}
+
+/** Scrambles a job id (an integer below 2^53) into 32 well-mixed bits (murmur3's finaliser). */
+function hashId(id: number): number {
+  let h = (id >>> 0) ^ Math.imul(Math.floor(id / 4294967296), 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
