@@ -3,7 +3,8 @@
  * O_CREAT|O_EXCL holding the owner's pid. A lock whose owner no longer runs
  * (the server was killed) is stale and taken over; node:fs has no flock, so
  * liveness is checked with kill(pid, 0) and, on Linux, /proc/<pid>/stat
- * (a zombie holds no lock).
+ * (a zombie holds no lock), and a process that started after the lock file
+ * was written is a reused pid, not the owner.
  */
 import * as fs from "node:fs";
 import process from "node:process";
@@ -15,12 +16,35 @@ export interface DirLock {
   release(): void;
 }
 
-function alive(pid: number): boolean {
-  if (!(pid > 0) || pid === process.pid) return pid === process.pid;
+/** Lock files this process holds: a second server in the same process must not share a directory. */
+const held = new Set<string>();
+
+/** Seconds since the epoch at which process `pid` started, from /proc; undefined when unknown. */
+function startedAt(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[19]); // field 22 of stat: start time in clock ticks after boot
+    const btime = /^btime (\d+)$/m.exec(fs.readFileSync("/proc/stat", "latin1"));
+    if (!btime || !Number.isFinite(ticks)) return undefined;
+    return Number(btime[1]) + ticks / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the server that wrote a lock file `writtenAt` (epoch seconds) with
+ * this pid still runs. Our own pid is never the owner (a restarted container
+ * gets pid 1 again); nor is a process that started after the file was written
+ * (the pid was reused, e.g. after a reboot).
+ */
+function alive(pid: number, writtenAt: number): boolean {
+  if (!(pid > 0) || pid === process.pid) return false;
   try {
     process.kill(pid, 0);
   } catch (e) {
-    return codeOf(e) === "EPERM";
+    if (codeOf(e) !== "EPERM") return false;
   }
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
@@ -29,11 +53,17 @@ function alive(pid: number): boolean {
   } catch {
     // No /proc: trust kill().
   }
-  return true;
+  const started = startedAt(pid);
+  return started === undefined || started <= writtenAt + 2;
 }
 
 export function lockDir(dir: string): DirLock {
   const path = join(dir, "lock");
+  if (held.has(path)) {
+    throw new WalError(
+      `the log directory ${dir} is in use by another server in this process (lock file ${path}); give each server its own -b directory`,
+    );
+  }
   for (let attempt = 0; attempt < 5; attempt++) {
     let fd: number;
     try {
@@ -41,14 +71,16 @@ export function lockDir(dir: string): DirLock {
     } catch (e) {
       if (codeOf(e) !== "EEXIST") throw new WalError(`cannot create the lock file ${path}: ${describe(e)}`);
       let text = "";
+      let writtenAt = 0;
       try {
         text = fs.readFileSync(path, "utf8");
+        writtenAt = fs.statSync(path).mtimeMs / 1000;
       } catch (e2) {
         if (codeOf(e2) === "ENOENT") continue;
         throw new WalError(`cannot read the lock file ${path}: ${describe(e2)}`);
       }
       const pid = Number.parseInt(text.trim(), 10);
-      if (Number.isFinite(pid) && alive(pid)) {
+      if (Number.isFinite(pid) && alive(pid, writtenAt)) {
         throw new WalError(
           `the log directory ${dir} is in use by another beanrun server (pid ${pid}, lock file ${path}); ` +
             `stop that server or give this one another -b directory`,
@@ -79,11 +111,13 @@ export function lockDir(dir: string): DirLock {
       fs.closeSync(fd);
     }
     let released = false;
+    held.add(path);
     return {
       path,
       release() {
         if (released) return;
         released = true;
+        held.delete(path);
         try {
           if (fs.readFileSync(path, "utf8").trim() === String(process.pid)) fs.unlinkSync(path);
         } catch {

@@ -1,7 +1,9 @@
 /** Refusals with clear messages: a locked, missing, unwritable directory; a full disk refuses puts but never deletes. */
 import { afterAll, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { lockDir } from "../../runtime/persistence/lock.ts";
 import { join } from "node:path";
 import process from "node:process";
 import { Client, removeDir, sleep, startWal, tempDir } from "./helpers.ts";
@@ -57,6 +59,31 @@ test("a stale lock file of a process that is gone does not block", async () => {
   const r = await startWal(d);
   expect(r.server).toBeDefined();
   await r.server!.stop();
+});
+
+test("a lock whose pid now belongs to a process started after it was written (pid reuse) does not block", async () => {
+  const d = dir();
+  const other = spawn("sleep", ["30"], { stdio: "ignore" });
+  try {
+    writeFileSync(join(d, "lock"), `${other.pid}\n`);
+    const hourAgo = Date.now() / 1000 - 3600;
+    utimesSync(join(d, "lock"), hourAgo, hourAgo);
+    const r = await startWal(d);
+    expect(r.server).toBeDefined();
+    await r.server!.stop();
+  } finally {
+    other.kill("SIGKILL");
+  }
+});
+
+test("a lock holding this very process's pid is stale (a restarted container is pid 1 again); two locks in one process are refused", () => {
+  const d = dir();
+  writeFileSync(join(d, "lock"), `${process.pid}\n`);
+  const lock = lockDir(d);
+  expect(readFileSync(join(d, "lock"), "utf8").trim()).toBe(String(process.pid));
+  expect(() => lockDir(d)).toThrow(/in use by another server in this process/);
+  lock.release();
+  lockDir(d).release();
 });
 
 test("a missing directory is created when its parent exists; a missing parent is an error", async () => {
