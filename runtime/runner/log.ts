@@ -12,6 +12,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export interface Logger extends JobLogger {
+  /** Whether lines of this level are written (lets hot paths skip building their fields). */
+  enabled(level: LogLevel): boolean;
   /** A logger whose lines carry these fields too. */
   child(fields: Record<string, unknown>): Logger;
 }
@@ -53,6 +55,7 @@ export function createLogger(
     sink(line);
   };
   return {
+    enabled: (level) => RANK[level] >= min,
     debug: (m, f) => write("debug", m, f),
     info: (m, f) => write("info", m, f),
     warn: (m, f) => write("warn", m, f),

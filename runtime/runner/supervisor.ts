@@ -43,7 +43,14 @@ interface Tube {
   ending: "ttr" | "restart" | "remove" | "shutdown" | null;
   exited: Promise<void>;
   everReady: boolean;
+  /** Per worker slot: jobs it holds reserved in its current batch and has not started. */
+  held: Map<number, Set<number>>;
+  /** Jobs earlier workers held without starting them when they died: id -> how many such reservations. */
+  notRun: Map<number, number>;
 }
+
+/** Most entries kept in a tube's notRun map (the oldest go first). */
+const NOT_RUN_CAP = 50_000;
 
 export class Supervisor {
   private readonly tubes = new Map<string, Tube>();
@@ -73,6 +80,8 @@ export class Supervisor {
       ending: null,
       exited: Promise.resolve(),
       everReady: false,
+      held: new Map(),
+      notRun: new Map(),
     };
     this.tubes.set(file.tube, t);
     this.launch(t);
@@ -139,6 +148,9 @@ export class Supervisor {
     }
     t.proc = proc;
     t.startedAt = Date.now();
+    t.held.clear();
+    const init: SupervisorMessage = { t: "init", notRun: [...t.notRun] };
+    proc.send(init);
     let resolveExited!: () => void;
     t.exited = new Promise<void>((r) => (resolveExited = r));
     log.debug("worker started", { event: "worker-start", pid: proc.pid });
@@ -155,6 +167,8 @@ export class Supervisor {
           }
           break;
         case "start":
+          if (m.held) t.held.set(m.slot, new Set(m.held));
+          t.held.get(m.slot)?.delete(m.id);
           if (m.ends !== undefined) this.disarm(t, m.ends);
           this.arm(t, proc, m.id, m.attempt, Date.now(), m.deadline);
           break;
@@ -174,6 +188,18 @@ export class Supervisor {
       t.deadlines.clear();
       if (t.proc === proc) t.proc = null;
       const why = t.ending;
+      if (why === "ttr" || why === null) {
+        // Died holding jobs it never started: the server counted those reservations; the next workers discount them.
+        for (const ids of t.held.values()) {
+          for (const id of ids) {
+            const n = (t.notRun.get(id) ?? 0) + 1;
+            t.notRun.delete(id);
+            t.notRun.set(id, n);
+          }
+        }
+        while (t.notRun.size > NOT_RUN_CAP) t.notRun.delete(t.notRun.keys().next().value!);
+      }
+      t.held.clear();
       t.ending = null;
       resolveExited();
       if (this.stopping || why === "remove") {

@@ -142,7 +142,7 @@ test("the compiled executable runs the jobs from a directory with no node_module
     // No bun on PATH: the executable must start its workers from itself.
     const run = await startRunner(["-p", "0", "--grace", "2"], { cmd: [bin], cwd: work, env: { PATH: "/usr/bin:/bin" } });
     try {
-      expect(run.lines.find(ev("ready"))!.tubes).toBe("crash,fail,loop,ok,tick");
+      expect(run.lines.find(ev("ready"))!.tubes).toBe("batch,crash,fail,loop,ok,tick");
       const c = await run.client();
       const ok = await put(c, "ok", { n: 7 });
       const bad = await put(c, "ok", { n: "x" });

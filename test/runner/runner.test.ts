@@ -94,6 +94,53 @@ describe("beanrun run (embedded server)", () => {
     expect(done.attempt).toBe(2);
   });
 
+  test("a deep queue is fetched in batches; jobs waiting behind a slow handler keep their reservation (TTR 1 s)", async () => {
+    await c.pauseTube("batch", 60);
+    const ids: number[] = [];
+    const slow = new Set<number>();
+    for (let n = 0; n < 450; n++) {
+      const ms = n === 300 || n === 351 || n === 402 ? 1500 : 0;
+      const id = await put(c, "batch", ms ? { ms } : {}, { ttr: ms ? 5 : 1 });
+      ids.push(id);
+      if (ms) slow.add(id);
+    }
+    const before = await c.stats();
+    await c.pauseTube("batch", 0);
+    const done = await run.waitCount((l) => l.event === "done" && l.tube === "batch", 450, 15_000, "done");
+    // Each job ran once, on its first reservation: nothing timed out while it waited in a batch.
+    expect(new Set(done.map((l) => l.id)).size).toBe(450);
+    expect(done.every((l) => l.attempt === 1)).toBe(true);
+    expect(run.lines.some((l) => l.tube === "batch" && (l.event === "lost" || l.event === "timeout"))).toBe(false);
+    const after = await c.stats();
+    const tube = await c.statsTube("batch");
+    expect(tube["current-jobs-ready"] + tube["current-jobs-reserved"]).toBe(0);
+    expect(tube["cmd-delete"]).toBe(450);
+    // Several jobs per round trip, and the ones held behind a 1.5 s handler were touched.
+    expect(after["cmd-reserve-with-timeout"] - before["cmd-reserve-with-timeout"]).toBeGreaterThan(50);
+    expect(after["cmd-touch"] - before["cmd-touch"]).toBeGreaterThan(0);
+    expect(after["job-timeouts"] - before["job-timeouts"]).toBe(0);
+  }, 20_000);
+
+  test("a worker killed at a job's TTR: the jobs it held behind that job without starting them lose no attempt", async () => {
+    await c.pauseTube("batch", 60);
+    const ids: number[] = [];
+    let spin = 0;
+    for (let n = 0; n < 200; n++) {
+      const id = await put(c, "batch", n === 150 ? { ms: 3000 } : {}, { ttr: 1 });
+      if (n === 150) spin = id;
+      else ids.push(id);
+    }
+    await c.pauseTube("batch", 0);
+    await run.waitFor(ev("timeout", spin), 5_000, "timeout");
+    const done = await run.waitCount((l) => l.event === "done" && ids.includes(l.id!), ids.length, 10_000, "done");
+    // The jobs held in the killed worker's batch came back with a reservation counted by the server, but not as an attempt.
+    expect(done.filter((l) => l.attempt !== 1)).toEqual([]);
+    const buried = await run.waitFor(ev("buried", spin), 5_000, "buried");
+    expect(buried.attempt).toBe(2);
+    const held = (await Promise.all(ids.map((id) => c.statsJob(id).catch(() => null)))).filter((x) => x !== null);
+    expect(held).toEqual([]); // all deleted
+  }, 20_000);
+
   test("cron schedules enqueue at each tick (seconds-level pattern)", async () => {
     const ticks = await run.waitCount(ev("scheduled"), 2, 4_000, "scheduled");
     for (const t of ticks) expect(t.tube).toBe("tick");
