@@ -287,11 +287,13 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
           await settleAcks();
           return;
         }
-        // One write: the previous batch's outcomes, a waiting reserve, and reserve-with-timeout 0s for more.
-        const first = conn.reserve();
+        // One write: the previous batch's outcomes, then either one waiting reserve or, while the
+        // tube has had jobs waiting, `want` reserve-with-timeout 0s (a waiting reserve in front of
+        // them would hold their replies until the server next reads this connection).
+        const first = want === 1 ? conn.reserve() : null;
         const more: Promise<Reserved | null>[] = [];
-        for (let i = 1; i < want; i++) more.push(conn.reserveNow());
-        first.catch(() => {});
+        for (let i = first ? 1 : 0; i < want; i++) more.push(conn.reserveNow());
+        first?.catch(() => {});
         for (const m of more) m.catch(() => {});
         await settleAcks();
         endBatch(); // the previous batch is answered
@@ -299,15 +301,17 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
           conn.close(); // jobs these reserves get go back to ready
           return;
         }
-        idle.add(conn);
         const got: Reserved[] = [];
-        try {
-          got.push(await first);
-        } catch (e) {
-          idle.delete(conn);
-          if (stopping) return;
-          // Cannot happen while the slot holds nothing, but a reserve-with-timeout behind it may still get a job.
-          if (!(e instanceof BeanstalkError && e.code === "DEADLINE_SOON")) throw e;
+        if (first) {
+          idle.add(conn);
+          try {
+            got.push(await first);
+          } catch (e) {
+            idle.delete(conn);
+            if (stopping) return;
+            // Cannot happen while the slot holds nothing.
+            if (!(e instanceof BeanstalkError && e.code === "DEADLINE_SOON")) throw e;
+          }
         }
         for (const m of more) {
           const r = await m.catch((e: unknown) => {
@@ -316,7 +320,10 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
           });
           if (r) got.push(r);
         }
-        if (got.length === 0) continue;
+        if (got.length === 0) {
+          want = 1; // nothing waiting: block in reserve next
+          continue;
+        }
         idle.delete(conn);
         if (stopping) {
           conn.close(); // the server takes the jobs back
