@@ -19,6 +19,8 @@ export interface JobInfo {
   ttr: number;
   /** How many times the job has been reserved, this time included. */
   reserves: number;
+  /** How many times it was kicked out of the buried (or delayed) state. */
+  kicks: number;
 }
 
 function fail(command: string, r: Reply): BeanstalkError {
@@ -56,7 +58,7 @@ const D = {
     const ttr = field(b, TTR);
     const reserves = field(b, RESERVES);
     if (pri < 0 || ttr < 0 || reserves < 0) throw new BeanstalkError("UNEXPECTED", "stats-job", undefined, "stats-job reply without pri, ttr or reserves");
-    return { pri, ttr, reserves };
+    return { pri, ttr, reserves, kicks: Math.max(0, field(b, KICKS)) };
   },
   delete: expect("delete", "DELETED"),
   release: expect("release", "RELEASED"),
@@ -72,6 +74,7 @@ const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const PRI = ascii("\npri: ");
 const TTR = ascii("\nttr: ");
 const RESERVES = ascii("\nreserves: ");
+const KICKS = ascii("\nkicks: ");
 
 /** The unsigned integer after `key` (a "\nname: " line start) in a YAML body, or -1. */
 function field(b: Uint8Array, key: Uint8Array): number {

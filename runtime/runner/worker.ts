@@ -158,8 +158,9 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
    */
   const run = async (h: Held, slotNo: number): Promise<(() => Promise<void>) | null> => {
     const { id, info, conn } = h;
-    // Reservations an earlier worker held without starting the job (it died meanwhile) are not attempts.
-    const attempt = Math.max(1, info.reserves - (notRun.get(id) ?? 0));
+    // Reservations an earlier worker held without starting the job (it died meanwhile) are not attempts,
+    // and each kick (an operator bringing a buried job back) starts a fresh set of attempts.
+    const attempt = Math.max(1, info.reserves - (notRun.get(id) ?? 0) - info.kicks * job.attempts);
     const pri = info.pri;
     const fields = { id, attempt };
     const started = performance.now();

@@ -48,7 +48,15 @@ describe("beanrun run (embedded server)", () => {
     expect(st.state).toBe("buried");
     expect(st.releases).toBe(2);
     expect(buried.msg).toContain("boom on attempt 3");
-  }, 15_000);
+
+    // A kick brings the dead letter back with a fresh set of attempts.
+    await c.kickJob(id);
+    const again = await run.waitCount(ev("retry", id), 3, 5_000, "retry after kick");
+    expect(again[2]!.attempt).toBe(1);
+    const reburied = await run.waitCount(ev("buried", id), 2, 8_000, "buried again");
+    expect(reburied[1]!.attempt).toBe(3);
+    expect((await c.statsJob(id)).kicks).toBe(1);
+  }, 30_000);
 
   test("payloads that are not JSON or that the schema rejects are buried at once", async () => {
     const bad = await put(c, "ok", { n: "not a number" });
