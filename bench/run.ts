@@ -14,6 +14,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir, loadavg, cpus } from "node:os";
+import { children, cleanup, cleanupOnSignals, tempDirs } from "./lib/cleanup.ts";
 
 const BENCH = import.meta.dir;
 const ROOT = resolve(BENCH, "..");
@@ -92,27 +93,7 @@ groups: cycle, pipe, fill, wal (or workload ids / id prefixes; --list shows them
 
 // ---------------------------------------------------------------- cleanup
 
-const children = new Set<Bun.Subprocess>();
-const tempDirs = new Set<string>();
-
-function cleanup(): void {
-  for (const c of children) {
-    try { c.kill("SIGKILL"); } catch {}
-  }
-  children.clear();
-  for (const d of tempDirs) {
-    try { rmSync(d, { recursive: true, force: true }); } catch {}
-  }
-  tempDirs.clear();
-}
-
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    console.error(`\nbench: ${sig}, stopping everything it started`);
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupOnSignals("bench");
 process.on("exit", cleanup);
 
 // ---------------------------------------------------------------- helpers

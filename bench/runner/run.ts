@@ -15,11 +15,12 @@
  * jobs/s for S seconds, each carrying its put time; the handler records
  * put-to-handler-start. Results go to bench/results/runner-<time>.json.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Queue } from "bullmq";
 import { Client } from "../../runtime/client/index.ts";
+import { children, cleanup, cleanupOnSignals, tempDirs } from "../lib/cleanup.ts";
 
 const HERE = import.meta.dir;
 const ROOT = resolve(HERE, "../..");
@@ -102,27 +103,7 @@ function usage(err?: string): never {
 
 // ---------------------------------------------------------------- processes and cleanup
 
-const children = new Set<Bun.Subprocess>();
-const tempDirs = new Set<string>();
-
-function cleanup(): void {
-  for (const c of children) {
-    try { c.kill("SIGKILL"); } catch {}
-  }
-  children.clear();
-  for (const d of tempDirs) {
-    try { rmSync(d, { recursive: true, force: true }); } catch {}
-  }
-  tempDirs.clear();
-}
-
-for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  process.on(sig, () => {
-    console.error(`\nbench/runner: ${sig}, stopping everything it started`);
-    cleanup();
-    process.exit(130);
-  });
-}
+cleanupOnSignals("bench/runner");
 process.on("exit", cleanup);
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

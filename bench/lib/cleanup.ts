@@ -1,0 +1,31 @@
+/**
+ * Everything a benchmark starts (server processes, temp directories) is
+ * registered here and removed on exit or on a signal, so an interrupted run
+ * leaves no server holding a port or a core.
+ */
+import { rmSync } from "node:fs";
+
+export const children = new Set<Bun.Subprocess>();
+export const tempDirs = new Set<string>();
+
+export function cleanup(): void {
+  for (const c of children) {
+    try { c.kill("SIGKILL"); } catch {}
+  }
+  children.clear();
+  for (const d of tempDirs) {
+    try { rmSync(d, { recursive: true, force: true }); } catch {}
+  }
+  tempDirs.clear();
+}
+
+/** On SIGINT/SIGTERM/SIGHUP: say so (prefixed with `name`), clean up, exit 130. */
+export function cleanupOnSignals(name: string): void {
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(sig, () => {
+      console.error(`\n${name}: ${sig}, stopping everything it started`);
+      cleanup();
+      process.exit(130);
+    });
+  }
+}
