@@ -6,6 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
 import { startServer, type RunningServer } from "../runtime/server/index.ts";
+import { Connection } from "../runtime/protocol/connection.ts";
+import { Queue } from "../runtime/queue/queue.ts";
+import { cellSizeFor } from "../runtime/queue/arena.ts";
 
 let server: RunningServer;
 
@@ -236,4 +239,154 @@ describe("many connections", () => {
     await d.until((s) => s.endsWith("DELETED\r\n"));
     d.close();
   }, 30_000);
+});
+
+/**
+ * The protocol layer driven directly, with a fake socket: input can be split
+ * at exact byte positions (TCP would coalesce small writes) and the socket
+ * can take any part of a write.
+ */
+describe("reads and writes split anywhere", () => {
+  type Conn = Connection;
+
+  /** A queue and one connection whose socket takes at most `take()` bytes per write. */
+  function harness(take: () => number = () => Infinity) {
+    const queue = new Queue({ maxJobSize: 1 << 20 });
+    const dirty: Conn[] = [];
+    const runnable: Conn[] = [];
+    const received: Uint8Array[] = [];
+    let pending = false;
+    const ctx = {
+      queue,
+      ops: new Float64Array(64),
+      host: { pid: 1, version: "t", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) },
+      compat: "1.13" as const,
+      markDirty: (c: Conn) => void dirty.push(c),
+      markRunnable: (c: Conn) => void runnable.push(c),
+    };
+    const sock = {
+      write(d: Uint8Array): number {
+        const n = Math.min(d.length, take());
+        received.push(d.slice(0, n));
+        if (n < d.length) pending = true;
+        return n;
+      },
+      end() {},
+      pause() {},
+      resume() {},
+    };
+    const conn = new Connection(ctx, sock);
+    const settle = () => {
+      while (runnable.length || dirty.length) {
+        while (runnable.length) runnable.shift()!.resume();
+        for (const c of dirty.splice(0)) c.flush();
+      }
+    };
+    return {
+      queue,
+      send(chunk: Uint8Array) {
+        conn.onData(chunk);
+        settle();
+        // The socket drains until the connection has written everything.
+        while (pending) {
+          pending = false;
+          conn.onDrain();
+          settle();
+        }
+      },
+      /** Everything received since the last call, as latin1 text. */
+      take(): string {
+        const s = Buffer.concat(received.splice(0)).toString("latin1");
+        return s;
+      },
+    };
+  }
+
+  const bytes = (s: string) => Buffer.from(s, "latin1");
+  function bodyOf(n: number, seed: number): Buffer {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (seed + i * 7) & 255;
+    // Line ends and NULs inside the body must not matter.
+    if (n > 10) b.set([13, 10, 0], n >> 1);
+    return b;
+  }
+
+  test("a 10 KB put split at every byte position, then reserved and deleted", () => {
+    const h = harness();
+    const body = bodyOf(10240, 1);
+    const msg = Buffer.concat([bytes("put 0 0 10 10240\r\n"), body, bytes("\r\nreserve\r\n")]);
+    for (let k = 0; k <= msg.length; k++) {
+      h.send(msg.subarray(0, k));
+      h.send(msg.subarray(k));
+      const out = h.take();
+      const m = /^INSERTED (\d+)\r\nRESERVED (\d+) 10240\r\n/.exec(out);
+      if (!m || m[1] !== m[2]) throw new Error(`split at ${k}: ${out.slice(0, 60)}`);
+      const got = bytes(out.slice(m[0].length));
+      if (got.length !== 10242 || Buffer.compare(got.subarray(0, 10240), body) !== 0 || got[10240] !== 13 || got[10241] !== 10) {
+        throw new Error(`split at ${k}: body differs`);
+      }
+      h.send(bytes(`delete ${m[1]}\r\n`));
+      expect(h.take()).toBe("DELETED\r\n");
+    }
+    expect(h.queue.store.count).toBe(0);
+  });
+
+  test("bodies around every arena class boundary, split in three, come back byte for byte", () => {
+    const sizes = new Set<number>([0, 1]);
+    let prev = cellSizeFor(2);
+    for (let n = 3; n <= 70000; n++) {
+      const c = cellSizeFor(n);
+      // A body of n - 2 bytes is stored in n bytes (with its "\r\n").
+      if (c !== prev) for (const d of [-3, -2, -1]) sizes.add(n + d);
+      prev = c;
+    }
+    const h = harness();
+    const ids: string[] = [];
+    const bodies: Buffer[] = [];
+    let seed = 0;
+    for (const n of sizes) {
+      const body = bodyOf(n, seed++);
+      const msg = Buffer.concat([bytes(`put 0 0 10 ${n}\r\n`), body, bytes("\r\n")]);
+      const a = (n * 7) % msg.length;
+      const b = Math.min(msg.length, a + 1 + (n % 5000));
+      h.send(msg.subarray(0, a));
+      h.send(msg.subarray(a, b));
+      h.send(msg.subarray(b));
+      const out = h.take();
+      const m = /^INSERTED (\d+)\r\n$/.exec(out);
+      if (!m) throw new Error(`size ${n}: ${out}`);
+      ids.push(m[1]!);
+      bodies.push(body);
+    }
+    // All stored at once; each comes back intact.
+    ids.forEach((id, i) => {
+      h.send(bytes(`peek ${id}\r\n`));
+      const out = h.take();
+      const head = `FOUND ${id} ${bodies[i]!.length}\r\n`;
+      if (!out.startsWith(head)) throw new Error(`peek ${id}: ${out.slice(0, 40)}`);
+      expect(Buffer.compare(bytes(out.slice(head.length)), Buffer.concat([bodies[i]!, bytes("\r\n")]))).toBe(0);
+    });
+    for (const id of ids) h.send(bytes(`delete ${id}\r\n`));
+    expect(h.take()).toBe("DELETED\r\n".repeat(ids.length));
+  });
+
+  test("a socket that takes any part of a write still delivers every reply byte in order", () => {
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const h = harness(() => Math.floor(rand() * 9000));
+    const bodies = [100, 65535, 10240, 4095, 1, 30000].map((n, i) => bodyOf(n, i + 3));
+    let expected = "";
+    let input = "";
+    for (const b of bodies) input += `put ${b.length} 0 10 ${b.length}\r\n${b.toString("latin1")}\r\n`;
+    h.send(bytes(input));
+    const ids = [...h.take().matchAll(/INSERTED (\d+)\r\n/g)].map((m) => m[1]!);
+    expect(ids.length).toBe(bodies.length);
+    // Reserve them all in one read: priorities give the order (smallest body first).
+    const order = bodies.map((b, i) => [b.length, i] as const).sort((x, y) => x[0] - y[0]);
+    for (const [, i] of order) expected += `RESERVED ${ids[i]} ${bodies[i]!.length}\r\n${bodies[i]!.toString("latin1")}\r\n`;
+    h.send(bytes("reserve\r\n".repeat(bodies.length)));
+    expect(h.take() === expected).toBe(true);
+    h.send(bytes(ids.map((id) => `delete ${id}\r\n`).join("")));
+    expect(h.take()).toBe("DELETED\r\n".repeat(ids.length));
+  });
 });

@@ -1,11 +1,32 @@
 /**
  * A connection's pending reply bytes. Everything one read produces is
- * appended here and leaves in one socket write. Buffers come from a small
- * pool, so thousands of idle connections hold no output memory.
+ * appended here and leaves in one socket write. Buffers come from pools
+ * (16 KiB, and powers of two above it for large job bodies), so thousands of
+ * idle connections hold no output memory and a connection that keeps
+ * receiving 64 KiB bodies does not allocate (and zero) a buffer per reply.
  */
 const POOL_BUF = 16 * 1024;
-const pool: Uint8Array[] = [];
+/** Buffers above this are not pooled. */
+const POOL_MAX = 1 << 21;
+/** Idle pooled bytes kept, all sizes together. */
+const POOL_BYTES = 8 << 20;
+let pooledBytes = 0;
+/** pools[k]: idle buffers of POOL_BUF << k bytes. */
+const pools: Uint8Array[][] = [];
+for (let size = POOL_BUF; size <= POOL_MAX; size *= 2) pools.push([]);
 const EMPTY = new Uint8Array(0);
+
+function take(size: number): Uint8Array {
+  const k = Math.log2(size / POOL_BUF);
+  const buf = pools[k]?.pop();
+  if (buf) {
+    pooledBytes -= size;
+    return buf;
+  }
+  const fresh = new Uint8Array(size);
+  fresh.subarray(0, 0); // flush() takes views: let JSC give it its ArrayBuffer once, now
+  return fresh;
+}
 
 export class Output {
   buf: Uint8Array = EMPTY;
@@ -14,14 +35,10 @@ export class Output {
   private ensure(n: number): void {
     const need = this.len + n;
     if (need <= this.buf.length) return;
-    if (this.buf === EMPTY && need <= POOL_BUF) {
-      this.buf = pool.pop() ?? new Uint8Array(POOL_BUF);
-      return;
-    }
     let cap = Math.max(POOL_BUF, this.buf.length * 2);
     while (cap < need) cap *= 2;
-    const next = new Uint8Array(cap);
-    next.set(this.buf.subarray(0, this.len));
+    const next = take(cap);
+    if (this.len > 0) next.set(this.buf.subarray(0, this.len));
     this.release();
     this.buf = next;
   }
@@ -70,7 +87,13 @@ export class Output {
   }
 
   private release(): void {
-    if (this.buf.length === POOL_BUF && pool.length < 256) pool.push(this.buf);
+    const size = this.buf.length;
+    if (size >= POOL_BUF && size <= POOL_MAX) {
+      if (pooledBytes + size <= POOL_BYTES) {
+        pools[Math.log2(size / POOL_BUF)]!.push(this.buf);
+        pooledBytes += size;
+      }
+    }
     this.buf = EMPTY;
   }
 }

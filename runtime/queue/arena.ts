@@ -1,24 +1,58 @@
 /**
- * Job bodies, stored compactly.
+ * Job bodies, stored compactly and without per-job allocations in steady state.
  *
  * A JavaScript object plus its own buffer per job costs several hundred bytes
  * of overhead; a million queued jobs would then take almost three times the
- * memory beanstalkd needs. Small bodies therefore live in fixed-size cells of
- * large slabs, one slab family per size class, and a body is named by a single
- * integer handle. Bodies above SMALL_MAX get their own Uint8Array, where the
- * object overhead no longer matters.
+ * memory beanstalkd needs. Small bodies (up to SMALL_MAX bytes) therefore
+ * live in fixed-size cells of 256 KiB slabs, one slab family per size class,
+ * and a body is named by a single integer handle.
+ *
+ * Bodies above SMALL_MAX get a buffer of their own, where the object overhead
+ * no longer matters; but allocating one per put (zero-filled, then collected)
+ * costs more than the rest of a put, so freed buffers up to LARGE_POOL_CELL
+ * are kept for reuse. Their sizes are rounded up to classes 1/8 of a power of
+ * two apart (at most 12.5% slack), so a freed buffer fits later bodies of
+ * similar size, and the bytes kept idle are bounded by LARGE_POOL_BYTES.
+ *
+ * A small class whose last body is freed gives its slabs back, but up to
+ * SPARE_SLABS of them are kept for whichever class next needs one: otherwise
+ * a queue that keeps emptying (one producer, one worker) would allocate and
+ * zero a fresh 256 KiB slab for every job.
  *
  * Handles: for a small body, `cls * CLASS_STRIDE + cell`; for a large body,
  * `-(index + 1)` into `large`.
  */
-const SMALL_MAX = 4096;
+export const SMALL_MAX = 4096;
 const SLAB_BYTES = 1 << 18;
 const CLASS_STRIDE = 2 ** 32;
+const SPARE_SLABS = 4;
+/** Larger buffers are allocated at their exact size and never pooled. */
+export const LARGE_POOL_CELL = 1 << 20;
+/** Upper bound on the bytes of idle pooled large buffers. */
+const LARGE_POOL_BYTES = 4 << 20;
 
-function cellSizeFor(n: number): number {
+/** Slabs no class uses at the moment, all SLAB_BYTES long. */
+const spareSlabs: Uint8Array[] = [];
+
+function newSlab(): Uint8Array {
+  const slab = spareSlabs.pop() ?? new Uint8Array(SLAB_BYTES);
+  // Views of a slab are taken all the time: make JSC give it its ArrayBuffer now.
+  slab.subarray(0, 0);
+  return slab;
+}
+
+export function cellSizeFor(n: number): number {
   if (n <= 256) return Math.max(16, (n + 15) & ~15);
   if (n <= 1024) return (n + 63) & ~63;
-  return (n + 255) & ~255;
+  if (n <= SMALL_MAX) return (n + 255) & ~255;
+  return largeCellFor(n);
+}
+
+/** Size of the buffer for a body of n > SMALL_MAX bytes: n rounded up to 1/8 of a power of two. */
+export function largeCellFor(n: number): number {
+  if (n > LARGE_POOL_CELL) return n;
+  const step = 2 ** (Math.floor(Math.log2(n - 1)) - 3);
+  return Math.ceil(n / step) * step;
 }
 
 class SizeClass {
@@ -34,26 +68,30 @@ class SizeClass {
   alloc(): number {
     if (this.free.length) return this.free.pop()!;
     const cell = this.used++;
-    if (cell >= this.slabs.length * this.cellsPerSlab) {
-      this.slabs.push(new Uint8Array(this.cellsPerSlab * this.cellSize));
-    }
+    if (cell >= this.slabs.length * this.cellsPerSlab) this.slabs.push(newSlab());
     return cell;
   }
 
   release(cell: number): void {
     this.free.push(cell);
     if (this.free.length === this.used) {
-      // Everything in this class is free: give the slabs back.
-      this.free = [];
+      // Everything in this class is free: give the slabs back, keeping a few spare.
+      this.free.length = 0;
       this.used = 0;
+      for (const slab of this.slabs) {
+        if (spareSlabs.length >= SPARE_SLABS) break;
+        spareSlabs.push(slab);
+      }
       this.slabs.length = 0;
     }
   }
 
-  view(cell: number, len: number): Uint8Array {
-    const slab = this.slabs[Math.floor(cell / this.cellsPerSlab)]!;
-    const off = (cell % this.cellsPerSlab) * this.cellSize;
-    return slab.subarray(off, off + len);
+  slabOf(cell: number): Uint8Array {
+    return this.slabs[Math.floor(cell / this.cellsPerSlab)]!;
+  }
+
+  offsetOf(cell: number): number {
+    return (cell % this.cellsPerSlab) * this.cellSize;
   }
 }
 
@@ -62,6 +100,9 @@ export class BodyArena {
   private readonly classIndex = new Uint8Array(SMALL_MAX + 1);
   private readonly large: (Uint8Array | undefined)[] = [];
   private readonly largeFree: number[] = [];
+  /** Idle large buffers by their length. */
+  private readonly pool = new Map<number, Uint8Array[]>();
+  private pooledBytes = 0;
 
   constructor() {
     let cls = -1;
@@ -80,9 +121,8 @@ export class BodyArena {
   /** Reserves room for `len` bytes; write them through `view`. */
   alloc(len: number): number {
     if (len > SMALL_MAX) {
-      const buf = new Uint8Array(len);
       const i = this.largeFree.length ? this.largeFree.pop()! : this.large.length;
-      this.large[i] = buf;
+      this.large[i] = this.takeLarge(largeCellFor(len));
       return -(i + 1);
     }
     const cls = this.classIndex[len]!;
@@ -92,6 +132,7 @@ export class BodyArena {
   release(handle: number): void {
     if (handle < 0) {
       const i = -handle - 1;
+      this.giveLarge(this.large[i]!);
       this.large[i] = undefined;
       this.largeFree.push(i);
       return;
@@ -104,6 +145,34 @@ export class BodyArena {
   view(handle: number, len: number): Uint8Array {
     if (handle < 0) return this.large[-handle - 1]!.subarray(0, len);
     const cls = Math.floor(handle / CLASS_STRIDE);
-    return this.classes[cls]!.view(handle - cls * CLASS_STRIDE, len);
+    const c = this.classes[cls]!;
+    const cell = handle - cls * CLASS_STRIDE;
+    const off = c.offsetOf(cell);
+    return c.slabOf(cell).subarray(off, off + len);
+  }
+
+  /** Bytes held in idle pooled buffers (for tests). */
+  get idleBytes(): number {
+    return this.pooledBytes;
+  }
+
+  private takeLarge(size: number): Uint8Array {
+    const free = this.pool.get(size);
+    if (free?.length) {
+      this.pooledBytes -= size;
+      return free.pop()!;
+    }
+    const buf = new Uint8Array(size);
+    buf.subarray(0, 0); // see newSlab
+    return buf;
+  }
+
+  private giveLarge(buf: Uint8Array): void {
+    const size = buf.length;
+    if (size > LARGE_POOL_CELL || this.pooledBytes + size > LARGE_POOL_BYTES) return;
+    let free = this.pool.get(size);
+    if (!free) this.pool.set(size, (free = []));
+    free.push(buf);
+    this.pooledBytes += size;
   }
 }

@@ -1,0 +1,126 @@
+// The body arena, driven directly: every size around the class boundaries
+// keeps its own bytes, freed cells and pooled large buffers are reused
+// without leaking old bytes into a body's view, and idle memory stays bounded.
+import { expect, test } from "bun:test";
+import { BodyArena, cellSizeFor, largeCellFor, LARGE_POOL_CELL, SMALL_MAX } from "../../runtime/queue/arena.ts";
+
+function fill(arena: BodyArena, h: number, len: number, seed: number): void {
+  const v = arena.view(h, len);
+  expect(v.length).toBe(len);
+  for (let i = 0; i < len; i++) v[i] = (seed + i * 31) & 255;
+}
+
+function check(arena: BodyArena, h: number, len: number, seed: number): void {
+  const v = arena.view(h, len);
+  expect(v.length).toBe(len);
+  for (let i = 0; i < len; i++) if (v[i] !== ((seed + i * 31) & 255)) throw new Error(`len ${len}: byte ${i} differs`);
+}
+
+/** Every size at and next to a class boundary, small and large. */
+function boundarySizes(): number[] {
+  const sizes = new Set<number>([0, 1, 2]);
+  let prev = cellSizeFor(0);
+  for (let n = 1; n <= 3 * 65536; n++) {
+    const c = cellSizeFor(n);
+    if (c !== prev) for (const d of [-2, -1, 0, 1]) sizes.add(n + d);
+    prev = c;
+  }
+  for (const d of [-2, -1, 0, 1, 2]) {
+    sizes.add(SMALL_MAX + d);
+    sizes.add(LARGE_POOL_CELL + d);
+    sizes.add(65537 + d);
+  }
+  return [...sizes].filter((n) => n >= 0).sort((a, b) => a - b);
+}
+
+test("class sizes fit their bodies with little slack", () => {
+  for (let n = 0; n <= 3 * 65536; n += n < 10000 ? 1 : 7) {
+    const c = cellSizeFor(n);
+    expect(c).toBeGreaterThanOrEqual(n);
+    if (n > SMALL_MAX) expect(c).toBeLessThanOrEqual(Math.ceil(n * 1.125));
+  }
+  expect(largeCellFor(LARGE_POOL_CELL + 1)).toBe(LARGE_POOL_CELL + 1);
+  expect(largeCellFor(SMALL_MAX + 1)).toBe(4608);
+  expect(largeCellFor(8192)).toBe(8192);
+  expect(largeCellFor(8193)).toBe(9216);
+});
+
+test("bodies just below, at and above every class boundary keep their bytes", () => {
+  const arena = new BodyArena();
+  const sizes = boundarySizes();
+  const live: [number, number, number][] = [];
+  sizes.forEach((len, k) => {
+    const h = arena.alloc(len);
+    fill(arena, h, len, k);
+    live.push([h, len, k]);
+  });
+  for (const [h, len, k] of live) check(arena, h, len, k);
+  // Free every other one, re-allocate the same sizes (reusing cells and pooled
+  // buffers) with new contents, and check that nothing overlaps.
+  for (let i = 0; i < live.length; i += 2) arena.release(live[i]![0]);
+  for (let i = 0; i < live.length; i += 2) {
+    const [, len, k] = live[i]!;
+    const h = arena.alloc(len);
+    fill(arena, h, len, k + 1000);
+    live[i] = [h, len, k + 1000];
+  }
+  for (const [h, len, k] of live) check(arena, h, len, k);
+  for (const [h] of live) arena.release(h);
+});
+
+test("a freed large buffer is reused for a body of the same class", () => {
+  const arena = new BodyArena();
+  const a = arena.alloc(10242);
+  const bufA = arena.view(a, 10242).buffer;
+  fill(arena, a, 10242, 1);
+  arena.release(a);
+  expect(arena.idleBytes).toBe(largeCellFor(10242));
+  // A slightly shorter body of the same class gets the same memory, viewed at its own length.
+  const b = arena.alloc(10300);
+  expect(arena.idleBytes).toBe(0);
+  expect(arena.view(b, 10300).buffer).toBe(bufA);
+  fill(arena, b, 10300, 2);
+  check(arena, b, 10300, 2);
+  arena.release(b);
+});
+
+test("idle large buffers are bounded; huge ones are not kept", () => {
+  const arena = new BodyArena();
+  const hs = [];
+  for (let i = 0; i < 200; i++) hs.push(arena.alloc(65537));
+  for (const h of hs) arena.release(h);
+  expect(arena.idleBytes).toBeLessThanOrEqual(4 << 20);
+  expect(arena.idleBytes).toBeGreaterThan(0);
+  const big = arena.alloc(LARGE_POOL_CELL + 10);
+  expect(arena.view(big, LARGE_POOL_CELL + 10).length).toBe(LARGE_POOL_CELL + 10);
+  const before = arena.idleBytes;
+  arena.release(big);
+  expect(arena.idleBytes).toBe(before);
+});
+
+test("a class that empties and fills again, over and over, keeps bodies apart", () => {
+  const arena = new BodyArena();
+  for (let round = 0; round < 50; round++) {
+    const len = [100, 100, 3000, 20][round % 4]!;
+    const a = arena.alloc(len);
+    const b = arena.alloc(len);
+    fill(arena, a, len, round);
+    fill(arena, b, len, round + 7);
+    check(arena, a, len, round);
+    check(arena, b, len, round + 7);
+    arena.release(a);
+    arena.release(b);
+  }
+  // Many slabs' worth, then a drain: later allocations still work.
+  const hs = [];
+  for (let i = 0; i < 10_000; i++) {
+    const h = arena.alloc(100);
+    fill(arena, h, 100, i);
+    hs.push(h);
+  }
+  hs.forEach((h, i) => check(arena, h, 100, i));
+  for (const h of hs) arena.release(h);
+  const h = arena.alloc(100);
+  fill(arena, h, 100, 5);
+  check(arena, h, 100, 5);
+});
