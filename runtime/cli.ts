@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
 /**
  * beanrun's command line: `beanrun <command> [flags]`.
- * Each command lives in runtime/cli/<command>.ts and exports `main(argv)`.
+ * Each command lives in runtime/cli/<command>.ts (the operators' admin
+ * commands in runtime/cli/admin/<command>.ts) and exports `main(argv)`.
  */
 export {};
 
@@ -12,6 +13,16 @@ const commands: Record<string, () => Promise<{ main: Command }>> = {
   run: () => import("./cli/run.ts"),
   worker: () => import("./cli/worker.ts"),
   build: () => import("./cli/build.ts"),
+  stats: () => import("./cli/admin/stats.ts"),
+  tubes: () => import("./cli/admin/tubes.ts"),
+  top: () => import("./cli/admin/top.ts"),
+  put: () => import("./cli/admin/put.ts"),
+  peek: () => import("./cli/admin/peek.ts"),
+  kick: () => import("./cli/admin/kick.ts"),
+  "kick-job": () => import("./cli/admin/kick-job.ts"),
+  delete: () => import("./cli/admin/delete.ts"),
+  "delete-buried": () => import("./cli/admin/delete-buried.ts"),
+  pause: () => import("./cli/admin/pause.ts"),
 };
 
 function usage(): string {
@@ -23,6 +34,19 @@ function usage(): string {
     "  run      the server plus one supervised worker process per jobs/<tube>.ts (-h for help)",
     "  worker   one tube's worker (started by run; or by hand with --server HOST:PORT)",
     "  build    compile the runtime and every job into one executable, dist/beanrun",
+    "",
+    "admin commands, against any beanstalkd-compatible server (-h for help):",
+    "  (server: -s HOST:PORT, else $BEANRUN_SERVER, else 127.0.0.1:11300)",
+    "  stats [TUBE]                  server or tube stats (--json)",
+    "  tubes                         every tube's job counts, waiting workers, pauses (--json)",
+    "  top                           live view with put/delete rates (--interval S, --count N)",
+    "  put TUBE [BODY|-]             put a job (body from stdin if absent), print its id",
+    "  peek ID | TUBE STATE          a job's stats and body; STATE: ready, delayed, buried (--json)",
+    "  kick TUBE [N]                 kick up to N buried (else delayed) jobs",
+    "  kick-job ID                   kick one buried or delayed job",
+    "  delete ID...                  delete jobs",
+    "  delete-buried TUBE [N|--all]  delete a tube's oldest buried jobs",
+    "  pause TUBE SECONDS            pause a tube (0 ends the pause)",
   ].join("\n");
 }
 
