@@ -265,10 +265,10 @@ describe("reads and writes split anywhere", () => {
       markRunnable: (c: Conn) => void runnable.push(c),
     };
     const sock = {
-      write(d: Uint8Array): number {
-        const n = Math.min(d.length, take());
-        received.push(d.slice(0, n));
-        if (n < d.length) pending = true;
+      write(d: Uint8Array, start: number, end: number): number {
+        const n = Math.min(end - start, take());
+        received.push(d.slice(start, start + n));
+        if (n < end - start) pending = true;
         return n;
       },
       end() {},

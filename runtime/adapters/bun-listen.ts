@@ -10,7 +10,7 @@ export const listen: Listen = async (host, port, accept, afterEvent) => {
       open(s) {
         s.setNoDelay(true);
         const sock: TransportSocket = {
-          write: (d) => s.write(d),
+          write: (d, start, end) => s.write(d, start, end - start),
           end: () => void s.end(),
           pause: () => s.pause(),
           resume: () => s.resume(),

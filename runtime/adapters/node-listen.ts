@@ -9,9 +9,9 @@ export const listen: Listen = (host, port, accept, afterEvent) =>
       sockets.add(s);
       const sock: TransportSocket = {
         // node:net keeps a reference to what it is given: hand it a copy.
-        write: (d) => {
-          s.write(Uint8Array.prototype.slice.call(d));
-          return d.length;
+        write: (d, start, end) => {
+          s.write(Uint8Array.prototype.slice.call(d, start, end));
+          return end - start;
         },
         end: () => void s.end(),
         pause: () => void s.pause(),

@@ -4,8 +4,8 @@
  * other runtime uses node:net.
  */
 export interface TransportSocket {
-  /** Writes what the kernel takes now; returns the number of bytes taken. */
-  write(data: Uint8Array): number;
+  /** Writes what the kernel takes now of data[start, end); returns the number of bytes taken. */
+  write(data: Uint8Array, start: number, end: number): number;
   /** Closes the connection after the bytes already taken. */
   end(): void;
   /** Stops/resumes delivering data (backpressure). */

@@ -21,6 +21,7 @@ import { PutResult, type Queue } from "../queue/queue.ts";
 import type { TransportSocket } from "../adapters/transport.ts";
 import { dispatch } from "./commands.ts";
 import { Output } from "./output.ts";
+import { copyBytes } from "./bytes.ts";
 import type { Compat, HostInfo } from "./stats.ts";
 import * as R from "./replies.ts";
 
@@ -64,7 +65,10 @@ export class Connection implements ConnEvents {
   private line: Uint8Array | null = null;
   private lineLen = 0;
   private putSlot = NONE;
-  private putBody: Uint8Array | null = null;
+  /** Where the body being read goes: putBuf[putAt, putAt + putLen). */
+  private putBuf: Uint8Array | null = null;
+  private putAt = 0;
+  private putLen = 0;
   private putRead = 0;
   private skipLeft = 0;
   private skipReply: Uint8Array = R.BAD_FORMAT;
@@ -142,9 +146,11 @@ export class Connection implements ConnEvents {
     out.ascii(prefix);
     out.num(store.id[slot]!);
     out.ascii(" ");
-    out.num(store.size[slot]! - 2);
+    const size = store.size[slot]!;
+    out.num(size - 2);
     out.crlf();
-    out.bytes(store.bodyOf(slot));
+    const at = store.bodyOffset(slot);
+    out.copy(store.bodyBuffer(slot), at, at + size);
     this.touchOut();
   }
 
@@ -158,8 +164,11 @@ export class Connection implements ConnEvents {
   }
 
   beginBody(slot: number): void {
+    const store = this.ctx.queue.store;
     this.putSlot = slot;
-    this.putBody = this.ctx.queue.store.bodyOf(slot);
+    this.putBuf = store.bodyBuffer(slot);
+    this.putAt = store.bodyOffset(slot);
+    this.putLen = store.size[slot]!;
     this.putRead = 0;
     this.state = In.Body;
   }
@@ -194,12 +203,12 @@ export class Connection implements ConnEvents {
           pos = this.lineStep(buf, pos);
           break;
         case In.Body: {
-          const body = this.putBody!;
-          const n = Math.min(body.length - this.putRead, len - pos);
-          body.set(n === len - pos && pos === 0 ? buf : buf.subarray(pos, pos + n), this.putRead);
+          // Straight from the socket's chunk into the job's arena cell.
+          const n = Math.min(this.putLen - this.putRead, len - pos);
+          copyBytes(buf, pos, pos + n, this.putBuf!, this.putAt + this.putRead);
           this.putRead += n;
           pos += n;
-          if (this.putRead === body.length) this.finishPut();
+          if (this.putRead === this.putLen) this.finishPut();
           break;
         }
         case In.Skip: {
@@ -213,9 +222,9 @@ export class Connection implements ConnEvents {
           break;
         }
       }
-      if (this.out.len > OUT_HIGH) {
+      if (this.out.pending > OUT_HIGH) {
         this.flush();
-        if (this.out.len > OUT_HIGH) {
+        if (this.out.pending > OUT_HIGH) {
           this.outBlocked = true;
           return pos;
         }
@@ -232,7 +241,7 @@ export class Connection implements ConnEvents {
       const line = this.line!;
       const old = this.lineLen;
       const take = Math.min(LINE_MAX - old, len - pos);
-      line.set(buf.subarray(pos, pos + take), old);
+      copyBytes(buf, pos, pos + take, line, old);
       const total = old + take;
       const eol = lineEnd(line, 0, total);
       if (eol >= 0) {
@@ -259,7 +268,7 @@ export class Connection implements ConnEvents {
       return pos + LINE_MAX;
     }
     this.line ??= new Uint8Array(LINE_MAX);
-    this.line.set(buf.subarray(pos, len));
+    copyBytes(buf, pos, len, this.line, 0);
     this.lineLen = len - pos;
     return len;
   }
@@ -278,7 +287,7 @@ export class Connection implements ConnEvents {
     const queue = this.ctx.queue;
     const id = queue.store.id[slot]!;
     this.putSlot = NONE;
-    this.putBody = null;
+    this.putBuf = null;
     this.state = In.Command;
     switch (queue.commitPut(slot)) {
       case PutResult.Inserted:
@@ -354,7 +363,7 @@ export class Connection implements ConnEvents {
     this.dirty = false;
     if (this.closed) return;
     const out = this.out;
-    if (out.len > 0) {
+    if (out.pending > 0) {
       const journal = this.ctx.queue.journal;
       const need = journal.written;
       if (journal.durable < need) {
@@ -367,15 +376,15 @@ export class Connection implements ConnEvents {
         }
         return;
       }
-      const n = this.sock.write(out.buf.subarray(0, out.len));
+      const n = this.sock.write(out.buf, out.head, out.len);
       out.consume(n);
     }
-    if (out.len === 0 && this.closing) {
+    if (out.pending === 0 && this.closing) {
       this.closed = true;
       this.sock.end();
       return;
     }
-    if (this.outBlocked && out.len < OUT_LOW) {
+    if (this.outBlocked && out.pending < OUT_LOW) {
       this.outBlocked = false;
       this.ctx.markRunnable(this);
     }
@@ -387,7 +396,7 @@ export class Connection implements ConnEvents {
     if (this.putSlot !== NONE) {
       this.ctx.queue.discard(this.putSlot);
       this.putSlot = NONE;
-      this.putBody = null;
+      this.putBuf = null;
     }
     this.held = [];
     this.heldBytes = 0;

@@ -4,7 +4,12 @@
  * (16 KiB, and powers of two above it for large job bodies), so thousands of
  * idle connections hold no output memory and a connection that keeps
  * receiving 64 KiB bodies does not allocate (and zero) a buffer per reply.
+ *
+ * Unsent bytes are buf[head, len): a partial socket write only moves `head`,
+ * so the rest of a large reply is not copied again for every write.
  */
+import { copyBytes } from "./bytes.ts";
+
 const POOL_BUF = 16 * 1024;
 /** Buffers above this are not pooled. */
 const POOL_MAX = 1 << 21;
@@ -17,36 +22,61 @@ for (let size = POOL_BUF; size <= POOL_MAX; size *= 2) pools.push([]);
 const EMPTY = new Uint8Array(0);
 
 function take(size: number): Uint8Array {
-  const k = Math.log2(size / POOL_BUF);
-  const buf = pools[k]?.pop();
-  if (buf) {
+  const pool = pools[size === POOL_BUF ? 0 : Math.log2(size / POOL_BUF)];
+  if (pool !== undefined && pool.length > 0) {
     pooledBytes -= size;
-    return buf;
+    return pool.pop()!;
   }
   const fresh = new Uint8Array(size);
-  fresh.subarray(0, 0); // flush() takes views: let JSC give it its ArrayBuffer once, now
+  fresh.subarray(0, 0); // views are taken of it: let JSC give it its ArrayBuffer once, now
   return fresh;
 }
 
 export class Output {
   buf: Uint8Array = EMPTY;
+  /** First byte not yet written to the socket. */
+  head = 0;
+  /** End of the pending bytes. */
   len = 0;
+
+  /** Bytes waiting to be written. */
+  get pending(): number {
+    return this.len - this.head;
+  }
 
   private ensure(n: number): void {
     const need = this.len + n;
     if (need <= this.buf.length) return;
+    const keep = this.len - this.head;
+    if (keep + n <= this.buf.length) {
+      // Room enough once the written bytes are dropped.
+      this.buf.copyWithin(0, this.head, this.len);
+      this.head = 0;
+      this.len = keep;
+      return;
+    }
     let cap = Math.max(POOL_BUF, this.buf.length * 2);
-    while (cap < need) cap *= 2;
+    while (cap < keep + n) cap *= 2;
     const next = take(cap);
-    if (this.len > 0) next.set(this.buf.subarray(0, this.len));
+    if (keep > 0) next.set(this.buf.subarray(this.head, this.len));
     this.release();
     this.buf = next;
+    this.head = 0;
+    this.len = keep;
   }
 
   bytes(b: Uint8Array): void {
     this.ensure(b.length);
     this.buf.set(b, this.len);
     this.len += b.length;
+  }
+
+  /** src[from, to), copied without making a view of src. */
+  copy(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    copyBytes(src, from, to, this.buf, this.len);
+    this.len += n;
   }
 
   /** ASCII text (replies and YAML are ASCII; tube names are too). */
@@ -59,14 +89,19 @@ export class Output {
     this.len = p;
   }
 
-  /** A non-negative integer in decimal. */
+  /** A non-negative integer (below 2^53) in decimal. */
   num(v: number): void {
-    if (v < 10) {
-      this.ensure(1);
-      this.buf[this.len++] = 0x30 + v;
-      return;
-    }
-    this.ascii(String(v));
+    let digits = 1;
+    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
+    this.ensure(digits);
+    const buf = this.buf;
+    let p = this.len + digits;
+    this.len = p;
+    do {
+      const q = Math.floor(v / 10);
+      buf[--p] = 48 + (v - q * 10);
+      v = q;
+    } while (v > 0);
   }
 
   crlf(): void {
@@ -75,24 +110,21 @@ export class Output {
     this.buf[this.len++] = 10;
   }
 
-  /** Drops the first n bytes (they were written to the socket). */
+  /** Drops the first n pending bytes (they were written to the socket). */
   consume(n: number): void {
-    if (n >= this.len) {
+    this.head += n;
+    if (this.head >= this.len) {
+      this.head = 0;
       this.len = 0;
       this.release();
-      return;
     }
-    this.buf.copyWithin(0, n, this.len);
-    this.len -= n;
   }
 
   private release(): void {
     const size = this.buf.length;
-    if (size >= POOL_BUF && size <= POOL_MAX) {
-      if (pooledBytes + size <= POOL_BYTES) {
-        pools[Math.log2(size / POOL_BUF)]!.push(this.buf);
-        pooledBytes += size;
-      }
+    if (size >= POOL_BUF && size <= POOL_MAX && pooledBytes + size <= POOL_BYTES) {
+      pools[size === POOL_BUF ? 0 : Math.log2(size / POOL_BUF)]!.push(this.buf);
+      pooledBytes += size;
     }
     this.buf = EMPTY;
   }

@@ -35,8 +35,10 @@ const LARGE_POOL_BYTES = 4 << 20;
 const spareSlabs: Uint8Array[] = [];
 
 function newSlab(): Uint8Array {
-  const slab = spareSlabs.pop() ?? new Uint8Array(SLAB_BYTES);
-  // Views of a slab are taken all the time: make JSC give it its ArrayBuffer now.
+  const spare = spareSlabs.pop();
+  if (spare) return spare;
+  const slab = new Uint8Array(SLAB_BYTES);
+  // Views of a slab are taken: make JSC give it its ArrayBuffer once, now.
   slab.subarray(0, 0);
   return slab;
 }
@@ -149,6 +151,20 @@ export class BodyArena {
     const cell = handle - cls * CLASS_STRIDE;
     const off = c.offsetOf(cell);
     return c.slabOf(cell).subarray(off, off + len);
+  }
+
+  /** The array holding the body under `handle` (its bytes start at `offsetOf(handle)`). */
+  bufferOf(handle: number): Uint8Array {
+    if (handle < 0) return this.large[-handle - 1]!;
+    const cls = Math.floor(handle / CLASS_STRIDE);
+    return this.classes[cls]!.slabOf(handle - cls * CLASS_STRIDE);
+  }
+
+  /** Where the body under `handle` starts in `bufferOf(handle)`. */
+  offsetOf(handle: number): number {
+    if (handle < 0) return 0;
+    const cls = Math.floor(handle / CLASS_STRIDE);
+    return this.classes[cls]!.offsetOf(handle - cls * CLASS_STRIDE);
   }
 
   /** Bytes held in idle pooled buffers (for tests). */

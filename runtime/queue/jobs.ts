@@ -109,6 +109,15 @@ export class JobStore {
     return this.bodies.view(this.body[slot]!, this.size[slot]!);
   }
 
+  /** The array holding the job's body (from `bodyOffset(slot)`, `size[slot]` bytes). */
+  bodyBuffer(slot: number): Uint8Array {
+    return this.bodies.bufferOf(this.body[slot]!);
+  }
+
+  bodyOffset(slot: number): number {
+    return this.bodies.offsetOf(this.body[slot]!);
+  }
+
   /** The slot of the live job with this id, or NONE. */
   find(id: number): number {
     if (!(id >= 1) || id > Number.MAX_SAFE_INTEGER) return NONE;

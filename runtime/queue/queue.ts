@@ -278,9 +278,9 @@ export class Queue {
 
   commitPut(slot: number): PutResult {
     const s = this.store;
-    const size = s.size[slot]!;
-    const body = s.bodyOf(slot);
-    if (body[size - 2] !== 13 || body[size - 1] !== 10) {
+    const end = s.bodyOffset(slot) + s.size[slot]!;
+    const buf = s.bodyBuffer(slot);
+    if (buf[end - 2] !== 13 || buf[end - 1] !== 10) {
       this.discard(slot);
       return PutResult.ExpectedCrlf;
     }
@@ -422,11 +422,13 @@ export class Queue {
   }
 
   /** The ready job with the best (priority, id) among unpaused tubes that have waiters. */
-  private nextAwaitedJob(now: number): number {
+  private nextAwaitedJob(): number {
     const s = this.store;
     let best = NONE;
+    let now = -1;
     for (const t of this.waitingTubes) {
       if (t.pause) {
+        if (now < 0) now = this.clock.now();
         if (t.unpauseAt > now) continue;
         t.pause = 0;
       }
@@ -442,9 +444,8 @@ export class Queue {
   /** Hands ready jobs to waiting connections while both exist. */
   private processQueue(): void {
     if (this.waitingCount === 0) return;
-    const now = this.clock.now();
     for (;;) {
-      const j = this.nextAwaitedJob(now);
+      const j = this.nextAwaitedJob();
       if (j === NONE) return;
       const t = this.tubeOf(j);
       this.removeReady(j);
@@ -466,9 +467,10 @@ export class Queue {
     return c.soonest;
   }
 
-  private deadlineSoon(c: Conn, now: number): boolean {
+  /** `now` may be omitted: the clock is then read only if c holds a reservation. */
+  private deadlineSoon(c: Conn, now?: number): boolean {
     const j = this.soonestReserved(c);
-    return j !== NONE && now >= this.store.deadline[j]! - SAFETY_MARGIN_MS;
+    return j !== NONE && (now ?? this.clock.now()) >= this.store.deadline[j]! - SAFETY_MARGIN_MS;
   }
 
   private hasReadyWatched(c: Conn): boolean {
@@ -482,7 +484,7 @@ export class Queue {
    */
   reserve(c: Conn, timeout: number): ReserveResult {
     this.setWorker(c);
-    if (this.deadlineSoon(c, this.clock.now()) && !this.hasReadyWatched(c)) return ReserveResult.DeadlineSoon;
+    if (this.deadlineSoon(c) && !this.hasReadyWatched(c)) return ReserveResult.DeadlineSoon;
     this.addWaiting(c);
     c.waitUntil = timeout < 0 ? Infinity : this.clock.now() + timeout * 1000;
     this.sched(c);
