@@ -1191,6 +1191,25 @@ describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${
       maxJobSize(0),
     ));
 
+  test("bodies around the arena's size classes, freed and reused with new contents, come back intact", () =>
+    same(async (r) => {
+      const c = await r.conn();
+      // Stored size is body + 2: around the small/large split (4096) and large class edges.
+      const sizes = [4093, 4094, 4095, 4606, 4607, 8190, 8191, 10239, 10240, 10241, 65535];
+      const body = (n: number, k: number) => {
+        let s = "";
+        for (let i = 0; i < n; i++) s += String.fromCharCode((i * 13 + k) & 255);
+        return s;
+      };
+      for (let round = 0; round < 2; round++) {
+        for (const n of sizes) await c.cmd(`put 0 0 60 ${n}\r\n${body(n, round)}\r\n`);
+        const base = round * sizes.length;
+        for (let i = 1; i <= sizes.length; i++) await c.cmd(`peek ${base + i}\r\n`);
+        for (let i = 1; i <= sizes.length; i++) await c.cmd("reserve\r\n");
+        for (let i = 1; i <= sizes.length; i++) await c.cmd(`delete ${base + i}\r\n`);
+      }
+    }));
+
   test("-z 100000: bodies above 65535 are accepted", () =>
     same(
       async (r) => {
