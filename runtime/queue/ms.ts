@@ -55,6 +55,14 @@ export class Ms<T> {
     return item;
   }
 
+  /**
+   * The cursor move of an `append` followed at once by `take` on an empty
+   * set, without touching the items (for a reserve served immediately).
+   */
+  passThrough(): void {
+    this.last = 1;
+  }
+
   clear(): void {
     while (this.items.length) this.deleteAt(0);
     this.last = 0;

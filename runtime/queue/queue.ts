@@ -485,6 +485,22 @@ export class Queue {
   reserve(c: Conn, timeout: number): ReserveResult {
     this.setWorker(c);
     if (this.deadlineSoon(c) && !this.hasReadyWatched(c)) return ReserveResult.DeadlineSoon;
+    if (this.waitingCount === 0 && c.watch.length === 1) {
+      // The common case, served directly: nobody else waits and the one
+      // watched tube has a ready job, so processQueue would hand c exactly
+      // that tube's best job. Same outcome, same waiting-list cursor.
+      const t = c.watch.items[0]!;
+      const j = t.ready.peek();
+      if (j !== undefined && !t.pause) {
+        this.removeReady(j);
+        this.reservedCount++;
+        t.waiting.passThrough();
+        this.reserveFor(c, j);
+        this.sched(c);
+        c.events.reserved(j);
+        return ReserveResult.Waiting;
+      }
+    }
     this.addWaiting(c);
     c.waitUntil = timeout < 0 ? Infinity : this.clock.now() + timeout * 1000;
     this.sched(c);
