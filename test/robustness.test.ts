@@ -370,6 +370,81 @@ describe("reads and writes split anywhere", () => {
     expect(h.take()).toBe("DELETED\r\n".repeat(ids.length));
   });
 
+  test("a large reply written a little at a time, one reply per read", () => {
+    let seed = 3;
+    const h = harness(() => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 3000));
+    for (const n of [4095, 4096, 10240, 65535]) {
+      const body = bodyOf(n, n);
+      h.send(Buffer.concat([bytes(`put 0 0 10 ${n}\r\n`), body, bytes("\r\n")]));
+      const id = /^INSERTED (\d+)\r\n$/.exec(h.take())![1];
+      h.send(bytes("reserve\r\n"));
+      expect(h.take() === `RESERVED ${id} ${n}\r\n${body.toString("latin1")}\r\n`).toBe(true);
+      h.send(bytes(`peek ${id}\r\n`));
+      expect(h.take() === `FOUND ${id} ${n}\r\n${body.toString("latin1")}\r\n`).toBe(true);
+      h.send(bytes(`delete ${id}\r\n`));
+      expect(h.take()).toBe("DELETED\r\n");
+    }
+  });
+
+  test("a large reply sent straight from the job's buffer is not disturbed by other connections before it is written", () => {
+    // Two connections on one queue; events are delivered without settling in
+    // between, as when a connection resumes in the same turn as another's read.
+    const queue = new Queue({ maxJobSize: 1 << 20 });
+    const dirty: Conn[] = [];
+    const ctx = {
+      queue,
+      ops: new Float64Array(64),
+      host: { pid: 1, version: "t", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) },
+      compat: "1.13" as const,
+      markDirty: (c: Conn) => void dirty.push(c),
+      markRunnable: () => {},
+    };
+    const open = () => {
+      const got: Buffer[] = [];
+      const conn = new Connection(ctx, {
+        write: (d: Uint8Array, start: number, end: number) => (got.push(Buffer.from(d.slice(start, end))), end - start),
+        end() {},
+        pause() {},
+        resume() {},
+      });
+      return { conn, text: () => Buffer.concat(got.splice(0)).toString("latin1") };
+    };
+    const settle = () => {
+      for (const c of dirty.splice(0)) c.flush();
+    };
+    const a = open();
+    const b = open();
+    const first = bodyOf(10240, 1).toString("latin1");
+    const second = bodyOf(10240, 99).toString("latin1");
+    b.conn.onData(bytes(`put 0 0 10 10240\r\n${first}\r\n`));
+    settle();
+    expect(b.text()).toBe("INSERTED 1\r\n");
+
+    // a peeks job 1; before a's reply is written, b deletes it and puts a job
+    // of the same size (which could reuse the freed buffer).
+    a.conn.onData(bytes("peek 1\r\n"));
+    b.conn.onData(bytes(`delete 1\r\nput 0 0 10 10240\r\n${second}\r\n`));
+    settle();
+    expect(a.text() === `FOUND 1 10240\r\n${first}\r\n`).toBe(true);
+    expect(b.text()).toBe("DELETED\r\nINSERTED 2\r\n");
+
+    // a reserves job 2 and b peeks it in the same turn: both replies intact.
+    a.conn.onData(bytes("reserve\r\n"));
+    b.conn.onData(bytes("peek 2\r\n"));
+    settle();
+    expect(a.text() === `RESERVED 2 10240\r\n${second}\r\n`).toBe(true);
+    expect(b.text() === `FOUND 2 10240\r\n${second}\r\n`).toBe(true);
+
+    // a reply followed by more replies in the same read: all in order.
+    a.conn.onData(bytes("peek 2\r\nlist-tube-used\r\npeek 2\r\n"));
+    settle();
+    expect(a.text() === `FOUND 2 10240\r\n${second}\r\nUSING default\r\nFOUND 2 10240\r\n${second}\r\n`).toBe(true);
+    a.conn.onData(bytes("delete 2\r\n"));
+    settle();
+    expect(a.text()).toBe("DELETED\r\n");
+    expect(queue.store.count).toBe(0);
+  });
+
   test("a socket that takes any part of a write still delivers every reply byte in order", () => {
     let seed = 7;
     const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;

@@ -22,6 +22,7 @@ import type { TransportSocket } from "../adapters/transport.ts";
 import { dispatch } from "./commands.ts";
 import { Output } from "./output.ts";
 import { copyBytes } from "./bytes.ts";
+import { LARGE_HEADROOM, SMALL_MAX } from "../queue/arena.ts";
 import type { Compat, HostInfo } from "./stats.ts";
 import * as R from "./replies.ts";
 
@@ -117,6 +118,7 @@ export class Connection implements ConnEvents {
 
   onClose(): void {
     this.closed = true;
+    this.out.dropSegment();
     this.teardown();
   }
 
@@ -143,14 +145,19 @@ export class Connection implements ConnEvents {
   sendJob(prefix: string, slot: number): void {
     const store = this.ctx.queue.store;
     const out = this.out;
-    out.ascii(prefix);
-    out.num(store.id[slot]!);
-    out.ascii(" ");
     const size = store.size[slot]!;
-    out.num(size - 2);
-    out.crlf();
+    const buf = store.bodyBuffer(slot);
     const at = store.bodyOffset(slot);
-    out.copy(store.bodyBuffer(slot), at, at + size);
+    // A large body (in a buffer of its own, with room before it) leaves
+    // straight from its buffer when it is all this connection has to send.
+    if (size <= SMALL_MAX || !out.borrowJob(prefix, store.id[slot]!, buf, at, size, LARGE_HEADROOM - 1, at - LARGE_HEADROOM)) {
+      out.ascii(prefix);
+      out.num(store.id[slot]!);
+      out.ascii(" ");
+      out.num(size - 2);
+      out.crlf();
+      out.copy(buf, at, at + size);
+    }
     this.touchOut();
   }
 
@@ -367,6 +374,7 @@ export class Connection implements ConnEvents {
       const journal = this.ctx.queue.journal;
       const need = journal.written;
       if (journal.durable < need) {
+        out.materialize();
         if (!this.awaitingDurable) {
           this.awaitingDurable = true;
           journal.whenDurable(need, () => {
@@ -376,8 +384,8 @@ export class Connection implements ConnEvents {
         }
         return;
       }
-      const n = this.sock.write(out.buf, out.head, out.len);
-      out.consume(n);
+      if (out.seg !== null) out.consumeSegment(this.sock.write(out.seg, out.segStart, out.segEnd));
+      else out.consume(this.sock.write(out.buf, out.head, out.len));
     }
     if (out.pending === 0 && this.closing) {
       this.closed = true;

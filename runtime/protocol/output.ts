@@ -7,6 +7,14 @@
  *
  * Unsent bytes are buf[head, len): a partial socket write only moves `head`,
  * so the rest of a large reply is not copied again for every write.
+ *
+ * A reply carrying a large job body can instead be a borrowed segment,
+ * seg[segStart, segEnd): header and body as they lie in the job's buffer
+ * (which keeps free room before the body), written from there without a
+ * copy. It is only ever the whole output: any further append first copies
+ * it in (`materialize`). seg[lendAt] marks the buffer as lent while the
+ * borrow lasts, so no other reply writes its header there and the arena
+ * does not reuse the buffer if the job is freed meanwhile.
  */
 import { copyBytes } from "./bytes.ts";
 
@@ -32,19 +40,93 @@ function take(size: number): Uint8Array {
   return fresh;
 }
 
+function digits(v: number): number {
+  let n = 1;
+  for (let x = v; x >= 10; x = Math.floor(x / 10)) n++;
+  return n;
+}
+
+/** Writes v's decimal digits so that they end just before `end`; returns where they start. */
+function writeDigitsBefore(buf: Uint8Array, end: number, v: number): number {
+  let p = end;
+  do {
+    const q = Math.floor(v / 10);
+    buf[--p] = 48 + (v - q * 10);
+    v = q;
+  } while (v > 0);
+  return p;
+}
+
 export class Output {
   buf: Uint8Array = EMPTY;
   /** First byte not yet written to the socket. */
   head = 0;
   /** End of the pending bytes. */
   len = 0;
+  /** A borrowed segment (see above), or null. */
+  seg: Uint8Array | null = null;
+  segStart = 0;
+  segEnd = 0;
+  private lendAt = 0;
 
   /** Bytes waiting to be written. */
   get pending(): number {
-    return this.len - this.head;
+    return this.len - this.head + (this.seg === null ? 0 : this.segEnd - this.segStart);
+  }
+
+  /**
+   * Borrows `<prefix><id> <size - 2>\r\n` + src[at, at + size) as the whole
+   * output, writing the header into src just before `at`. Returns false (and
+   * does nothing) unless the output is empty and the header fits in `room`
+   * bytes before `at`, and src[lendAt] (outside the header) is not set by
+   * another borrow.
+   */
+  borrowJob(prefix: string, id: number, src: Uint8Array, at: number, size: number, room: number, lendAt: number): boolean {
+    if (this.len !== this.head || this.seg !== null || src[lendAt] !== 0) return false;
+    const bytes = size - 2;
+    const headerLen = prefix.length + digits(id) + 1 + digits(bytes) + 2;
+    if (headerLen > room) return false;
+    let p = at;
+    src[--p] = 10;
+    src[--p] = 13;
+    p = writeDigitsBefore(src, p, bytes);
+    src[--p] = 32;
+    p = writeDigitsBefore(src, p, id);
+    for (let i = prefix.length - 1; i >= 0; i--) src[--p] = prefix.charCodeAt(i);
+    src[lendAt] = 1;
+    this.seg = src;
+    this.segStart = p;
+    this.segEnd = at + size;
+    this.lendAt = lendAt;
+    return true;
+  }
+
+  /** Ends a borrow without writing it (the connection is gone). */
+  dropSegment(): void {
+    if (this.seg === null) return;
+    this.seg[this.lendAt] = 0;
+    this.seg = null;
+  }
+
+  /** Copies the borrowed segment's unwritten bytes in, ending the borrow. */
+  materialize(): void {
+    const seg = this.seg;
+    if (seg === null) return;
+    this.seg = null;
+    this.copy(seg, this.segStart, this.segEnd);
+    seg[this.lendAt] = 0;
+  }
+
+  /** n bytes of the borrowed segment were written (the rest stays borrowed until written or appended to). */
+  consumeSegment(n: number): void {
+    this.segStart += n;
+    if (this.segStart < this.segEnd) return;
+    this.seg![this.lendAt] = 0;
+    this.seg = null;
   }
 
   private ensure(n: number): void {
+    if (this.seg !== null) this.materialize();
     const need = this.len + n;
     if (need <= this.buf.length) return;
     const keep = this.len - this.head;
@@ -91,17 +173,9 @@ export class Output {
 
   /** A non-negative integer (below 2^53) in decimal. */
   num(v: number): void {
-    let digits = 1;
-    for (let x = v; x >= 10; x = Math.floor(x / 10)) digits++;
-    this.ensure(digits);
-    const buf = this.buf;
-    let p = this.len + digits;
-    this.len = p;
-    do {
-      const q = Math.floor(v / 10);
-      buf[--p] = 48 + (v - q * 10);
-      v = q;
-    } while (v > 0);
+    const n = digits(v);
+    this.ensure(n);
+    this.len = writeDigitsBefore(this.buf, this.len + n, v) + n;
   }
 
   crlf(): void {

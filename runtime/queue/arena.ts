@@ -19,6 +19,14 @@
  * a queue that keeps emptying (one producer, one worker) would allocate and
  * zero a fresh 256 KiB slab for every job.
  *
+ * A large buffer keeps LARGE_HEADROOM free bytes before its body, so a reply
+ * header (`RESERVED <id> <bytes>\r\n`) can be written there and header and
+ * body leave in one socket write straight from the buffer, not copied into
+ * the connection's output first. Byte 0 of the headroom marks a buffer lent
+ * out that way (see Output.borrowJob): only one reply borrows it at a time,
+ * and a lent buffer whose job is freed is not pooled, so its bytes stay as
+ * they were until the write is done.
+ *
  * Handles: for a small body, `cls * CLASS_STRIDE + cell`; for a large body,
  * `-(index + 1)` into `large`.
  */
@@ -28,6 +36,8 @@ const CLASS_STRIDE = 2 ** 32;
 const SPARE_SLABS = 4;
 /** Larger buffers are allocated at their exact size and never pooled. */
 export const LARGE_POOL_CELL = 1 << 20;
+/** Free bytes before a large body (a reply header is at most 9 + 16 + 1 + 10 + 2 bytes). */
+export const LARGE_HEADROOM = 64;
 /** Upper bound on the bytes of idle pooled large buffers. */
 const LARGE_POOL_BYTES = 4 << 20;
 
@@ -124,7 +134,7 @@ export class BodyArena {
   alloc(len: number): number {
     if (len > SMALL_MAX) {
       const i = this.largeFree.length ? this.largeFree.pop()! : this.large.length;
-      this.large[i] = this.takeLarge(largeCellFor(len));
+      this.large[i] = this.takeLarge(LARGE_HEADROOM + largeCellFor(len));
       return -(i + 1);
     }
     const cls = this.classIndex[len]!;
@@ -145,7 +155,7 @@ export class BodyArena {
 
   /** The `len` bytes stored under `handle` (a view, not a copy). */
   view(handle: number, len: number): Uint8Array {
-    if (handle < 0) return this.large[-handle - 1]!.subarray(0, len);
+    if (handle < 0) return this.large[-handle - 1]!.subarray(LARGE_HEADROOM, LARGE_HEADROOM + len);
     const cls = Math.floor(handle / CLASS_STRIDE);
     const c = this.classes[cls]!;
     const cell = handle - cls * CLASS_STRIDE;
@@ -162,7 +172,7 @@ export class BodyArena {
 
   /** Where the body under `handle` starts in `bufferOf(handle)`. */
   offsetOf(handle: number): number {
-    if (handle < 0) return 0;
+    if (handle < 0) return LARGE_HEADROOM;
     const cls = Math.floor(handle / CLASS_STRIDE);
     return this.classes[cls]!.offsetOf(handle - cls * CLASS_STRIDE);
   }
@@ -184,8 +194,9 @@ export class BodyArena {
   }
 
   private giveLarge(buf: Uint8Array): void {
+    if (buf[0] !== 0) return; // still lent to a reply being written
     const size = buf.length;
-    if (size > LARGE_POOL_CELL || this.pooledBytes + size > LARGE_POOL_BYTES) return;
+    if (size > LARGE_HEADROOM + LARGE_POOL_CELL || this.pooledBytes + size > LARGE_POOL_BYTES) return;
     let free = this.pool.get(size);
     if (!free) this.pool.set(size, (free = []));
     free.push(buf);
