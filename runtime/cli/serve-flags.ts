@@ -129,6 +129,7 @@ export function parseServeFlags(argv: readonly string[]): ServeFlags {
           break;
         case "V":
           f.verbose++;
+          f.options.verbose = f.verbose;
           break;
         case "h":
           f.action = "help";

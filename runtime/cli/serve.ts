@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  if (flags.verbose) console.error(`beanrun: pid ${process.pid}`);
   console.error(`beanrun: listening on ${server.host}:${server.port}`);
   if (server.httpPort !== undefined) {
     console.error(`beanrun: dashboard and metrics on http://${o.httpHost ?? server.host}:${server.httpPort}/`);

@@ -6,7 +6,7 @@ import { Queue, systemClock, type Clock } from "../queue/queue.ts";
 import type { Journal } from "../queue/journal.ts";
 import { Connection, type ProtocolContext } from "../protocol/connection.ts";
 import { Op } from "../protocol/commands.ts";
-import { platformListen, type Listen } from "../adapters/transport.ts";
+import { platformListen, type Listen, type TransportSocket } from "../adapters/transport.ts";
 import { hostInfo } from "./host.ts";
 import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
 import { httpHandler } from "../http/handler.ts";
@@ -35,6 +35,22 @@ export interface StartOptions extends ServerOptions {
   listen?: Listen;
   /** Persistence; defaults to none. */
   journal?: Journal;
+}
+
+/** -V: connections as beanstalkd logs them ("accept N", "close N"); only this path pays for it. */
+function verboseOpen(ctx: ProtocolContext, log = (line: string): void => console.error(line)): (sock: TransportSocket) => Connection {
+  let seq = 0;
+  return (sock) => {
+    const n = ++seq;
+    log(`beanrun: accept ${n}`);
+    const c = new Connection(ctx, sock);
+    const onClose = c.onClose.bind(c);
+    c.onClose = () => {
+      log(`beanrun: close ${n}`);
+      onClose();
+    };
+    return c;
+  };
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
@@ -82,7 +98,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const listen = opts.listen ?? (await platformListen());
   let listener;
   try {
-    listener = await listen(opts.host ?? DEFAULT_HOST, opts.port ?? DEFAULT_PORT, (sock) => new Connection(ctx, sock), settle);
+    listener = await listen(opts.host ?? DEFAULT_HOST, opts.port ?? DEFAULT_PORT, opts.verbose ? verboseOpen(ctx, opts.log) : (sock) => new Connection(ctx, sock), settle);
   } catch (e) {
     queue.stop();
     await journal?.close?.();

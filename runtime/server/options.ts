@@ -22,4 +22,8 @@ export interface ServerOptions {
   httpPort?: number;
   /** Address for the HTTP endpoints; defaults to `host`. */
   httpHost?: string;
+  /** `-V` (repeatable): 1 or more logs each accepted and closed connection, as beanstalkd does. */
+  verbose?: number;
+  /** Where verbose lines go (default: stderr). */
+  log?: (line: string) => void;
 }
