@@ -14,7 +14,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir, loadavg, cpus } from "node:os";
-import { children, cleanup, cleanupOnSignals, tempDirs } from "./lib/cleanup.ts";
+import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "./lib/processes.ts";
 
 const BENCH = import.meta.dir;
 const ROOT = resolve(BENCH, "..");
@@ -153,19 +153,6 @@ async function ask(port: number, cmd: string, timeoutMs = 5000): Promise<string>
   });
 }
 
-/** Keeps the last few KB of a stream (so a chatty child never blocks on a full pipe). */
-function tail(stream: ReadableStream<Uint8Array>, onText?: (all: string) => void): { text(): string } {
-  let text = "";
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      text += dec.decode(chunk, { stream: true });
-      if (text.length > 8192) text = text.slice(-8192);
-      onText?.(text);
-    }
-  })().catch(() => {});
-  return { text: () => text };
-}
 
 // ---------------------------------------------------------------- servers
 

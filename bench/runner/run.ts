@@ -20,7 +20,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Queue } from "bullmq";
 import { Client } from "../../runtime/client/index.ts";
-import { children, cleanup, cleanupOnSignals, tempDirs } from "../lib/cleanup.ts";
+import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "../lib/processes.ts";
 
 const HERE = import.meta.dir;
 const ROOT = resolve(HERE, "../..");
@@ -145,18 +145,6 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-function tail(stream: ReadableStream<Uint8Array>, onText?: (all: string) => void): { text(): string } {
-  let text = "";
-  (async () => {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      text += dec.decode(chunk, { stream: true });
-      if (text.length > 16384) text = text.slice(-16384);
-      onText?.(text);
-    }
-  })().catch(() => {});
-  return { text: () => text };
-}
 
 async function until(what: string, ms: number, fn: () => Promise<boolean> | boolean, every = 20): Promise<void> {
   const end = Date.now() + ms;

@@ -7,7 +7,8 @@
  */
 import type { ServerStats, TubeStats } from "../../client/index.ts";
 import { type Column, table } from "./format.ts";
-import { pausedCell, type TubeRow, tubeRow } from "./snapshot.ts";
+import { type TubeRow, tubeRow } from "./snapshot.ts";
+import { COUNT_COLUMNS, PAUSED_COLUMN } from "./tubes.ts";
 
 export interface Sample {
   /** Monotonic milliseconds (performance.now()) when the replies arrived. */
@@ -26,19 +27,13 @@ function rate(prev: number | undefined, cur: number, seconds: number): string {
   return ((cur - prev) / seconds).toFixed(1);
 }
 
-const num = (header: string, get: (r: TopRow) => number | string): Column<TopRow> => ({ header, align: "right", cell: (r) => String(get(r)) });
+const rateColumn = (header: string, get: (r: TopRow) => string): Column<TopRow> => ({ header, align: "right", cell: get });
 
 const COLUMNS: ReadonlyArray<Column<TopRow>> = [
-  { header: "TUBE", align: "left", cell: (r) => r.name },
-  num("READY", (r) => r.ready),
-  num("RESERVED", (r) => r.reserved),
-  num("DELAYED", (r) => r.delayed),
-  num("BURIED", (r) => r.buried),
-  num("URGENT", (r) => r.urgent),
-  num("WAITING", (r) => r.waiting),
-  num("PUT/S", (r) => r.putRate),
-  num("DEL/S", (r) => r.deleteRate),
-  { header: "PAUSED", align: "left", cell: pausedCell },
+  ...COUNT_COLUMNS,
+  rateColumn("PUT/S", (r) => r.putRate),
+  rateColumn("DEL/S", (r) => r.deleteRate),
+  PAUSED_COLUMN,
 ];
 
 function duration(seconds: number): string {

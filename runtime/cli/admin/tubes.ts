@@ -15,7 +15,8 @@ pause. --json prints an array of
 
 const num = (header: string, get: (r: TubeRow) => number): Column<TubeRow> => ({ header, align: "right", cell: (r) => String(get(r)) });
 
-export const COLUMNS: ReadonlyArray<Column<TubeRow>> = [
+/** The tube and its job counts: the leading columns here and in `top`. */
+export const COUNT_COLUMNS: ReadonlyArray<Column<TubeRow>> = [
   { header: "TUBE", align: "left", cell: (r) => r.name },
   num("READY", (r) => r.ready),
   num("RESERVED", (r) => r.reserved),
@@ -23,8 +24,11 @@ export const COLUMNS: ReadonlyArray<Column<TubeRow>> = [
   num("BURIED", (r) => r.buried),
   num("URGENT", (r) => r.urgent),
   num("WAITING", (r) => r.waiting),
-  { header: "PAUSED", align: "left", cell: pausedCell },
 ];
+
+export const PAUSED_COLUMN: Column<TubeRow> = { header: "PAUSED", align: "left", cell: pausedCell };
+
+const COLUMNS: ReadonlyArray<Column<TubeRow>> = [...COUNT_COLUMNS, PAUSED_COLUMN];
 
 export const main = adminMain({
   name: "tubes",

@@ -1,4 +1,6 @@
 /**
+ * The benchmark drivers' child processes.
+ *
  * Everything a benchmark starts (server processes, temp directories) is
  * registered here and removed on exit or on a signal, so an interrupted run
  * leaves no server holding a port or a core.
@@ -28,4 +30,18 @@ export function cleanupOnSignals(name: string): void {
       process.exit(130);
     });
   }
+}
+
+/** Keeps the last `keep` characters of a stream (so a chatty child never blocks on a full pipe). */
+export function tail(stream: ReadableStream<Uint8Array>, onText?: (all: string) => void, keep = 16384): { text(): string } {
+  let text = "";
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) {
+      text += dec.decode(chunk, { stream: true });
+      if (text.length > keep) text = text.slice(-keep);
+      onText?.(text);
+    }
+  })().catch(() => {});
+  return { text: () => text };
 }
