@@ -10,6 +10,18 @@ import { Connection } from "../runtime/protocol/connection.ts";
 import { Queue } from "../runtime/queue/queue.ts";
 import { cellSizeFor } from "../runtime/queue/arena.ts";
 
+/** A protocol context for driving Connections by hand: marked connections are collected, not flushed. */
+function protocolContext(queue: Queue, dirty: Connection[], runnable: Connection[] = []) {
+  return {
+    queue,
+    ops: new Float64Array(64),
+    host: { pid: 1, version: "t", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) },
+    compat: "1.13" as const,
+    markDirty: (c: Connection) => void dirty.push(c),
+    markRunnable: (c: Connection) => void runnable.push(c),
+  };
+}
+
 let server: RunningServer;
 
 beforeAll(async () => {
@@ -256,14 +268,7 @@ describe("reads and writes split anywhere", () => {
     const runnable: Conn[] = [];
     const received: Uint8Array[] = [];
     let pending = false;
-    const ctx = {
-      queue,
-      ops: new Float64Array(64),
-      host: { pid: 1, version: "t", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) },
-      compat: "1.13" as const,
-      markDirty: (c: Conn) => void dirty.push(c),
-      markRunnable: (c: Conn) => void runnable.push(c),
-    };
+    const ctx = protocolContext(queue, dirty, runnable);
     const sock = {
       write(d: Uint8Array, start: number, end: number): number {
         const n = Math.min(end - start, take());
@@ -391,14 +396,7 @@ describe("reads and writes split anywhere", () => {
     // between, as when a connection resumes in the same turn as another's read.
     const queue = new Queue({ maxJobSize: 1 << 20 });
     const dirty: Conn[] = [];
-    const ctx = {
-      queue,
-      ops: new Float64Array(64),
-      host: { pid: 1, version: "t", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) },
-      compat: "1.13" as const,
-      markDirty: (c: Conn) => void dirty.push(c),
-      markRunnable: () => {},
-    };
+    const ctx = protocolContext(queue, dirty);
     const open = () => {
       const got: Buffer[] = [];
       const conn = new Connection(ctx, {
