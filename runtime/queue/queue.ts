@@ -81,6 +81,16 @@ export interface QueueOptions {
   journal?: Journal;
 }
 
+/**
+ * What the queue tells an embedding process (the job runner) as it happens,
+ * so it can react to work arriving without polling. Called synchronously,
+ * inside the state change: a listener must only note the fact and return.
+ */
+export interface QueueListener {
+  /** A job became ready in this tube (put, release, delay ended, kick, reservation timed out or dropped); `ready` counts its ready jobs now. */
+  jobReady(tube: string, ready: number): void;
+}
+
 export class Queue {
   readonly store = new JobStore();
   /** All tubes, in beanstalkd's order (what list-tubes reports). */
@@ -122,6 +132,7 @@ export class Queue {
 
   private timer: unknown = null;
   private timerAt = Infinity;
+  private listener: QueueListener | null = null;
 
   constructor(opts: QueueOptions = {}) {
     this.maxJobSize = opts.maxJobSize ?? 65535;
@@ -130,6 +141,16 @@ export class Queue {
     this.startedAt = this.clock.now();
     this.defaultTube = this.findOrMakeTube("default");
     this.tubeRef(this.defaultTube); // the default tube never goes away
+  }
+
+  /** Sets (or with null, removes) the one listener told about state changes. */
+  listen(l: QueueListener | null): void {
+    this.listener = l;
+  }
+
+  /** Ready jobs in the tube named `name` (0 when it does not exist). */
+  readyIn(name: string): number {
+    return this.byName.get(name)?.ready.length ?? 0;
   }
 
   // ---- tubes ---------------------------------------------------------------
@@ -324,6 +345,7 @@ export class Queue {
         this.urgentCount++;
         t.urgent++;
       }
+      if (this.listener !== null) this.listener.jobReady(t.name, t.ready.length);
     }
     this.processQueue();
   }
