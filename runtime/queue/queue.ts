@@ -689,6 +689,11 @@ export class Queue {
     return slot;
   }
 
+  /** Ids handed out from now on are at least `next` (recovery: ids seen in the log are never given again). */
+  continueIdsFrom(next: number): void {
+    if (next > this.nextId) this.nextId = next;
+  }
+
   // ---- time ----------------------------------------------------------------
 
   /** Recomputes when connection c next needs a timeout check (beanstalkd's connsched). */
