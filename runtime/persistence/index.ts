@@ -1,17 +1,21 @@
 /**
  * `-b DIR`: opens the write-ahead log of a server. See wal.ts for how it
- * writes, recover.ts for how it reads, FORMAT.md for the bytes.
+ * writes, recover.ts for how it reads, FORMAT.md for the bytes. Opening
+ * reads the log back; the server's wiring (runtime/server/restore.ts) puts
+ * the recovered jobs into its queue.
  */
 import * as fs from "node:fs";
 import { dirname, resolve } from "node:path";
 import { WalError, codeOf, describe } from "./errors.ts";
 import { jobRecordSize } from "./format.ts";
 import { lockDir } from "./lock.ts";
-import { recover } from "./recover.ts";
+import { recover, type Recovery } from "./recover.ts";
 import { Wal, MAX_TUBE_NAME, type SyncMode } from "./wal.ts";
 
-export { Wal } from "./wal.ts";
+export { Wal, type JobSource } from "./wal.ts";
 export { WalError } from "./errors.ts";
+export { ST_BURIED, ST_DELAYED, ST_READY } from "./format.ts";
+export type { RecoveredJob, Recovery } from "./recover.ts";
 
 export const DEFAULT_FILE_SIZE = 10485760;
 /** beanstalkd's default for -f. */
@@ -52,8 +56,14 @@ function checkDir(dir: string): void {
   }
 }
 
-/** Locks the directory, reads the log back and starts a new log file. The jobs enter the queue in `attach`. */
-export function openWal(opts: WalOptions): Wal {
+export interface OpenedWal {
+  wal: Wal;
+  /** What the log held: the wiring restores these jobs into the queue. */
+  recovery: Recovery;
+}
+
+/** Locks the directory, reads the log back and starts a new log file. */
+export function openWal(opts: WalOptions): OpenedWal {
   const dir = opts.walDir;
   const log = opts.log ?? ((m: string) => console.error(`beanrun: ${m}`));
   checkDir(dir);
@@ -73,12 +83,13 @@ export function openWal(opts: WalOptions): Wal {
     throw new WalError(`-b ${dir}: ${describe(e)}`);
   }
   try {
-    const rec = recover(dir);
-    return new Wal(
+    const recovery = recover(dir);
+    const wal = new Wal(
       { dir, mode, fsyncMs: opts.fsyncMs ?? DEFAULT_FSYNC_MS, fileSize, compact: opts.compact ?? true, maxRecord, log },
       lock,
-      rec,
+      recovery,
     );
+    return { wal, recovery };
   } catch (e) {
     lock.release();
     if (e instanceof WalError) throw e;

@@ -7,8 +7,6 @@
  * client before that record is durable. `written` is the sequence number of
  * the last record; `whenDurable(seq, fn)` runs fn once it is on disk.
  */
-import type { Queue } from "./queue.ts";
-
 export interface JournalStats {
   oldestIndex: number;
   currentIndex: number;
@@ -32,8 +30,6 @@ export interface Journal {
   readonly durable: number;
   whenDurable(seq: number, fn: () => void): void;
   stats(): JournalStats;
-  /** Called once by the server before it listens: recovered jobs enter the queue here. */
-  attach?(queue: Queue): void;
   /** Makes everything durable and releases the log (server shutdown). */
   close?(): Promise<void>;
 }

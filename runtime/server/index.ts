@@ -12,6 +12,7 @@ import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
 import { httpHandler } from "../http/handler.ts";
 import type { ServerOptions } from "./options.ts";
 import { openWal } from "../persistence/index.ts";
+import { restoreFromLog } from "./restore.ts";
 
 export type { ServerOptions } from "./options.ts";
 
@@ -78,13 +79,16 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   };
 
   // -b: the log is read back into the queue before the server listens.
-  const journal = opts.journal ?? (opts.walDir !== undefined ? openWal({ ...opts, walDir: opts.walDir }) : undefined);
+  const opened = opts.journal === undefined && opts.walDir !== undefined ? openWal({ ...opts, walDir: opts.walDir }) : undefined;
+  const journal = opts.journal ?? opened?.wal;
   const queue = new Queue({ maxJobSize: opts.maxJobSize ?? 65535, clock, journal });
-  try {
-    journal?.attach?.(queue);
-  } catch (e) {
-    await journal?.close?.();
-    throw e;
+  if (opened) {
+    try {
+      restoreFromLog(queue, opened.wal, opened.recovery);
+    } catch (e) {
+      await opened.wal.close();
+      throw e;
+    }
   }
   const ctx: ProtocolContext = {
     queue,

@@ -1,0 +1,102 @@
+/**
+ * The record buffer: records are encoded into one reusable byte buffer as
+ * the queue reports changes, and described by chunks (a contiguous run of
+ * buffer bytes going to one position of one file). `take()` hands the
+ * pending records over as a Batch and starts a fresh buffer, so encoding
+ * continues while a batch is written and synced; buffers up to 16 MiB are
+ * recycled.
+ */
+import * as fs from "node:fs";
+import { WalError } from "./errors.ts";
+import type { Segment } from "./segment.ts";
+
+export interface Chunk {
+  seg: Segment;
+  /** Offset in the file. */
+  pos: number;
+  /** Range in the batch's buffer. */
+  start: number;
+  end: number;
+}
+
+export interface Batch {
+  buf: Uint8Array;
+  chunks: Chunk[];
+  /** Sequence number of the last record in the batch. */
+  endSeq: number;
+}
+
+const INITIAL = 1 << 20;
+const KEEP_AT_MOST = 16 << 20;
+
+export class RecordBuffer {
+  buf: Uint8Array = new Uint8Array(INITIAL);
+  view: DataView = new DataView(this.buf.buffer);
+  /** Bytes encoded so far. */
+  len = 0;
+  private chunks: Chunk[] = [];
+  private spare: Uint8Array | null = null;
+
+  get empty(): boolean {
+    return this.chunks.length === 0;
+  }
+
+  /**
+   * Room for n bytes going to `seg` at its write position (which advances).
+   * Returns the buffer offset to encode them at; `len` must then grow by n.
+   */
+  append(seg: Segment, n: number): number {
+    if (this.len + n > this.buf.length) this.grow(n);
+    const at = this.len;
+    const last = this.chunks[this.chunks.length - 1];
+    if (last && last.seg === seg && last.end === at && last.pos + (last.end - last.start) === seg.pos) {
+      last.end += n;
+    } else {
+      this.chunks.push({ seg, pos: seg.pos, start: at, end: at + n });
+    }
+    seg.pos += n;
+    return at;
+  }
+
+  private grow(n: number): void {
+    const b = new Uint8Array(Math.max(this.buf.length * 2, this.len + n + 1024));
+    b.set(this.buf.subarray(0, this.len));
+    this.buf = b;
+    this.view = new DataView(b.buffer);
+  }
+
+  /** The pending records as a batch (null if none); encoding continues in a fresh buffer. */
+  take(endSeq: number): Batch | null {
+    if (this.chunks.length === 0) return null;
+    const b: Batch = { buf: this.buf, chunks: this.chunks, endSeq };
+    const next = this.spare && this.spare.length >= INITIAL ? this.spare : new Uint8Array(INITIAL);
+    this.spare = null;
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+    this.len = 0;
+    this.chunks = [];
+    return b;
+  }
+
+  /** A written batch's buffer may be reused. */
+  recycle(b: Batch): void {
+    if (b.buf.length <= KEEP_AT_MOST) this.spare = b.buf;
+  }
+}
+
+/** Writes a batch with one pwrite per chunk, synchronously. */
+export function writeBatchSync(b: Batch): void {
+  for (const c of b.chunks) {
+    if (c.seg.fd < 0) throw new WalError(`log file ${c.seg.path} is not open`);
+    for (let off = c.start; off < c.end; ) {
+      off += fs.writeSync(c.seg.fd, b.buf, off, c.end - off, c.pos + (off - c.start));
+    }
+  }
+}
+
+/** The files a batch touches. */
+export function filesOf(b: Batch): Set<Segment> {
+  const segs = new Set<Segment>();
+  for (const c of b.chunks) segs.add(c.seg);
+  return segs;
+}
