@@ -4,7 +4,7 @@ export interface HttpListener {
   stop(): Promise<void>;
 }
 
-type Fetch = (req: Request) => Response;
+type Fetch = (req: Request) => Response | Promise<Response>;
 
 interface BunServeLike {
   serve(o: { hostname: string; port: number; fetch: Fetch }): { port: number; stop(force?: boolean): unknown };

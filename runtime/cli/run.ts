@@ -13,6 +13,7 @@ import { Supervisor } from "../runner/supervisor.ts";
 import { JobModuleError } from "../runner/validate.ts";
 import { watchJobs } from "../runner/watch.ts";
 import { startServer, type RunningServer } from "../server/index.ts";
+import { announceConsole } from "./console-note.ts";
 import { FlagError, parseServeFlags, SERVE_USAGE } from "./serve-flags.ts";
 
 export const RUN_USAGE = `Use: beanrun run [OPTIONS] [SERVER OPTIONS]
@@ -146,6 +147,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     addr = { host: server.host, port: server.port };
     console.error(`beanrun: listening on ${server.host}:${server.port}`);
+    announceConsole(server, serverOpts.httpToken);
   }
   const serverAddr = `${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
 

@@ -3,6 +3,7 @@
  * does: "-p 11300" and "-p11300" are the same, flags without values can be
  * grouped ("-nV"). Long options are beanrun's own.
  */
+import process from "node:process";
 import type { ServerOptions } from "../server/options.ts";
 
 export const SERVE_USAGE = `Use: beanrun serve [OPTIONS]
@@ -24,7 +25,13 @@ Options:
  -V       increase verbosity
  -h       show this help
  --compat 1.12|1.13   wire format (default 1.13; 1.12 does not quote YAML strings)
- --http [ADDR:]PORT   serve the dashboard, /stats.json and /metrics (Prometheus)
+ --http [ADDR:]PORT   serve the console, /stats.json and /metrics (Prometheus);
+                      on 127.0.0.1 unless ADDR is given (-l does not apply)
+ --http-token TOKEN   token for the console's actions and job bodies (else
+                      $BEANRUN_HTTP_TOKEN); without one, a console off
+                      loopback is read-only and hides bodies
+ --http-allow-host NAME  also accept NAME in the Host header (repeatable;
+                      loopback names and the bound address always are)
 `;
 
 export interface ServeFlags {
@@ -45,9 +52,10 @@ function int(flag: string, v: string, min: number, max: number): number {
   return n;
 }
 
-export function parseServeFlags(argv: readonly string[]): ServeFlags {
+export function parseServeFlags(argv: readonly string[], env: Record<string, string | undefined> = process.env): ServeFlags {
   const f: ServeFlags = { action: "serve", options: {}, verbose: 0 };
   const o = f.options;
+  if (env.BEANRUN_HTTP_TOKEN) o.httpToken = env.BEANRUN_HTTP_TOKEN;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === "--compat") {
@@ -68,6 +76,18 @@ export function parseServeFlags(argv: readonly string[]): ServeFlags {
       if (!m) throw new FlagError(`--http: expected [ADDR:]PORT, got "${v ?? ""}"`);
       if (m[1]) o.httpHost = m[1];
       o.httpPort = int("-http", m[2]!, 0, 65535);
+      continue;
+    }
+    if (arg === "--http-token" || arg.startsWith("--http-token=")) {
+      const v = arg === "--http-token" ? argv[++i] : arg.slice(13);
+      if (!v) throw new FlagError("--http-token requires a value");
+      o.httpToken = v;
+      continue;
+    }
+    if (arg === "--http-allow-host" || arg.startsWith("--http-allow-host=")) {
+      const v = arg === "--http-allow-host" ? argv[++i] : arg.slice(18);
+      if (!v || /[\s/]/.test(v)) throw new FlagError(`--http-allow-host: expected a host name, got "${v ?? ""}"`);
+      (o.httpAllowHosts ??= []).push(v);
       continue;
     }
     if (arg === "--help") {

@@ -3,6 +3,7 @@ import process from "node:process";
 import { startServer } from "../server/index.ts";
 import { FlagError, parseServeFlags, SERVE_USAGE, type ServeFlags } from "./serve-flags.ts";
 import { VERSION } from "../version.ts";
+import { announceConsole } from "./console-note.ts";
 
 export { parseServeFlags } from "./serve-flags.ts";
 
@@ -48,9 +49,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (flags.verbose) console.error(`beanrun: pid ${process.pid}`);
   console.error(`beanrun: listening on ${server.host}:${server.port}`);
-  if (server.httpPort !== undefined) {
-    console.error(`beanrun: dashboard and metrics on http://${o.httpHost ?? server.host}:${server.httpPort}/`);
-  }
+  if (server.httpPort !== undefined) announceConsole(server, o.httpToken);
 
   process.on("SIGUSR1", () => {
     server.drain();

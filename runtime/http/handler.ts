@@ -1,35 +1,137 @@
 /**
  * The operator's HTTP endpoints, as a Web-standard fetch handler (the same
  * under Bun.serve and Deno.serve):
- *   GET /            the dashboard
- *   GET /stats.json  the server's state as JSON
- *   GET /metrics     Prometheus metrics
- *   GET /healthz     200 "ok" (liveness)
- * Read-only by design: changing the queue goes through the beanstalkd
- * protocol, where clients already authenticate by network reachability.
+ *   GET  /              the console (one self-contained page, no network fetches)
+ *   GET  /api/...       its JSON API (api.ts); /api/events streams job outcomes
+ *   POST /api/action    kick, delete, pause, put (guarded: guard.ts)
+ *   GET  /stats.json    the server's state as JSON
+ *   GET  /metrics       Prometheus metrics
+ *   GET  /healthz       200 "ok" (liveness; exempt from the Host check)
+ * Every other request must pass the Host check first (DNS rebinding).
  */
 import type { Queue } from "../queue/queue.ts";
-import { DASHBOARD_HTML } from "./dashboard.ts";
-import { prometheus } from "./metrics.ts";
+import { createActions } from "./actions.ts";
+import { apiGet, apiPost, type ApiContext } from "./api.ts";
+import { consolePage } from "./page.ts";
+import type { FailureRecord } from "./failure-record.ts";
+import { createGuard, type GuardOptions } from "./guard.ts";
+import { prometheus, type BuildInfo } from "./metrics.ts";
+import { Outcomes } from "./outcomes.ts";
+import type { JobOutcome, RunnerView } from "./runner-view.ts";
 import { snapshot } from "./snapshot.ts";
 
-export function httpHandler(queue: Queue, ops: Float64Array, version: string): (req: Request) => Response {
-  return (req) => {
-    const path = new URL(req.url).pathname;
-    if (req.method !== "GET" && req.method !== "HEAD") return new Response("method not allowed\n", { status: 405 });
-    switch (path) {
+export interface ConsoleOptions extends GuardOptions {
+  queue: Queue;
+  ops: Float64Array;
+  build: BuildInfo;
+  /** The queue's own address, for the actions' protocol connection. */
+  server: { host: string; port: number };
+  failures?: (id: number) => FailureRecord | undefined;
+}
+
+export interface Console {
+  fetch(req: Request): Response | Promise<Response>;
+  readonly outcomes: Outcomes;
+  /** The runner in this process, when there is one (`beanrun run`). */
+  attachRunner(view: RunnerView): void;
+  /** Where failure records come from (the server's store, or the runner's). */
+  setFailures(lookup: (id: number) => FailureRecord | undefined): void;
+  close(): void;
+}
+
+const HEARTBEAT_MS = 5000;
+
+/** Server-sent events: one `data:` line of JSON per job outcome, optionally for one tube. */
+function events(outcomes: Outcomes, tube: string | null, signal: AbortSignal): Response {
+  const enc = new TextEncoder();
+  let stop = (): void => {};
+  const stream = new ReadableStream<Uint8Array>({
+    start(ctl) {
+      const send = (s: string) => {
+        try {
+          ctl.enqueue(enc.encode(s));
+        } catch {
+          stop();
+        }
+      };
+      const off = outcomes.subscribe((o: JobOutcome) => {
+        if (tube === null || o.tube === tube) send(`data: ${JSON.stringify(o)}\n\n`);
+      });
+      const beat = setInterval(() => send(": beat\n\n"), HEARTBEAT_MS);
+      stop = () => {
+        off();
+        clearInterval(beat);
+      };
+      signal.addEventListener("abort", () => {
+        stop();
+        try {
+          ctl.close();
+        } catch {
+          // already closed
+        }
+      });
+      send(": connected\n\n");
+    },
+    cancel: () => stop(),
+  });
+  return new Response(stream, { headers: { "content-type": "text/event-stream", "cache-control": "no-store" } });
+}
+
+export function createConsole(o: ConsoleOptions): Console {
+  const guard = createGuard(o);
+  const outcomes = new Outcomes();
+  const actions = createActions(o.queue, o.server);
+  let runner: RunnerView | undefined;
+  let failures = o.failures ?? (() => undefined);
+  const ctx: ApiContext = {
+    queue: o.queue,
+    ops: o.ops,
+    build: o.build,
+    guard,
+    actions,
+    outcomes,
+    runner: () => runner,
+    failures: (id) => failures(id),
+  };
+  const page = consolePage(guard.csrf);
+  const text = (body: string, status = 200, type = "text/plain; charset=utf-8") =>
+    new Response(body, { status, headers: { "content-type": type, "cache-control": "no-store" } });
+
+  const fetch = (req: Request): Response | Promise<Response> => {
+    const url = new URL(req.url);
+    if (url.pathname === "/healthz") return text("ok\n");
+    const badHost = guard.hostProblem(req);
+    if (badHost) return text(`${badHost}\n`, 421);
+    if (req.method === "POST" && url.pathname.startsWith("/api/")) return apiPost(ctx, req, url);
+    if (req.method !== "GET" && req.method !== "HEAD") return text("method not allowed\n", 405);
+    switch (url.pathname) {
       case "/":
-        return new Response(DASHBOARD_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
-      case "/stats.json":
-        return Response.json(snapshot(queue, ops, version), { headers: { "cache-control": "no-store" } });
-      case "/metrics":
-        return new Response(prometheus(snapshot(queue, ops, version)), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        return new Response(page, {
+          headers: {
+            "content-type": "text/html; charset=utf-8",
+            "cache-control": "no-store",
+            // Everything is inline and same-origin: no script, style or fetch can come from elsewhere, and no framing.
+            "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+          },
         });
-      case "/healthz":
-        return new Response("ok\n");
+      case "/stats.json":
+        return Response.json(snapshot(o.queue, o.ops, o.build.protocol), { headers: { "cache-control": "no-store" } });
+      case "/metrics":
+        return text(prometheus(snapshot(o.queue, o.ops, o.build.protocol), o.build, outcomes), 200, "text/plain; version=0.0.4; charset=utf-8");
+      case "/api/events":
+        return events(outcomes, url.searchParams.get("tube"), req.signal);
       default:
-        return new Response("not found\n", { status: 404 });
+        return url.pathname.startsWith("/api/") ? apiGet(ctx, req, url) : text("not found\n", 404);
     }
+  };
+
+  return {
+    fetch,
+    outcomes,
+    attachRunner: (v) => void (runner = v),
+    setFailures: (f) => void (failures = f),
+    close: () => actions.close(),
   };
 }

@@ -1,9 +1,24 @@
-/** The Prometheus text exposition format (version 0.0.4) of a Snapshot. */
+/**
+ * The Prometheus text exposition format (version 0.0.4) of a Snapshot and of
+ * the runner's job outcomes. Names follow Prometheus conventions: counters
+ * end in _total, units are base units (seconds), and no two families share a
+ * name once _total is stripped (a gauge X beside a counter X_total is one
+ * family to a parser, so the open-connections gauge is
+ * beanrun_connections_open). test/http-metrics.test.ts checks the output with
+ * the reference Python parser.
+ */
+import { DURATION_BUCKETS, type Outcomes } from "./outcomes.ts";
 import type { Snapshot } from "./snapshot.ts";
+
+export interface BuildInfo {
+  version: string;
+  protocol: string;
+  runtime: string;
+}
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-export function prometheus(s: Snapshot): string {
+export function prometheus(s: Snapshot, build: BuildInfo, outcomes?: Outcomes): string {
   const out: string[] = [];
   const metric = (name: string, type: "gauge" | "counter", help: string, samples: [Record<string, string>, number][]) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -16,6 +31,7 @@ export function prometheus(s: Snapshot): string {
   const perState = (pick: (st: string) => number) =>
     ["ready", "reserved", "delayed", "buried"].map((st): [Record<string, string>, number] => [{ state: st }, pick(st)]);
 
+  metric("beanrun_build_info", "gauge", "Always 1; the labels say which beanrun this is.", [[{ ...build }, 1]]);
   metric("beanrun_up", "gauge", "1 while the server runs.", one(1));
   metric("beanrun_uptime_seconds", "gauge", "Seconds since the server started.", one(s.uptimeSeconds));
   metric("beanrun_draining", "gauge", "1 when new jobs are refused (drain mode).", one(s.draining ? 1 : 0));
@@ -23,7 +39,7 @@ export function prometheus(s: Snapshot): string {
   metric("beanrun_jobs_urgent", "gauge", "Ready jobs with priority below 1024.", one(s.jobs.urgent));
   metric("beanrun_jobs_created_total", "counter", "Jobs created by put.", one(s.jobs.total));
   metric("beanrun_job_timeouts_total", "counter", "Reservations that ran past their TTR.", one(s.jobs.timeouts));
-  metric("beanrun_connections", "gauge", "Open connections.", one(s.connections.current));
+  metric("beanrun_connections_open", "gauge", "Open connections.", one(s.connections.current));
   metric("beanrun_connections_producers", "gauge", "Open connections that have put a job.", one(s.connections.producers));
   metric("beanrun_connections_workers", "gauge", "Open connections that have reserved a job.", one(s.connections.workers));
   metric("beanrun_connections_waiting", "gauge", "Connections blocked in a reserve.", one(s.connections.waiting));
@@ -50,5 +66,29 @@ export function prometheus(s: Snapshot): string {
   tubeMetric("beanrun_tube_waiting", "gauge", "Connections waiting for a job on a tube.", (t) => t.waiting);
   tubeMetric("beanrun_tube_watching", "gauge", "Connections watching a tube.", (t) => t.watching);
   tubeMetric("beanrun_tube_paused_seconds", "gauge", "Seconds a tube stays paused.", (t) => t.pausedSecondsLeft);
+  if (outcomes) outcomeMetrics(outcomes, metric, out);
   return out.join("\n") + "\n";
+}
+
+type Metric = (name: string, type: "gauge" | "counter", help: string, samples: [Record<string, string>, number][]) => void;
+
+/** Job outcomes per tube, as counters and one histogram (only when a runner feeds them). */
+function outcomeMetrics(o: Outcomes, metric: Metric, out: string[]): void {
+  const tubes = [...o.tubes.entries()];
+  const per = (pick: (t: (typeof tubes)[number][1]) => number) => tubes.map(([tube, t]): [Record<string, string>, number] => [{ tube }, pick(t)]);
+  metric("beanrun_jobs_done_total", "counter", "Jobs whose handler succeeded, per tube.", per((t) => t.done));
+  metric("beanrun_jobs_failed_total", "counter", "Failed attempts (retried, buried, timed out or invalid), per tube.", per((t) => t.failed));
+  metric("beanrun_jobs_retried_total", "counter", "Failed attempts released for a retry, per tube.", per((t) => t.retried));
+  metric("beanrun_jobs_buried_total", "counter", "Jobs buried by the runner (out of attempts or invalid), per tube.", per((t) => t.buried));
+  metric("beanrun_worker_restarts_total", "counter", "Worker processes restarted after an unexpected exit, per tube.", per((t) => t.workerRestarts));
+  metric("beanrun_schedule_ticks_total", "counter", "Cron ticks that put a job, per tube.", per((t) => t.scheduleTicks));
+  metric("beanrun_schedule_misses_total", "counter", "Cron ticks that could not put their job, per tube.", per((t) => t.scheduleMisses));
+  out.push("# HELP beanrun_job_duration_seconds Handler run time per attempt.", "# TYPE beanrun_job_duration_seconds histogram");
+  for (const [tube, t] of tubes) {
+    const l = `tube="${esc(tube)}"`;
+    DURATION_BUCKETS.forEach((le, i) => out.push(`beanrun_job_duration_seconds_bucket{${l},le="${le}"} ${t.buckets[i]}`));
+    out.push(`beanrun_job_duration_seconds_bucket{${l},le="+Inf"} ${t.buckets[DURATION_BUCKETS.length]}`);
+    out.push(`beanrun_job_duration_seconds_sum{${l}} ${t.durationSum}`);
+    out.push(`beanrun_job_duration_seconds_count{${l}} ${t.durationCount}`);
+  }
 }

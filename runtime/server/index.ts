@@ -9,7 +9,8 @@ import { Op } from "../protocol/commands.ts";
 import { platformListen, type Listen, type TransportSocket } from "../adapters/transport.ts";
 import { hostInfo } from "./host.ts";
 import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
-import { httpHandler } from "../http/handler.ts";
+import { createConsole, type Console } from "../http/handler.ts";
+import { VERSION } from "../version.ts";
 import type { ServerOptions } from "./options.ts";
 import { openWal } from "../persistence/index.ts";
 import { restoreFromLog } from "./restore.ts";
@@ -26,6 +27,10 @@ export interface RunningServer {
   readonly queue: Queue;
   /** Port of the HTTP endpoints, when enabled. */
   readonly httpPort?: number;
+  /** Address the HTTP endpoints are bound to, when enabled. */
+  readonly httpHost?: string;
+  /** The console behind the HTTP endpoints (the runner feeds it outcomes), when enabled. */
+  readonly console?: Console;
   /** Stop accepting new jobs (DRAINING), as beanstalkd does on SIGUSR1. */
   drain(): void;
   close(): Promise<void>;
@@ -109,10 +114,22 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     throw e;
   }
 
+  // The console binds to loopback unless given an address of its own: -l does not carry over.
   let http: HttpListener | undefined;
+  let httpConsole: Console | undefined;
+  const httpHost = opts.httpHost ?? DEFAULT_HOST;
   if (opts.httpPort !== undefined) {
     try {
-      http = serveHttp(opts.httpHost ?? opts.host ?? DEFAULT_HOST, opts.httpPort, httpHandler(queue, ctx.ops, ctx.host.version));
+      httpConsole = createConsole({
+        queue,
+        ops: ctx.ops,
+        build: { version: VERSION, protocol: compat, runtime: runtimeName() },
+        server: { host: listener.host, port: listener.port },
+        bindHost: httpHost,
+        allowedHosts: opts.httpAllowHosts,
+        token: opts.httpToken,
+      });
+      http = serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
     } catch (e) {
       await listener.stop();
       queue.stop();
@@ -125,6 +142,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     host: listener.host,
     port: listener.port,
     httpPort: http?.port,
+    httpHost: http ? httpHost : undefined,
+    console: httpConsole,
     queue,
     drain: () => {
       queue.draining = true;
@@ -132,8 +151,16 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     close: async () => {
       await listener.stop();
       await http?.stop();
+      httpConsole?.close();
       queue.stop();
       await journal?.close?.();
     },
   };
+}
+
+function runtimeName(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  if (g.Bun) return `bun ${g.Bun.version}`;
+  if (g.Deno) return `deno ${g.Deno.version.deno}`;
+  return "unknown";
 }

@@ -20,8 +20,12 @@ export interface ServerOptions {
   compact?: boolean;
   /** Serve the dashboard, /stats.json and /metrics over HTTP on this port (`--http`). */
   httpPort?: number;
-  /** Address for the HTTP endpoints; defaults to `host`. */
+  /** Address for the HTTP endpoints; defaults to 127.0.0.1 whatever `host` is (`--http ADDR:PORT` to change it). */
   httpHost?: string;
+  /** Token the console's actions and job bodies need (`--http-token` or BEANRUN_HTTP_TOKEN); required off loopback. */
+  httpToken?: string;
+  /** Names besides loopback ones and the bound address accepted in the Host header (`--http-allow-host`). */
+  httpAllowHosts?: string[];
   /** `-V` (repeatable): 1 or more logs each accepted and closed connection, as beanstalkd does. */
   verbose?: number;
   /** Where verbose lines go (default: stderr). */

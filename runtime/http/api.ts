@@ -1,0 +1,112 @@
+/**
+ * The console's JSON API (GET /api/...) and its one mutation endpoint
+ * (POST /api/action). Reads come from the queue in this process; actions go
+ * through Actions (the beanstalkd protocol). Bodies are left out when the
+ * guard says this request may not see them.
+ */
+import type { Queue } from "../queue/queue.ts";
+import { ActionError, parseAction, type Actions } from "./actions.ts";
+import type { FailureRecord } from "./failure-record.ts";
+import type { Guard } from "./guard.ts";
+import { jobById, LIST_STATES, listJobs, type JobView, type ListState } from "./jobs-view.ts";
+import type { BuildInfo } from "./metrics.ts";
+import type { Outcomes } from "./outcomes.ts";
+import type { RunnerView } from "./runner-view.ts";
+import { snapshot } from "./snapshot.ts";
+
+export interface ApiContext {
+  queue: Queue;
+  ops: Float64Array;
+  build: BuildInfo;
+  guard: Guard;
+  actions: Actions;
+  outcomes: Outcomes;
+  runner: () => RunnerView | undefined;
+  failures: (id: number) => FailureRecord | undefined;
+}
+
+const json = (x: unknown, status = 200) => Response.json(x, { status, headers: { "cache-control": "no-store" } });
+const problem = (message: string, status: number) => json({ ok: false, message }, status);
+
+function withFailure(ctx: ApiContext, j: JobView): JobView & { failure?: FailureRecord } {
+  const f = ctx.failures(j.id);
+  return f ? { ...j, failure: f } : j;
+}
+
+export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
+  const bodies = ctx.guard.bodiesProblem(req) === null;
+  const q = url.searchParams;
+  switch (url.pathname) {
+    case "/api/overview": {
+      const runner = ctx.runner();
+      return json({
+        build: ctx.build,
+        stats: snapshot(ctx.queue, ctx.ops, ctx.build.protocol),
+        lastHour: ctx.outcomes.lastHour(),
+        outcomes: Object.fromEntries(ctx.outcomes.tubes),
+        access: { loopback: ctx.guard.loopback, tokenRequired: ctx.guard.tokenRequired, bodies },
+        runner: runner !== undefined,
+      });
+    }
+    case "/api/jobs": {
+      const state = q.get("state") as ListState;
+      if (!LIST_STATES.includes(state)) return problem(`state must be one of ${LIST_STATES.join(", ")}`, 400);
+      const page = listJobs(ctx.queue, q.get("tube") ?? "", state, Number(q.get("offset") ?? 0) || 0, Number(q.get("limit") ?? 20) || 20, bodies);
+      if (!page) return problem(`no tube named ${JSON.stringify(q.get("tube"))}`, 404);
+      return json({ ...page, jobs: page.jobs.map((j) => withFailure(ctx, j)), bodies });
+    }
+    case "/api/job": {
+      const id = Number(q.get("id"));
+      if (!Number.isSafeInteger(id) || id < 1) return problem("a job id is a positive whole number", 400);
+      const j = jobById(ctx.queue, id, bodies);
+      if (!j) return problem(`job ${id} not found`, 404);
+      return json({ job: withFailure(ctx, j), bodies });
+    }
+    case "/api/workers":
+      return json({ runner: ctx.runner() !== undefined, workers: ctx.runner()?.workers() ?? [] });
+    case "/api/schedules":
+      return json({ runner: ctx.runner() !== undefined, schedules: ctx.runner()?.schedules() ?? [] });
+    default:
+      return problem("not found", 404);
+  }
+}
+
+/** POST /api/validate {tube, body}: the tube's schema's verdict on a JSON payload, when the runner knows one. */
+async function validate(ctx: ApiContext, x: { tube?: unknown; body?: unknown }): Promise<Response> {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(String(x.body ?? ""));
+  } catch (e) {
+    return json({ ok: false, schema: false, message: `not JSON: ${(e as Error).message}` });
+  }
+  const v = ctx.runner()?.validate?.(String(x.tube ?? ""), payload) ?? null;
+  if (!v) return json({ ok: true, schema: false, message: "valid JSON (the runner has no schema for this tube)" });
+  const r = await v;
+  return json(r.ok ? { ok: true, schema: true, message: "valid for the tube's schema" } : { ok: false, schema: true, message: r.reason });
+}
+
+export async function apiPost(ctx: ApiContext, req: Request, url: URL): Promise<Response> {
+  const refused = ctx.guard.mutationProblem(req);
+  if (refused) return problem(refused.message, refused.status);
+  let body: unknown;
+  try {
+    body = await req.json();
+  } catch {
+    return problem("the request body is not JSON", 400);
+  }
+  if (url.pathname === "/api/validate") return validate(ctx, body as { tube?: unknown; body?: unknown });
+  if (url.pathname !== "/api/action") return problem("not found", 404);
+  try {
+    const action = parseAction(body);
+    if (action.action === "put") {
+      const v = await validate(ctx, { tube: action.tube, body: action.body });
+      const verdict = (await v.json()) as { ok: boolean; schema: boolean; message: string };
+      if (!verdict.ok && verdict.schema) return problem(`rejected by the tube's schema: ${verdict.message}`, 422);
+    }
+    const r = await ctx.actions.run(action);
+    return json(r, r.ok ? 200 : 409);
+  } catch (e) {
+    if (e instanceof ActionError) return problem(e.message, 400);
+    return problem(`the server did not accept the action: ${(e as Error).message}`, 502);
+  }
+}
