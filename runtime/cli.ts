@@ -23,6 +23,7 @@ const commands: Record<string, () => Promise<{ main: Command }>> = {
   delete: () => import("./cli/admin/delete.ts"),
   "delete-buried": () => import("./cli/admin/delete-buried.ts"),
   pause: () => import("./cli/admin/pause.ts"),
+  tail: () => import("./cli/admin/tail.ts"),
 };
 
 function usage(): string {
@@ -47,6 +48,7 @@ function usage(): string {
     "  delete ID...                  delete jobs",
     "  delete-buried TUBE [N|--all]  delete a tube's oldest buried jobs",
     "  pause TUBE SECONDS            pause a tube (0 ends the pause)",
+    "  tail [TUBE] --http [HOST:]PORT  job outcomes as they happen, from run's console",
   ].join("\n");
 }
 

@@ -67,7 +67,10 @@ test("the job API pages a tube's jobs by state, with bodies shown safely", async
   expect(page.jobs[1]!.body).toMatchObject({ kind: "binary", text: "\\xff\\xfe\\x00a" });
   const rest = (await (await fetch(`${base}/api/jobs?tube=pages&state=ready&offset=2`)).json()) as typeof page;
   expect(rest.jobs[0]!.body.truncated).toBe(true);
-  expect(rest.jobs[0]!.body.text.length).toBe(64 * 1024);
+  expect(rest.jobs[0]!.body.text.length).toBe(4096);
+  const whole = (await (await fetch(`${base}/api/job?id=${rest.jobs[0]!.id}`)).json()) as { job: { body: { text: string; size: number } } };
+  expect(whole.job.body.text.length).toBe(64 * 1024);
+  expect(whole.job.body.size).toBe(70_000);
   const one = (await (await fetch(`${base}/api/job?id=${page.jobs[0]!.id}`)).json()) as { job: { tube: string; state: string } };
   expect(one.job).toMatchObject({ tube: "pages", state: "ready" });
   expect((await fetch(`${base}/api/job?id=999999`)).status).toBe(404);

@@ -8,7 +8,10 @@
  */
 import type { Queue } from "../queue/queue.ts";
 import { JobState, NONE, STATE_NAMES } from "../queue/jobs.ts";
-import { viewBody, type BodyView } from "./body-view.ts";
+import { PREVIEW_BYTES, viewBody, type BodyView } from "./body-view.ts";
+
+/** Bytes of each body a page of jobs shows (a job by id shows PREVIEW_BYTES). */
+export const LIST_PREVIEW_BYTES = 4096;
 
 export type ListState = "ready" | "delayed" | "reserved" | "buried";
 export const LIST_STATES: readonly ListState[] = ["ready", "delayed", "reserved", "buried"];
@@ -40,7 +43,7 @@ export interface JobView {
   body?: BodyView;
 }
 
-function describe(queue: Queue, slot: number, withBody: boolean): JobView {
+function describe(queue: Queue, slot: number, withBody: boolean, preview = PREVIEW_BYTES): JobView {
   const s = queue.store;
   const now = queue.clock.now();
   const state = s.state[slot]!;
@@ -62,7 +65,7 @@ function describe(queue: Queue, slot: number, withBody: boolean): JobView {
   };
   if (withBody) {
     const b = s.bodyOf(slot);
-    v.body = viewBody(b.subarray(0, b.length - 2));
+    v.body = viewBody(b.subarray(0, b.length - 2), preview);
   }
   return v;
 }
@@ -114,5 +117,5 @@ export function listJobs(queue: Queue, tube: string, state: ListState, offset: n
     best.splice(lo, 0, slot);
     if (best.length > keep) best.pop();
   }
-  return { tube, state, offset, total, jobs: best.slice(offset).map((slot) => describe(queue, slot, withBodies)) };
+  return { tube, state, offset, total, jobs: best.slice(offset).map((slot) => describe(queue, slot, withBodies, LIST_PREVIEW_BYTES)) };
 }
