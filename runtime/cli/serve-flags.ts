@@ -32,6 +32,8 @@ Options:
                       loopback is read-only and hides bodies
  --http-allow-host NAME  also accept NAME in the Host header (repeatable;
                       loopback names and the bound address always are)
+ --store postgres://USER@HOST:PORT/DB   keep the jobs in PostgreSQL, shared by any
+                      number of beanrun front ends (instead of memory or -b)
 `;
 
 export interface ServeFlags {
@@ -88,6 +90,12 @@ export function parseServeFlags(argv: readonly string[], env: Record<string, str
       const v = arg === "--http-allow-host" ? argv[++i] : arg.slice(18);
       if (!v || /[\s/]/.test(v)) throw new FlagError(`--http-allow-host: expected a host name, got "${v ?? ""}"`);
       (o.httpAllowHosts ??= []).push(v);
+      continue;
+    }
+    if (arg === "--store" || arg.startsWith("--store=")) {
+      const v = arg === "--store" ? argv[++i] : arg.slice(8);
+      if (!v || !/^postgres(ql)?:\/\//.test(v)) throw new FlagError(`--store: expected postgres://..., got "${v ?? ""}"`);
+      o.store = v;
       continue;
     }
     if (arg === "--help") {

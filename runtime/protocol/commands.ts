@@ -98,6 +98,15 @@ function which(buf: Uint8Array, start: number, end: number): Op {
   return Op.Unknown;
 }
 
+/**
+ * The command in buf[start, end) and where its arguments begin: the same
+ * matching for every dispatcher (the PostgreSQL front end has its own).
+ */
+export function matchCommand(buf: Uint8Array, start: number, end: number): { op: Op; argAt: number } {
+  const op = which(buf, start, end);
+  return { op, argAt };
+}
+
 function latin1(buf: Uint8Array, start: number, end: number): string {
   let s = "";
   for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);

@@ -416,7 +416,7 @@ export class Connection implements ConnEvents {
  * beanstalkd's scan_line_end over buf[start, stop): the index of the first
  * '\r' if a '\n' follows it inside the window, else -1.
  */
-function lineEnd(buf: Uint8Array, start: number, stop: number): number {
+export function lineEnd(buf: Uint8Array, start: number, stop: number): number {
   for (let i = start; i < stop - 1; i++) {
     if (buf[i] === CR) return buf[i + 1] === LF ? i : -1;
   }

@@ -24,7 +24,8 @@ export const MAX_JOB_SIZE_LIMIT = 1073741824;
 export interface RunningServer {
   readonly host: string;
   readonly port: number;
-  readonly queue: Queue;
+  /** The in-memory queue; absent when the jobs live in PostgreSQL (`store`). */
+  readonly queue?: Queue;
   /** Port of the HTTP endpoints, when enabled. */
   readonly httpPort?: number;
   /** Address the HTTP endpoints are bound to, when enabled. */
@@ -60,6 +61,10 @@ function verboseOpen(ctx: ProtocolContext, log = (line: string): void => console
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  if (opts.store !== undefined) {
+    const { startPostgresServer } = await import("../store/postgres/server.ts");
+    return startPostgresServer(opts.store, opts, { host: DEFAULT_HOST, port: DEFAULT_PORT });
+  }
   const compat = opts.compat ?? "1.13";
   const runnable: Connection[] = [];
   const dirty: Connection[] = [];

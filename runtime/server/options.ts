@@ -8,6 +8,8 @@ export interface ServerOptions {
   maxJobSize?: number;
   /** Wire format: "1.13" (default) or "1.12" (what Debian ships). */
   compat?: "1.12" | "1.13";
+  /** `--store postgres://...`: the jobs live in this PostgreSQL database, shared by any number of front ends. */
+  store?: string;
   /** Write-ahead log directory (`-b`); absent means in memory only. */
   walDir?: string;
   /** fsync at most every N ms (`-f`); 0 syncs before every acknowledgement. */

@@ -1,0 +1,249 @@
+/**
+ * Command dispatch for a PostgreSQL-backed front end: the protocol's own
+ * matching (matchCommand), number parsing and reply bytes, with the same
+ * order of checks as runtime/protocol/commands.ts (so bad input gets the same
+ * reply whichever store serves it), and the store's statements instead of
+ * the in-memory queue. Commands about the connection itself (use, watch,
+ * ignore, list-tube-used, list-tubes-watched, quit) never touch the database.
+ */
+import { matchCommand, Op } from "../../protocol/commands.ts";
+import { parsed, readKickCount, readTimeout112, readU32, readU64 } from "../../protocol/numbers.ts";
+import * as R from "../../protocol/replies.ts";
+import { isValidTubeName, nameSpan } from "../../queue/tube.ts";
+import * as I from "./inspect.ts";
+import { Session } from "./session.ts";
+import * as S from "./statements.ts";
+import type { Step } from "./group-commit.ts";
+
+function latin1(buf: Uint8Array, start: number, end: number): string {
+  let s = "";
+  for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]!);
+  return s;
+}
+
+const yes = (ok: Uint8Array) => (r: boolean) => (r ? ok : R.NOT_FOUND);
+const found = (j: S.JobBody | undefined) => (j ? Session.job(R.FOUND, j.id, j.body) : R.NOT_FOUND);
+
+export function dispatch(s: Session, buf: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) if (buf[i] === 0) return s.reply(R.BAD_FORMAT);
+  const { op, argAt } = matchCommand(buf, start, end);
+  const ctx = s.ctx;
+  const ops = ctx.ops;
+  const exact = argAt === end;
+  const run = <T>(step: Step<T>, reply: (v: T) => Uint8Array): void => s.later(ctx.front.run(step, s).then(reply));
+
+  switch (op) {
+    case Op.Put: {
+      const pri = readU32(buf, argAt, end);
+      if (pri < 0) return s.reply(R.BAD_FORMAT);
+      const delay = readU32(buf, parsed.end, end);
+      if (delay < 0) return s.reply(R.BAD_FORMAT);
+      const ttr = readU32(buf, parsed.end, end);
+      if (ttr < 0) return s.reply(R.BAD_FORMAT);
+      const size = readU32(buf, parsed.end, end);
+      if (size < 0) return s.reply(R.BAD_FORMAT);
+      const trailing = parsed.end !== end;
+      ops[Op.Put]++;
+      if (size > ctx.maxJobSize) return s.skip(size + 2);
+      if (trailing) return s.reply(R.BAD_FORMAT);
+      s.producer = true;
+      return s.beginBody(pri, delay, ttr, size);
+    }
+
+    case Op.PeekReady:
+    case Op.PeekDelayed:
+    case Op.PeekBuried: {
+      if (!exact) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      const kind = op === Op.PeekReady ? "ready" : op === Op.PeekDelayed ? "delayed" : "buried";
+      return run(S.peekTube(kind, s.use), found);
+    }
+
+    case Op.Peek: {
+      const id = readU64(buf, argAt, end, true);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      return run(S.peekId(id), found);
+    }
+
+    case Op.ReserveTimeout:
+    case Op.Reserve: {
+      let timeout = -1;
+      if (op === Op.ReserveTimeout) {
+        if (ctx.compat === "1.12") {
+          const t = readTimeout112(buf, argAt, end);
+          if (t === null) return s.reply(R.BAD_FORMAT);
+          timeout = t;
+        } else {
+          const t = readU32(buf, argAt, end);
+          if (t < 0 || t > 0x7fffffff) return s.reply(R.BAD_FORMAT);
+          timeout = t;
+        }
+      } else if (!exact) {
+        return s.reply(R.BAD_FORMAT);
+      }
+      ops[op]++;
+      return s.reserve(timeout < 0 ? -1 : timeout * 1000);
+    }
+
+    case Op.ReserveJob: {
+      const id = readU64(buf, argAt, end, true);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      s.worker = true;
+      return run(S.reserveJob(s.owner, id), (j) => {
+        if (!j) return R.NOT_FOUND;
+        s.reserved.set(j.id, Date.now() + j.ttr * 1000);
+        ctx.front.dueIn(j.ttr * 1000);
+        return Session.job(R.RESERVED, j.id, j.body);
+      });
+    }
+
+    case Op.Delete: {
+      const id = readU64(buf, argAt, end, true);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      s.reserved.delete(id);
+      return run(S.remove(s.owner, id), yes(R.DELETED));
+    }
+
+    case Op.Release: {
+      const id = readU64(buf, argAt, end);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      const pri = readU32(buf, parsed.end, end);
+      if (pri < 0) return s.reply(R.BAD_FORMAT);
+      const delay = readU32(buf, parsed.end, end, true);
+      if (delay < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      s.reserved.delete(id);
+      if (delay > 0) ctx.front.dueIn(delay * 1000);
+      return run(S.release(s.owner, id, pri, delay), yes(R.RELEASED));
+    }
+
+    case Op.Bury: {
+      const id = readU64(buf, argAt, end);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      const pri = readU32(buf, parsed.end, end, true);
+      if (pri < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      s.reserved.delete(id);
+      return run(S.bury(s.owner, id, pri), yes(R.BURIED));
+    }
+
+    case Op.Kick: {
+      const n = readKickCount(buf, argAt, end);
+      if (n < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      return run(S.kick(s.use, n), (k) => Session.line(`KICKED ${k}`));
+    }
+
+    case Op.KickJob: {
+      const id = readU64(buf, argAt, end, true);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      return run(S.kickJob(id), yes(R.KICKED));
+    }
+
+    case Op.Touch: {
+      const id = readU64(buf, argAt, end, true);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      return run(S.touch(s.owner, id), (ttr) => {
+        if (ttr < 0) return R.NOT_FOUND;
+        s.reserved.set(id, Date.now() + ttr * 1000);
+        ctx.front.dueIn(ttr * 1000);
+        return R.TOUCHED;
+      });
+    }
+
+    case Op.Stats: {
+      if (!exact) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      return run(I.serverStats(), (r) => Session.yaml(ctx.formatStats(r)));
+    }
+
+    case Op.StatsJob: {
+      const id = readU64(buf, argAt, end, true);
+      if (id < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
+      return run(I.jobStats(id), (j) => (j ? Session.yaml(I.formatJob(j, ctx.compat)) : R.NOT_FOUND));
+    }
+
+    case Op.StatsTube: {
+      if (!isValidTubeName(buf, argAt, end)) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      const name = latin1(buf, argAt, end);
+      return run(I.tubeStats(name), (t) => {
+        const refs = ctx.refs.get(name);
+        const jobs = t.ready + t.reserved + t.delayed + t.buried;
+        if (!refs && jobs === 0 && t.pauseLeftMs <= 0) return R.NOT_FOUND;
+        const local = { using: refs?.using ?? 0, watching: refs?.watching ?? 0, waiting: ctx.waitingOn(name) };
+        return Session.yaml(I.formatTube(name, t, local, ctx.compat));
+      });
+    }
+
+    case Op.ListTubes: {
+      if (!exact) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      return run(I.liveTubes(), (names) => {
+        const all = new Set(["default", ...ctx.refs.keys(), ...names]);
+        return Session.yaml(I.formatTubeNames([...all]));
+      });
+    }
+
+    case Op.ListTubesWatched: {
+      if (!exact) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      return s.reply(Session.yaml(I.formatTubeNames(s.watch)));
+    }
+
+    case Op.ListTubeUsed: {
+      if (!exact) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      return s.reply(Session.line(`USING ${s.use}`));
+    }
+
+    case Op.Use:
+    case Op.Watch:
+    case Op.Ignore: {
+      if (!isValidTubeName(buf, argAt, end)) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      const name = latin1(buf, argAt, end);
+      if (op === Op.Use) {
+        s.setUse(name);
+        return s.reply(Session.line(`USING ${name}`));
+      }
+      if (op === Op.Watch) s.addWatch(name);
+      else if (!s.dropWatch(name)) return s.reply(R.NOT_IGNORED);
+      return s.reply(Session.line(`WATCHING ${s.watch.length}`));
+    }
+
+    case Op.Quit:
+      return s.quit();
+
+    case Op.PauseTube: {
+      let p = argAt;
+      while (p < end && buf[p] === 0x20) p++;
+      const nameLen = nameSpan(buf, p, end);
+      if (nameLen === 0) return s.reply(R.BAD_FORMAT);
+      const delay = readU32(buf, p + nameLen, end, true);
+      if (delay < 0) return s.reply(R.BAD_FORMAT);
+      ops[op]++;
+      if (!isValidTubeName(buf, p, p + nameLen)) return s.reply(R.BAD_FORMAT);
+      const name = latin1(buf, p, p + nameLen);
+      if (delay > 0) ctx.front.dueIn(delay * 1000);
+      return run(S.pauseTube(name, delay, !ctx.refs.has(name)), yes(R.PAUSED));
+    }
+
+    default:
+      return s.reply(R.UNKNOWN_COMMAND);
+  }
+}

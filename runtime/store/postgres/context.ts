@@ -1,0 +1,127 @@
+/**
+ * What the sessions of one PostgreSQL-backed front end share: the link to the
+ * database, the per-front-end counters and tube references that stats
+ * reports, and the routing of wake-ups to waiting reserves.
+ *
+ * Wake-ups are handed to one idle waiting session per wake (the first, in
+ * connection order, that watches a woken tube); a session that then gets a
+ * job passes the wake on to the next one, so one put costs one or two reserve
+ * attempts, not one per waiting connection. Sessions whose attempt is in
+ * flight are marked to try once more, since their attempt may have read the
+ * table before the job was committed.
+ */
+import { Op } from "../../protocol/commands.ts";
+import type { Compat, HostInfo } from "../../protocol/stats.ts";
+import type { Front } from "./front.ts";
+import type { ServerRow } from "./inspect.ts";
+import type { Session } from "./session.ts";
+
+export interface TubeRefs {
+  using: number;
+  watching: number;
+}
+
+export class FrontContext {
+  readonly ops = new Float64Array(Op.Count);
+  readonly sessions = new Set<Session>();
+  readonly refs = new Map<string, TubeRefs>();
+  readonly startedAt = Date.now();
+  totalConns = 0;
+  draining = false;
+  private lastError = "";
+
+  constructor(
+    readonly front: Front,
+    readonly host: HostInfo,
+    readonly compat: Compat,
+    readonly maxJobSize: number,
+    private readonly log: (line: string) => void,
+  ) {
+    front.onWake((tubes) => this.wake(tubes));
+  }
+
+  tubeRef(tube: string, kind: keyof TubeRefs, d: number): void {
+    let r = this.refs.get(tube);
+    if (!r) this.refs.set(tube, (r = { using: 0, watching: 0 }));
+    r[kind] += d;
+    if (r.using === 0 && r.watching === 0) this.refs.delete(tube);
+  }
+
+  waitingOn(tube: string): number {
+    let n = 0;
+    for (const s of this.sessions) if (s.wait && s.watch.includes(tube)) n++;
+    return n;
+  }
+
+  wakeLocal(tubes: readonly string[]): void {
+    this.wake(new Set(tubes));
+  }
+
+  private wake(tubes: ReadonlySet<string>): void {
+    for (const s of this.sessions) {
+      if (!s.wait || !s.watch.some((t) => tubes.has(t))) continue;
+      if (s.poke()) return;
+    }
+  }
+
+  logError(e: unknown): void {
+    const msg = (e as Error)?.message ?? String(e);
+    // One line per distinct error, not one per command of a failed batch.
+    if (msg === this.lastError) return;
+    this.lastError = msg;
+    this.log(`beanrun: PostgreSQL: ${msg}`);
+  }
+
+  /** stats: job counts cluster-wide, the rest this front end's. */
+  formatStats(r: ServerRow): string {
+    const ops = this.ops;
+    const cpu = this.host.cpuUsage();
+    const rusage = (us: number) => `${Math.floor(us / 1e6)}.${String(Math.floor(us % 1e6)).padStart(6, "0")}`;
+    const q = (s: string) => (this.compat === "1.12" ? s : `"${s}"`);
+    let producers = 0;
+    let workers = 0;
+    let waiting = 0;
+    for (const s of this.sessions) {
+      if (s.producer) producers++;
+      if (s.worker) workers++;
+      if (s.wait) waiting++;
+    }
+    const names: [string, Op][] = [
+      ["put", Op.Put], ["peek", Op.Peek], ["peek-ready", Op.PeekReady], ["peek-delayed", Op.PeekDelayed],
+      ["peek-buried", Op.PeekBuried], ["reserve", Op.Reserve], ["reserve-with-timeout", Op.ReserveTimeout],
+      ["delete", Op.Delete], ["release", Op.Release], ["use", Op.Use], ["watch", Op.Watch], ["ignore", Op.Ignore],
+      ["bury", Op.Bury], ["kick", Op.Kick], ["touch", Op.Touch], ["stats", Op.Stats], ["stats-job", Op.StatsJob],
+      ["stats-tube", Op.StatsTube], ["list-tubes", Op.ListTubes], ["list-tube-used", Op.ListTubeUsed],
+      ["list-tubes-watched", Op.ListTubesWatched], ["pause-tube", Op.PauseTube],
+    ];
+    return (
+      "---\n" +
+      `current-jobs-urgent: ${r.urgent}\n` +
+      `current-jobs-ready: ${r.ready}\n` +
+      `current-jobs-reserved: ${r.reserved}\n` +
+      `current-jobs-delayed: ${r.delayed}\n` +
+      `current-jobs-buried: ${r.buried}\n` +
+      names.map(([n, op]) => `cmd-${n}: ${ops[op]}\n`).join("") +
+      `job-timeouts: ${r.timeouts}\n` +
+      `total-jobs: ${r.total}\n` +
+      `max-job-size: ${this.maxJobSize}\n` +
+      `current-tubes: ${r.tubes}\n` +
+      `current-connections: ${this.sessions.size}\n` +
+      `current-producers: ${producers}\n` +
+      `current-workers: ${workers}\n` +
+      `current-waiting: ${waiting}\n` +
+      `total-connections: ${this.totalConns}\n` +
+      `pid: ${this.host.pid}\n` +
+      `version: "${this.host.version}"\n` +
+      `rusage-utime: ${rusage(cpu.user)}\n` +
+      `rusage-stime: ${rusage(cpu.system)}\n` +
+      `uptime: ${Math.trunc((Date.now() - this.startedAt) / 1000)}\n` +
+      "binlog-oldest-index: 0\nbinlog-current-index: 0\nbinlog-records-migrated: 0\nbinlog-records-written: 0\nbinlog-max-size: 0\n" +
+      `draining: ${this.draining ? "true" : "false"}\n` +
+      `id: ${this.host.instanceId}\n` +
+      `hostname: ${q(this.host.hostname)}\n` +
+      `os: ${q(this.host.os)}\n` +
+      `platform: ${q(this.host.platform)}\n`
+    );
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * One front end's link to the shared queue: its connection pool, its group
+ * commit, its lease, its LISTEN connection and its sweeper.
+ *
+ * - Wake-ups: every batch that makes jobs ready NOTIFYs channel `beanrun`
+ *   with the tube names on commit; every front end LISTENs and retries the
+ *   reserves waiting on those tubes. That is the main path; a slow safety net
+ *   (WAIT_RECHECK_MS) retries waiting reserves in case a notification was lost
+ *   while the LISTEN connection was reconnecting.
+ * - Sweeping: delayed jobs whose time came become ready, reservations past
+ *   their TTR come back (counted as timeouts), ended pauses wake their tube.
+ *   Every front end sweeps when the next such event is due (read from the
+ *   partial indexes after each sweep), and at least once a second so events
+ *   created by a front end that died are not missed. The statements are
+ *   idempotent, so several front ends sweeping at once do no harm.
+ * - Leases: a front end renews its row in beanrun_frontends every LEASE_MS/4;
+ *   the sweep of any front end deletes rows whose lease ran out and gives
+ *   their reservations back (sooner than their TTR). A front end that finds
+ *   its own row gone (it stalled past its lease) registers again under a new
+ *   id: its old reservations were already given back.
+ */
+import postgres, { type Sql } from "postgres";
+import * as os from "node:os";
+import process from "node:process";
+import { GroupCommit, type Step } from "./group-commit.ts";
+import { migrate } from "./migrations.ts";
+
+export const LEASE_MS = 10_000;
+const SWEEP_MAX_MS = 1000;
+const LANES = 4;
+
+export interface FrontOptions {
+  url: string;
+  /** Apply missing migrations on start (default true). */
+  migrate?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Notified when jobs may have become ready in these tubes. */
+export type WakeListener = (tubes: ReadonlySet<string>) => void;
+
+export class UnreachableError extends Error {}
+
+/** "host:port" of a postgres:// URL, for error messages (never the password). */
+export function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname || "localhost"}:${u.port || 5432}${u.pathname && u.pathname !== "/" ? u.pathname : ""}`;
+  } catch {
+    return "(unparsable URL)";
+  }
+}
+
+export class Front {
+  readonly sql: Sql;
+  private listenSql: Sql;
+  readonly commit: GroupCommit;
+  id = 0;
+  private wakeListeners = new Set<WakeListener>();
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private leaseTimer: ReturnType<typeof setInterval> | undefined;
+  private sweeping = false;
+  private stopped = false;
+  private readonly log: (line: string) => void;
+
+  private constructor(readonly opts: FrontOptions) {
+    this.log = opts.log ?? ((l) => console.error(l));
+    const common = { onnotice: () => {}, connect_timeout: 10, idle_timeout: 0, max_lifetime: null } as const;
+    this.sql = postgres(opts.url, { ...common, max: LANES + 2 });
+    this.listenSql = postgres(opts.url, { ...common, max: 1 });
+    this.commit = new GroupCommit(this.sql, {
+      lanes: LANES,
+      counterShard: (lane) => this.id * 16 + lane,
+      notifyTag: () => `${this.id}:`,
+      committed: (woken) => {
+        if (woken.size) this.wake(woken);
+      },
+    });
+  }
+
+  static async open(opts: FrontOptions): Promise<Front> {
+    const f = new Front(opts);
+    try {
+      await f.sql`select 1`;
+    } catch (e) {
+      await f.close();
+      const reason = (e as Error).message ?? String(e);
+      throw new UnreachableError(`cannot reach PostgreSQL at ${describeUrl(opts.url)}: ${reason}`);
+    }
+    try {
+      if (opts.migrate !== false) await migrate(f.sql);
+      await f.register();
+      await f.listenSql.listen("beanrun", (payload) => {
+        const colon = payload.indexOf(":");
+        if (payload.slice(0, colon) !== String(f.id)) f.wake(new Set([payload.slice(colon + 1)]));
+      });
+    } catch (e) {
+      await f.close();
+      throw e;
+    }
+    f.leaseTimer = setInterval(() => void f.renew(), LEASE_MS / 4);
+    f.scheduleSweep(0);
+    return f;
+  }
+
+  /** Runs a step in the next batch; steps of one `key` (a connection) run in order. */
+  run<T>(step: Step<T>, key?: object): Promise<T> {
+    return this.commit.run(step, key);
+  }
+
+  onWake(fn: WakeListener): () => void {
+    this.wakeListeners.add(fn);
+    return () => this.wakeListeners.delete(fn);
+  }
+
+  private wake(tubes: ReadonlySet<string>): void {
+    for (const fn of this.wakeListeners) fn(tubes);
+  }
+
+  /** A local event (a delayed put, a reservation, a pause) falls due in `ms`: sweep then. */
+  dueIn(ms: number): void {
+    this.scheduleSweep(Math.max(0, ms));
+  }
+
+  private nextSweepAt = Infinity;
+
+  private scheduleSweep(ms: number): void {
+    if (this.stopped) return;
+    const at = Date.now() + Math.min(ms, SWEEP_MAX_MS);
+    if (this.sweepTimer !== undefined && at >= this.nextSweepAt) return;
+    clearTimeout(this.sweepTimer);
+    this.nextSweepAt = at;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.nextSweepAt = Infinity;
+      void this.sweep();
+    }, at - Date.now());
+  }
+
+  private async register(): Promise<void> {
+    const [r] = await this.sql`insert into beanrun_frontends (host, pid, started, lease_until)
+      values (${os.hostname()}, ${process.pid}, beanrun_now(), beanrun_now() + ${LEASE_MS}) returning id`;
+    this.id = r!.id as number;
+  }
+
+  private async renew(): Promise<void> {
+    try {
+      const rows = await this.sql`update beanrun_frontends set lease_until = beanrun_now() + ${LEASE_MS} where id = ${this.id} returning id`;
+      if (!rows.length && !this.stopped) {
+        this.log(`beanrun: lease of front end ${this.id} ran out (stalled or cut off); its reservations were given back; registering again`);
+        await this.register();
+      }
+    } catch (e) {
+      this.log(`beanrun: cannot renew front-end lease: ${(e as Error).message}`);
+    }
+  }
+
+  /** Promotes due delayed jobs, expires TTRs and dead front ends' reservations, ends pauses. */
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    let next = SWEEP_MAX_MS;
+    try {
+      next = await this.run(async (tx, b) => {
+        const [changed, due] = await Promise.all([
+          tx.unsafe(
+            `with dead as (delete from beanrun_frontends where lease_until < beanrun_now() returning id),
+             p as (update beanrun_jobs set state = 1 where state = 4 and ready_at <= beanrun_now() returning tube, 0 as timeout),
+             e as (update beanrun_jobs set state = 1, timeouts = timeouts + 1, front = 0, conn = 0, deadline = 0
+                   where state = 2 and deadline <= beanrun_now() returning tube, 1 as timeout),
+             d as (update beanrun_jobs set state = 1, front = 0, conn = 0, deadline = 0
+                   where state = 2 and deadline > beanrun_now() and front in (select id from dead) returning tube, 0 as timeout),
+             u as (update beanrun_tubes set pause_until = 0 where pause_until > 0 and pause_until <= beanrun_now() returning name as tube, 0 as timeout)
+             select tube, timeout from p union all select tube, timeout from e union all select tube, timeout from d
+             union all select tube, timeout from u`,
+          ),
+          tx.unsafe(
+            `select (least((select min(ready_at) from beanrun_jobs where state = 4),
+                           (select min(deadline) from beanrun_jobs where state = 2),
+                           (select min(pause_until) from beanrun_tubes where pause_until > 0)) - beanrun_now())::float8 as ms`,
+          ),
+        ]);
+        for (const r of changed) {
+          b.woken.add(r.tube);
+          if (r.timeout) b.delta(r.tube).timeouts++;
+        }
+        const ms = due[0]?.ms as number | null;
+        return ms === null ? SWEEP_MAX_MS : ms;
+      });
+    } catch (e) {
+      if (!this.stopped) this.log(`beanrun: sweep failed: ${(e as Error).message}`);
+    } finally {
+      this.sweeping = false;
+      this.scheduleSweep(Math.max(next, 1));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.sweepTimer);
+    clearInterval(this.leaseTimer);
+    if (this.id) {
+      // Leaving cleanly: our connections' reservations were already given back; drop the lease row.
+      await this.sql`delete from beanrun_frontends where id = ${this.id}`.catch(() => {});
+    }
+    await Promise.all([this.sql.end({ timeout: 2 }), this.listenSql.end({ timeout: 2 })]);
+  }
+}

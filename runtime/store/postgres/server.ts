@@ -1,0 +1,53 @@
+/**
+ * A front end whose jobs live in PostgreSQL (`serve --store postgres://...`):
+ * the platform's transport, one Session per connection, one Front per process.
+ * Any number of these share one database; each is stateless apart from its
+ * connections, so it can be killed and replaced at any time.
+ */
+import { platformListen } from "../../adapters/transport.ts";
+import { hostInfo } from "../../server/host.ts";
+import type { RunningServer, StartOptions } from "../../server/index.ts";
+import { FrontContext } from "./context.ts";
+import { Front } from "./front.ts";
+import { Session } from "./session.ts";
+
+export async function startPostgresServer(url: string, opts: StartOptions, defaults: { host: string; port: number }): Promise<RunningServer> {
+  if (opts.walDir !== undefined) throw new Error("-b and --store are exclusive: PostgreSQL is the log");
+  if (opts.httpPort !== undefined) throw new Error("--http is not available with --store postgres yet");
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const compat = opts.compat ?? "1.13";
+  const front = await Front.open({ url, log });
+  const ctx = new FrontContext(front, hostInfo(compat), compat, opts.maxJobSize ?? 65535, log);
+  let seq = 0;
+  const accept = (sock: Parameters<Parameters<Awaited<ReturnType<typeof platformListen>>>[2]>[0]) => {
+    const s = new Session(ctx, sock);
+    if (!opts.verbose) return s;
+    const n = ++seq;
+    log(`beanrun: accept ${n}`);
+    const onClose = s.onClose.bind(s);
+    s.onClose = () => {
+      log(`beanrun: close ${n}`);
+      onClose();
+    };
+    return s;
+  };
+  const listen = opts.listen ?? (await platformListen());
+  let listener;
+  try {
+    listener = await listen(opts.host ?? defaults.host, opts.port ?? defaults.port, accept, () => {});
+  } catch (e) {
+    await front.close();
+    throw e;
+  }
+  return {
+    host: listener.host,
+    port: listener.port,
+    drain: () => {
+      ctx.draining = true;
+    },
+    close: async () => {
+      await listener.stop();
+      await front.close();
+    },
+  };
+}

@@ -1,0 +1,236 @@
+/**
+ * Every statement the PostgreSQL front end runs for a beanstalkd command,
+ * each as one group-commit step issuing ONE SQL statement (so the commands of
+ * one connection keep their order inside a pipelined batch).
+ *
+ * Ownership of a reservation is (front, conn): the front end's id in
+ * beanrun_frontends and the connection's number inside that front end. Only
+ * the owner may release, bury, touch or delete a reserved job, as in
+ * beanstalkd; a job that is not reserved may be deleted by anyone.
+ *
+ * Times are milliseconds on the database's clock (beanrun_now()), the only
+ * clock all front ends share; delays and TTRs are whole seconds as in the
+ * protocol. A job is handed out by `UPDATE ... FROM (SELECT ... FOR UPDATE
+ * SKIP LOCKED)`: two transactions can never pick the same row.
+ */
+import type { Step } from "./group-commit.ts";
+
+export const READY = 1;
+export const RESERVED = 2;
+export const BURIED = 3;
+export const DELAYED = 4;
+
+export interface Owner {
+  front: number;
+  conn: number;
+}
+
+export interface JobBody {
+  id: number;
+  body: Uint8Array;
+}
+
+export interface Reserved extends JobBody {
+  ttr: number;
+}
+
+const one = <T>(rows: readonly T[]): T | undefined => rows[0];
+const P = { prepare: true } as const;
+
+export function put(tube: string, pri: number, delay: number, ttr: number, body: Uint8Array): Step<number> {
+  return async (tx, b) => {
+    const rows = tx.unsafe(
+      `insert into beanrun_jobs (tube, state, pri, delay, ttr, created, ready_at, body)
+       values ($1, $2, $3, $4::integer, $5, beanrun_now(), beanrun_now() + $4::integer * 1000::bigint, $6) returning id`,
+      [tube, delay > 0 ? DELAYED : READY, pri, delay, Math.max(ttr, 1), body] as never[],
+      P,
+    );
+    b.touched.add(tube);
+    b.delta(tube).total++;
+    if (delay === 0) b.woken.add(tube);
+    return Number(one(await rows)!.id);
+  };
+}
+
+/** The most urgent ready job (pri, then id) across `tubes`, skipping paused tubes and rows other transactions hold. */
+export function reserve(owner: Owner, tubes: readonly string[]): Step<Reserved | undefined> {
+  return async (tx) => {
+    const rows = await tx.unsafe(
+      `with w as (
+         select name from unnest($1::text[]) as name
+         where not exists (select 1 from beanrun_tubes t where t.name = name and t.pause_until > beanrun_now())
+       ), cand as (
+         select c.id from w cross join lateral (
+           select j.id, j.pri from beanrun_jobs j where j.tube = w.name and j.state = 1
+           order by j.pri, j.id limit 1 for update of j skip locked) c
+         order by c.pri, c.id limit 1
+       )
+       update beanrun_jobs j set state = 2, front = $2, conn = $3, reserves = j.reserves + 1,
+         deadline = beanrun_now() + j.ttr::bigint * 1000
+       from cand where j.id = cand.id returning j.id, j.ttr, j.body`,
+      [tubes, owner.front, owner.conn] as never[],
+      P,
+    );
+    const r = one(rows);
+    return r ? { id: Number(r.id), ttr: r.ttr, body: r.body } : undefined;
+  };
+}
+
+/** reserve-job: any job that is not reserved, by id. */
+export function reserveJob(owner: Owner, id: number): Step<Reserved | undefined> {
+  return async (tx) => {
+    const rows = await tx.unsafe(
+      `update beanrun_jobs j set state = 2, front = $2, conn = $3, reserves = j.reserves + 1,
+         deadline = beanrun_now() + j.ttr::bigint * 1000
+       where j.id = $1 and j.state <> 2 returning j.id, j.ttr, j.body, j.tube`,
+      [id, owner.front, owner.conn] as never[],
+      P,
+    );
+    const r = one(rows);
+    return r ? { id: Number(r.id), ttr: r.ttr, body: r.body } : undefined;
+  };
+}
+
+export function remove(owner: Owner, id: number): Step<boolean> {
+  return async (tx, b) => {
+    const rows = await tx.unsafe(
+      "delete from beanrun_jobs where id = $1 and (state <> 2 or (front = $2 and conn = $3)) returning tube",
+      [id, owner.front, owner.conn] as never[],
+      P,
+    );
+    const r = one(rows);
+    if (r) b.delta(r.tube).deletes++;
+    return r !== undefined;
+  };
+}
+
+export function release(owner: Owner, id: number, pri: number, delay: number): Step<boolean> {
+  return async (tx, b) => {
+    const rows = await tx.unsafe(
+      `update beanrun_jobs set state = $5, pri = $4, delay = $6::integer, ready_at = beanrun_now() + $6::integer * 1000::bigint,
+         releases = releases + 1, front = 0, conn = 0, deadline = 0
+       where id = $1 and state = 2 and front = $2 and conn = $3 returning tube`,
+      [id, owner.front, owner.conn, pri, delay > 0 ? DELAYED : READY, delay] as never[],
+      P,
+    );
+    const r = one(rows);
+    if (r && delay === 0) b.woken.add(r.tube);
+    return r !== undefined;
+  };
+}
+
+export function bury(owner: Owner, id: number, pri: number): Step<boolean> {
+  return async (tx) => {
+    const rows = await tx.unsafe(
+      `update beanrun_jobs set state = 3, pri = $4, bury_seq = nextval('beanrun_bury_seq'), buries = buries + 1,
+         front = 0, conn = 0, deadline = 0
+       where id = $1 and state = 2 and front = $2 and conn = $3 returning id`,
+      [id, owner.front, owner.conn, pri] as never[],
+      P,
+    );
+    return rows.length > 0;
+  };
+}
+
+/** Returns the job's TTR in seconds when touched, else -1. */
+export function touch(owner: Owner, id: number): Step<number> {
+  return async (tx) => {
+    const rows = await tx.unsafe(
+      `update beanrun_jobs set deadline = beanrun_now() + ttr::bigint * 1000
+       where id = $1 and state = 2 and front = $2 and conn = $3 returning ttr`,
+      [id, owner.front, owner.conn] as never[],
+      P,
+    );
+    const r = one(rows);
+    return r ? r.ttr : -1;
+  };
+}
+
+/** kick: up to n buried jobs of the tube, or, when it has none, up to n delayed ones. */
+export function kick(tube: string, n: number): Step<number> {
+  return async (tx, b) => {
+    const rows = await tx.unsafe(
+      `with b as (select id from beanrun_jobs where tube = $1 and state = 3 order by bury_seq limit $2 for update skip locked),
+       d as (select id from beanrun_jobs where tube = $1 and state = 4
+               and not exists (select 1 from beanrun_jobs where tube = $1 and state = 3)
+             order by ready_at, id limit $2 for update skip locked),
+       k as (select id from b union all select id from d)
+       update beanrun_jobs j set state = 1, kicks = j.kicks + 1 from k where j.id = k.id returning j.id`,
+      [tube, n] as never[],
+      P,
+    );
+    if (rows.length) b.woken.add(tube);
+    return rows.length;
+  };
+}
+
+export function kickJob(id: number): Step<boolean> {
+  return async (tx, b) => {
+    const rows = await tx.unsafe(
+      "update beanrun_jobs set state = 1, kicks = kicks + 1 where id = $1 and state in (3, 4) returning tube",
+      [id] as never[],
+      P,
+    );
+    const r = one(rows);
+    if (r) b.woken.add(r.tube);
+    return r !== undefined;
+  };
+}
+
+export type PeekKind = "id" | "ready" | "delayed" | "buried";
+
+const PEEK: Record<Exclude<PeekKind, "id">, string> = {
+  ready: "select id, body from beanrun_jobs where tube = $1 and state = 1 order by pri, id limit 1",
+  delayed: "select id, body from beanrun_jobs where tube = $1 and state = 4 order by ready_at, id limit 1",
+  buried: "select id, body from beanrun_jobs where tube = $1 and state = 3 order by bury_seq limit 1",
+};
+
+export function peekId(id: number): Step<JobBody | undefined> {
+  return async (tx) => {
+    const r = one(await tx.unsafe("select id, body from beanrun_jobs where id = $1", [id] as never[], P));
+    return r ? { id: Number(r.id), body: r.body } : undefined;
+  };
+}
+
+export function peekTube(kind: Exclude<PeekKind, "id">, tube: string): Step<JobBody | undefined> {
+  return async (tx) => {
+    const r = one(await tx.unsafe(PEEK[kind], [tube] as never[], P));
+    return r ? { id: Number(r.id), body: r.body } : undefined;
+  };
+}
+
+/** Puts a connection's reservations back (the connection closed). */
+export function releaseConn(owner: Owner): Step<number> {
+  return async (tx, b) => {
+    const rows = await tx.unsafe(
+      "update beanrun_jobs set state = 1, front = 0, conn = 0, deadline = 0 where state = 2 and front = $1 and conn = $2 returning tube",
+      [owner.front, owner.conn] as never[],
+      P,
+    );
+    for (const r of rows) b.woken.add(r.tube);
+    return rows.length;
+  };
+}
+
+/**
+ * pause-tube. A tube no connection of this front end refers to must exist in
+ * the cluster (hold jobs, or be paused) or the reply is NOT_FOUND.
+ */
+export function pauseTube(tube: string, secs: number, mustExist: boolean): Step<boolean> {
+  return async (tx, b) => {
+    const rows = await tx.unsafe(
+      `insert into beanrun_tubes as t (name, pause_secs, pause_until)
+       select $1, $2::bigint, case when $2::bigint > 0 then beanrun_now() + $2::bigint * 1000 else 0 end
+       where not $3 or beanrun_tube_has_jobs($1)
+          or exists (select 1 from beanrun_tubes where name = $1 and pause_until > beanrun_now())
+       on conflict (name) do update set pause_secs = excluded.pause_secs, pause_until = excluded.pause_until
+       returning name`,
+      [tube, secs, mustExist] as never[],
+      P,
+    );
+    if (!rows.length) return false;
+    b.delta(tube).pauses++;
+    if (secs === 0) b.woken.add(tube);
+    return true;
+  };
+}
