@@ -1,8 +1,8 @@
 /** The start-up line for `--http` (serve and run), with a warning when the console is reachable off loopback without a token. */
 import { isLoopbackHost } from "../http/guard.ts";
-import type { RunningServer } from "../server/index.ts";
+import type { Server } from "../server/index.ts";
 
-export function announceConsole(server: RunningServer, token: string | undefined, log = (s: string) => console.error(s)): void {
+export function announceConsole(server: Server, token: string | undefined, log = (s: string) => console.error(s)): void {
   if (server.httpPort === undefined) return;
   const host = server.httpHost ?? "127.0.0.1";
   log(`beanrun: console and metrics on http://${host.includes(":") ? `[${host}]` : host}:${server.httpPort}/`);

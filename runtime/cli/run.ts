@@ -12,7 +12,7 @@ import { startScheduler, type Scheduler } from "../runner/scheduler.ts";
 import { Supervisor } from "../runner/supervisor.ts";
 import { JobModuleError } from "../runner/validate.ts";
 import { watchJobs } from "../runner/watch.ts";
-import { startServer, type RunningServer } from "../server/index.ts";
+import { startServer, type Server } from "../server/index.ts";
 import { announceConsole } from "./console-note.ts";
 import { FlagError, parseServeFlags, SERVE_USAGE } from "./serve-flags.ts";
 
@@ -134,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
   const { dir, jobs } = discovered;
   if (jobs.length === 0) log.warn(`no job modules in ${dir}`, { event: "no-jobs" });
 
-  let server: RunningServer | null = null;
+  let server: Server | null = null;
   let addr: { host: string; port: number };
   if (flags.connect) {
     addr = parseAddress(flags.connect);

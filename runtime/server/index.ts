@@ -21,11 +21,10 @@ export const DEFAULT_PORT = 11300;
 export const DEFAULT_HOST = "127.0.0.1";
 export const MAX_JOB_SIZE_LIMIT = 1073741824;
 
-export interface RunningServer {
+/** What every server offers, whatever holds its jobs. */
+export interface Server {
   readonly host: string;
   readonly port: number;
-  /** The in-memory queue; absent when the jobs live in PostgreSQL (`store`). */
-  readonly queue?: Queue;
   /** Port of the HTTP endpoints, when enabled. */
   readonly httpPort?: number;
   /** Address the HTTP endpoints are bound to, when enabled. */
@@ -35,6 +34,11 @@ export interface RunningServer {
   /** Stop accepting new jobs (DRAINING), as beanstalkd does on SIGUSR1. */
   drain(): void;
   close(): Promise<void>;
+}
+
+/** A server whose jobs live in this process (in memory, with or without -b). */
+export interface RunningServer extends Server {
+  readonly queue: Queue;
 }
 
 export interface StartOptions extends ServerOptions {
@@ -60,11 +64,21 @@ function verboseOpen(ctx: ProtocolContext, log = (line: string): void => console
   };
 }
 
-export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+/**
+ * Starts a server. With `store` (postgres://...) it is a front end of a queue
+ * in PostgreSQL and has no in-process queue; otherwise the queue is here.
+ */
+export function startServer(opts?: StartOptions & { store?: undefined }): Promise<RunningServer>;
+export function startServer(opts: StartOptions): Promise<Server>;
+export async function startServer(opts: StartOptions = {}): Promise<Server> {
   if (opts.store !== undefined) {
     const { startPostgresServer } = await import("../store/postgres/server.ts");
     return startPostgresServer(opts.store, opts, { host: DEFAULT_HOST, port: DEFAULT_PORT });
   }
+  return startLocalServer(opts);
+}
+
+async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   const compat = opts.compat ?? "1.13";
   const runnable: Connection[] = [];
   const dirty: Connection[] = [];

@@ -17,7 +17,7 @@
  * between states by UPDATE and leave by DELETE; dead tuples are reclaimed by
  * autovacuum, tuned per table below to run after 1% of the rows changed
  * instead of PostgreSQL's 20%, so the table's size follows its live rows
- *.
+ * (jobs), not its traffic.
  */
 import type { Sql } from "postgres";
 

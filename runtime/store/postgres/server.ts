@@ -4,14 +4,14 @@
  * Any number of these share one database; each is stateless apart from its
  * connections, so it can be killed and replaced at any time.
  */
-import { platformListen } from "../../adapters/transport.ts";
+import { platformListen, type TransportSocket } from "../../adapters/transport.ts";
 import { hostInfo } from "../../server/host.ts";
-import type { RunningServer, StartOptions } from "../../server/index.ts";
+import type { Server, StartOptions } from "../../server/index.ts";
 import { FrontContext } from "./context.ts";
 import { Front } from "./front.ts";
 import { Session } from "./session.ts";
 
-export async function startPostgresServer(url: string, opts: StartOptions, defaults: { host: string; port: number }): Promise<RunningServer> {
+export async function startPostgresServer(url: string, opts: StartOptions, defaults: { host: string; port: number }): Promise<Server> {
   if (opts.walDir !== undefined) throw new Error("-b and --store are exclusive: PostgreSQL is the log");
   if (opts.httpPort !== undefined) throw new Error("--http is not available with --store postgres yet");
   const log = opts.log ?? ((l: string) => console.error(l));
@@ -19,7 +19,7 @@ export async function startPostgresServer(url: string, opts: StartOptions, defau
   const front = await Front.open({ url, log });
   const ctx = new FrontContext(front, hostInfo(compat), compat, opts.maxJobSize ?? 65535, log);
   let seq = 0;
-  const accept = (sock: Parameters<Parameters<Awaited<ReturnType<typeof platformListen>>>[2]>[0]) => {
+  const accept = (sock: TransportSocket): Session => {
     const s = new Session(ctx, sock);
     if (!opts.verbose) return s;
     const n = ++seq;
