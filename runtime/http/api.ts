@@ -6,7 +6,7 @@
  */
 import type { Queue } from "../queue/queue.ts";
 import { ActionError, parseAction, type Actions } from "./actions.ts";
-import type { FailureRecord } from "./failure-record.ts";
+import type { FailureRecord } from "../failures/record.ts";
 import type { Guard } from "./guard.ts";
 import { jobById, LIST_STATES, listJobs, type JobView, type ListState } from "./jobs-view.ts";
 import type { BuildInfo } from "./metrics.ts";

@@ -13,7 +13,7 @@ import type { Queue } from "../queue/queue.ts";
 import { createActions } from "./actions.ts";
 import { apiGet, apiPost, type ApiContext } from "./api.ts";
 import { consolePage } from "./page.ts";
-import type { FailureRecord } from "./failure-record.ts";
+import type { FailureRecord } from "../failures/record.ts";
 import { createGuard, type GuardOptions } from "./guard.ts";
 import { prometheus, type BuildInfo } from "./metrics.ts";
 import { Outcomes } from "./outcomes.ts";
@@ -120,8 +120,12 @@ export function createConsole(o: ConsoleOptions): Console {
         return Response.json(snapshot(o.queue, o.ops, o.build.protocol), { headers: { "cache-control": "no-store" } });
       case "/metrics":
         return text(prometheus(snapshot(o.queue, o.ops, o.build.protocol), o.build, outcomes), 200, "text/plain; version=0.0.4; charset=utf-8");
-      case "/api/events":
+      case "/api/events": {
+        // Error messages and stacks can quote payloads: the same rule as bodies.
+        const refused = guard.bodiesProblem(req);
+        if (refused) return text(`${refused}\n`, 401);
         return events(outcomes, url.searchParams.get("tube"), req.signal);
+      }
       default:
         return url.pathname.startsWith("/api/") ? apiGet(ctx, req, url) : text("not found\n", 404);
     }

@@ -11,6 +11,8 @@ import { hostInfo } from "./host.ts";
 import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
 import { createConsole, type Console } from "../http/handler.ts";
 import { VERSION } from "../version.ts";
+import { FailureStore } from "../failures/store.ts";
+import { NONE } from "../queue/jobs.ts";
 import type { ServerOptions } from "./options.ts";
 import { openWal } from "../persistence/index.ts";
 import { restoreFromLog } from "./restore.ts";
@@ -29,6 +31,8 @@ export interface Server {
   readonly httpPort?: number;
   /** Address the HTTP endpoints are bound to, when enabled. */
   readonly httpHost?: string;
+  /** The last failure record of each live job (set with the `note` extension command). */
+  readonly failures: FailureStore;
   /** The console behind the HTTP endpoints (the runner feeds it outcomes), when enabled. */
   readonly console?: Console;
   /** Stop accepting new jobs (DRAINING), as beanstalkd does on SIGUSR1. */
@@ -114,6 +118,9 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
       throw e;
     }
   }
+  // Failure records live beside the jobs (and, with -b, in failures.log next to the log).
+  const failures = new FailureStore((id) => queue.find(id) !== NONE);
+  if (opened && opts.walDir !== undefined) failures.openFile(opts.walDir, opts.log);
   const ctx: ProtocolContext = {
     queue,
     ops: new Float64Array(Op.Count),
@@ -147,6 +154,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
         bindHost: httpHost,
         allowedHosts: opts.httpAllowHosts,
         token: opts.httpToken,
+        failures: (id) => failures.get(id),
       });
       http = serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
     } catch (e) {
@@ -163,6 +171,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     httpPort: http?.port,
     httpHost: http ? httpHost : undefined,
     console: httpConsole,
+    failures,
     queue,
     drain: () => {
       queue.draining = true;
@@ -172,6 +181,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
       await http?.stop();
       httpConsole?.close();
       queue.stop();
+      failures.close();
       await journal?.close?.();
     },
   };
