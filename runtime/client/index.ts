@@ -156,6 +156,8 @@ const D = {
   listTubesWatched: okBody("list-tubes-watched", parseYamlList),
   listTubeUsed: nameOf("list-tube-used", "USING"),
   pauseTube: expectWord("pause-tube", "PAUSED"),
+  note: expectWord("note", "NOTED"),
+  peekNote: jobOrNull("peek-note", "FOUND"),
 };
 
 export class Client {
@@ -357,6 +359,26 @@ export class Client {
   /** Holds back reserves from `tube` for `seconds`. Rejects with "NOT_FOUND". */
   pauseTube(tube: string, seconds: number): Promise<void> {
     return this.command("pause-tube", () => `pause-tube ${tubeName(tube)} ${num("seconds", seconds)}\r\n`, D.pauseTube);
+  }
+
+  // ---- beanrun extensions (docs/protocol-extensions.md; beanstalkd answers UNKNOWN_COMMAND) ----
+
+  /** Sets job `id`'s failure record (JSON text). Rejects with "NOT_FOUND", "BAD_FORMAT", or "UNKNOWN_COMMAND" from a server without the extension. */
+  note(id: number, record: string): Promise<void> {
+    let line: string;
+    const body = utf8.encode(record);
+    try {
+      line = `note ${num("id", id)} ${body.length}\r\n`;
+    } catch (e) {
+      return reject(e);
+    }
+    return this.conn.request("note", line, D.note, body);
+  }
+
+  /** Job `id`'s failure record as JSON text, or null when the job has none (or does not exist). */
+  async peekNote(id: number): Promise<string | null> {
+    const j = await this.command("peek-note", () => `peek-note ${num("id", id)}\r\n`, D.peekNote);
+    return j ? textDecoder.decode(j.body) : null;
   }
 
   private command<T>(name: string, line: () => string, decode: (r: Reply) => T): Promise<T> {

@@ -28,9 +28,10 @@ export interface ApiContext {
 const json = (x: unknown, status = 200) => Response.json(x, { status, headers: { "cache-control": "no-store" } });
 const problem = (message: string, status: number) => json({ ok: false, message }, status);
 
-function withFailure(ctx: ApiContext, j: JobView): JobView & { failure?: FailureRecord } {
+/** The job with its failure record; where bodies are hidden, so is the record (messages and stacks can quote payloads). */
+function withFailure(ctx: ApiContext, j: JobView, bodies: boolean): JobView & { failure?: FailureRecord | { hidden: true } } {
   const f = ctx.failures(j.id);
-  return f ? { ...j, failure: f } : j;
+  return f ? { ...j, failure: bodies ? f : { hidden: true } } : j;
 }
 
 export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
@@ -53,14 +54,14 @@ export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
       if (!LIST_STATES.includes(state)) return problem(`state must be one of ${LIST_STATES.join(", ")}`, 400);
       const page = listJobs(ctx.queue, q.get("tube") ?? "", state, Number(q.get("offset") ?? 0) || 0, Number(q.get("limit") ?? 20) || 20, bodies);
       if (!page) return problem(`no tube named ${JSON.stringify(q.get("tube"))}`, 404);
-      return json({ ...page, jobs: page.jobs.map((j) => withFailure(ctx, j)), bodies });
+      return json({ ...page, jobs: page.jobs.map((j) => withFailure(ctx, j, bodies)), bodies });
     }
     case "/api/job": {
       const id = Number(q.get("id"));
       if (!Number.isSafeInteger(id) || id < 1) return problem("a job id is a positive whole number", 400);
       const j = jobById(ctx.queue, id, bodies);
       if (!j) return problem(`job ${id} not found`, 404);
-      return json({ job: withFailure(ctx, j), bodies });
+      return json({ job: withFailure(ctx, j, bodies), bodies });
     }
     case "/api/workers":
       return json({ runner: ctx.runner() !== undefined, workers: ctx.runner()?.workers() ?? [] });

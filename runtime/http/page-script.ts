@@ -170,6 +170,7 @@ function bodyBlock(b, allowed) {
 }
 function failureBlock(f) {
   if (!f) return null;
+  if (f.hidden) return el("div", { class: "failure muted" }, "Last failure: hidden (needs the token, as bodies do).");
   return el("div", { class: "failure" },
     el("div", { class: "bad" }, "Last failure: ", f.message),
     el("div", { class: "meta" }, el("span", {}, "attempt " + f.attempt), el("span", {}, when(f.at)), el("span", {}, f.ms + " ms"), f.pid ? el("span", {}, "pid " + f.pid) : null, f.outcome ? el("span", {}, f.outcome) : null),

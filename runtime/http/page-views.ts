@@ -96,7 +96,7 @@ async function workersView() {
     key: JSON.stringify(d.workers.map((w) => Object.assign({}, w, { startedAt: w.startedAt && Math.round((now - w.startedAt) / 10000) }))),
     render: () => [el("h2", {}, "Workers"), d.runner ? table(["tube", "state", "pid", "uptime", "restarts", "jobs in hand", "last crash"], d.workers.map((w) => el("tr", { "data-worker": w.tube },
       el("td", {}, el("a", { href: tubeHref(w.tube) }, w.tube)), el("td", { class: w.state === "failed" ? "bad" : w.state === "running" ? "okc" : "warnc" }, w.state),
-      el("td", {}, w.pid ?? "–"), el("td", {}, w.startedAt ? ago(now - w.startedAt) : "–"), el("td", {}, fmt(w.restarts)), el("td", {}, fmt(w.inHand)),
+      el("td", {}, w.pids.length ? w.pids.join(", ") : "–"), el("td", {}, w.startedAt ? ago(now - w.startedAt) : "–"), el("td", {}, fmt(w.restarts)), el("td", {}, fmt(w.inHand)),
       el("td", { style: "white-space:normal;text-align:left" }, w.loadError ? el("span", { class: "bad" }, "module does not load: " + w.loadError) : w.lastCrash ? when(w.lastCrash.at) + ": " + w.lastCrash.reason : "–"))))
       : el("p", { class: "muted" }, "No job runner in this process (beanrun serve).")],
   };

@@ -5,13 +5,16 @@
  * `beanrun serve` (no runner) simply has none.
  */
 
-export type WorkerState = "starting" | "running" | "restarting" | "failed" | "stopped";
+/** "idle": no process now (the runner starts one when work arrives). */
+export type WorkerState = "starting" | "running" | "restarting" | "failed" | "idle";
 
 export interface WorkerView {
   tube: string;
   state: WorkerState;
   pid: number | null;
-  /** Epoch ms the current process started, or null. */
+  /** Every live process of the tube (the runner may run several). */
+  pids: number[];
+  /** Epoch ms the oldest live process started, or null. */
   startedAt: number | null;
   /** Restarts after exits the supervisor did not ask for. */
   restarts: number;

@@ -1,6 +1,7 @@
 /** `beanrun peek ID` / `beanrun peek TUBE ready|delayed|buried`: one job, its stats and body. */
 import { Buffer } from "node:buffer";
-import type { Client, Job } from "../../client/index.ts";
+import { BeanstalkError, type Client, type Job } from "../../client/index.ts";
+import { parseFailureRecord, type FailureRecord } from "../../failures/record.ts";
 import { UsageError } from "./args.ts";
 import { adminMain, CliError, out } from "./command.ts";
 import { jsonText, keyValues } from "./format.ts";
@@ -11,10 +12,12 @@ const USAGE = `Use: beanrun peek ID [--json | --body] [-s HOST:PORT]
 
 Shows a job without reserving it: the job with id ID, or TUBE's next ready
 job, the delayed job with the least delay left, or the oldest buried job.
-Prints its stats-job fields, a blank line and the body.
+Prints its stats-job fields, its last failure record when the server keeps
+one (beanrun's \`peek-note\` extension: message, attempt, time, duration,
+worker pid, stack), a blank line and the body.
 
   --body                   only the body, bytes unchanged (for pipes)
-  --json                   {id, stats, body, encoding}: body is UTF-8 text
+  --json                   {id, stats, [failure], body, encoding}: body is UTF-8 text
                            ("encoding": "utf8") or base64 ("encoding": "base64")
   -s, --server HOST:PORT   the server (default $BEANRUN_SERVER, else 127.0.0.1:11300)`;
 
@@ -43,12 +46,14 @@ export const main = adminMain({
     }
     if (args.switches.has("body")) return out(job.body);
     const stats = await onJob(job.id, client.statsJob(job.id));
+    const failure = await failureOf(client, job.id);
     if (json) {
       const text = utf8OrNull(job.body);
       return out(
         jsonText({
           id: job.id,
           stats,
+          ...(failure ? { failure } : {}),
           body: text ?? Buffer.from(job.body).toString("base64"),
           encoding: text === null ? "base64" : "utf8",
         }),
@@ -56,6 +61,7 @@ export const main = adminMain({
     }
     const ends = job.body.length === 0 || job.body[job.body.length - 1] === 10;
     await out(`${keyValues(Object.entries(stats.raw))}\n`);
+    if (failure) await out(formatFailure(failure));
     await out(job.body);
     if (!ends) await out("\n");
   },
@@ -76,4 +82,28 @@ function utf8OrNull(bytes: Uint8Array): string | null {
   } catch {
     return null;
   }
+}
+
+/** The job's failure record, or null (none, or a server without the extension, such as beanstalkd). */
+async function failureOf(client: Client, id: number): Promise<FailureRecord | null> {
+  try {
+    const text = await client.peekNote(id);
+    return text === null ? null : parseFailureRecord(text);
+  } catch (e) {
+    if (e instanceof BeanstalkError && e.code === "UNKNOWN_COMMAND") return null;
+    throw e;
+  }
+}
+
+function formatFailure(f: FailureRecord): string {
+  const head = [
+    `last-failure: ${f.message.split("\n")[0]}`,
+    `failure-attempt: ${f.attempt}`,
+    `failure-time: ${new Date(f.at).toISOString()}`,
+    `failure-ms: ${f.ms}`,
+    ...(f.pid !== undefined ? [`failure-pid: ${f.pid}`] : []),
+    ...(f.outcome ? [`failure-outcome: ${f.outcome}`] : []),
+  ];
+  const stack = f.stack ? `${f.stack.replace(/\n*$/, "").split("\n").map((l) => `  ${l}`).join("\n")}\n` : "";
+  return `${head.join("\n")}\n${stack ? `failure-stack: |\n${stack}` : ""}`;
 }
