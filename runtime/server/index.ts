@@ -31,8 +31,6 @@ export interface Server {
   readonly httpPort?: number;
   /** Address the HTTP endpoints are bound to, when enabled. */
   readonly httpHost?: string;
-  /** The last failure record of each live job (set with the `note` extension command). */
-  readonly failures: FailureStore;
   /** The console behind the HTTP endpoints (the runner feeds it outcomes), when enabled. */
   readonly console?: Console;
   /** Stop accepting new jobs (DRAINING), as beanstalkd does on SIGUSR1. */
@@ -43,6 +41,8 @@ export interface Server {
 /** A server whose jobs live in this process (in memory, with or without -b). */
 export interface RunningServer extends Server {
   readonly queue: Queue;
+  /** The last failure record of each live job (set with the `note` extension command). */
+  readonly failures: FailureStore;
 }
 
 export interface StartOptions extends ServerOptions {
