@@ -1,18 +1,15 @@
 /**
- * `beanrun run`: the embedded server (serve's flags) plus one supervised
- * worker process per job file, and the cron schedules. With --connect the
- * workers use another beanstalkd-compatible server and nothing is scheduled.
+ * `beanrun run`: the embedded server (serve's flags) plus supervised worker
+ * processes per job file (runtime/runner/runner.ts), and the cron schedules.
+ * With --connect the workers use another beanstalkd-compatible server and
+ * nothing is scheduled.
  */
 import process from "node:process";
-import { spawnSelf } from "../adapters/spawn.ts";
-import { discoverJobs, EMBEDDED_JOBS, type JobFile } from "../runner/discover.ts";
-import { Producer, parseAddress } from "../runner/enqueue.ts";
+import { parseAddress } from "../runner/enqueue.ts";
+import { RunnerEvents } from "../runner/events.ts";
+import { logEvents } from "../runner/log-events.ts";
 import { createLogger, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from "../runner/log.ts";
-import { startScheduler, type Scheduler } from "../runner/scheduler.ts";
-import { Supervisor } from "../runner/supervisor.ts";
-import { JobModuleError } from "../runner/validate.ts";
-import { watchJobs } from "../runner/watch.ts";
-import { startServer, type Server } from "../server/index.ts";
+import { RunnerStartError, startRunner } from "../runner/runner.ts";
 import { announceConsole } from "./console-note.ts";
 import { FlagError, parseServeFlags, SERVE_USAGE } from "./serve-flags.ts";
 
@@ -25,7 +22,13 @@ Options:
                         compiled into this executable)
  --connect HOST:PORT    use this beanstalkd-compatible server instead of
                         embedding one (no cron schedules are run)
- --watch                restart a tube's worker when its file changes
+ --only TUBE,...        serve only these tubes (each must have a job module)
+ --except TUBE,...      serve every tube but these
+ --idle SECONDS         a worker process with no job for this long exits
+                        (default 60; a module's processes.idle overrides)
+ --max-processes N      worker processes at once, all tubes together
+                        (default 4 per core, at least 8)
+ --watch                restart a tube's workers when its file changes
  --grace SECONDS        time running handlers get on SIGTERM/SIGINT (default 25)
  --log-format human|json
  --log-level debug|info|warn|error (default info)
@@ -40,6 +43,10 @@ export interface RunFlags {
   connect?: string;
   watch: boolean;
   graceMs: number;
+  only?: string[];
+  except?: string[];
+  idleSeconds?: number;
+  maxProcesses?: number;
   logFormat: LogFormat;
   logLevel: LogLevel;
   serverArgs: string[];
@@ -71,6 +78,22 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
       case "--watch":
         f.watch = true;
         break;
+      case "--only":
+      case "--except": {
+        const tubes = value().split(",").map((t) => t.trim()).filter(Boolean);
+        if (!tubes.length) throw new FlagError(`${name} needs a list of tubes`);
+        if (name === "--only") f.only = tubes;
+        else f.except = tubes;
+        break;
+      }
+      case "--idle":
+      case "--max-processes": {
+        const v = value();
+        if (!/^[1-9]\d*$/.test(v)) throw new FlagError(`${name}: "${v}" is not a whole number >= 1`);
+        if (name === "--idle") f.idleSeconds = Number(v);
+        else f.maxProcesses = Number(v);
+        break;
+      }
       case "--grace": {
         const v = value();
         const n = Number(v);
@@ -120,100 +143,46 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const log = createLogger({ format: flags.logFormat, level: flags.logLevel });
-
-  // Every module is loaded and checked before anything starts.
-  let discovered;
+  const events = new RunnerEvents();
+  logEvents((fn) => events.subscribe(fn), createLogger({ format: flags.logFormat, level: flags.logLevel }));
+  let runner;
   try {
-    discovered = await discoverJobs(flags.jobs);
+    runner = await startRunner({
+      jobs: flags.jobs,
+      connect: flags.connect ? parseAddress(flags.connect) : undefined,
+      server: serverOpts,
+      only: flags.only,
+      except: flags.except,
+      watch: flags.watch,
+      graceMs: flags.graceMs,
+      idleSeconds: flags.idleSeconds,
+      maxProcesses: flags.maxProcesses,
+      logFormat: flags.logFormat,
+      logLevel: flags.logLevel,
+      events,
+    });
   } catch (e) {
-    if (!(e instanceof JobModuleError)) throw e;
+    if (!(e instanceof RunnerStartError)) throw e;
     console.error(`beanrun: ${e.message}`);
     return 1;
   }
-  const { dir, jobs } = discovered;
-  if (jobs.length === 0) log.warn(`no job modules in ${dir}`, { event: "no-jobs" });
-
-  let server: Server | null = null;
-  let addr: { host: string; port: number };
-  if (flags.connect) {
-    addr = parseAddress(flags.connect);
-  } else {
-    try {
-      server = await startServer(serverOpts);
-    } catch (e) {
-      console.error(`beanrun: cannot start the server: ${(e as Error).message}`);
-      return 1;
-    }
-    addr = { host: server.host, port: server.port };
-    console.error(`beanrun: listening on ${server.host}:${server.port}`);
-    announceConsole(server, serverOpts.httpToken);
-  }
-  const serverAddr = `${addr.host.includes(":") ? `[${addr.host}]` : addr.host}:${addr.port}`;
-
-  const workerArgs = (f: JobFile): string[] => [
-    "worker",
-    "--tube", f.tube,
-    "--file", f.path,
-    "--display", f.display,
-    "--server", serverAddr,
-    "--log-format", flags.logFormat,
-    "--log-level", flags.logLevel,
-  ];
-  const supervisor = new Supervisor({
-    log,
-    graceMs: flags.graceMs,
-    spawn: (f) => spawnSelf(workerArgs(f), { BEANRUN_SERVER: serverAddr, BEANRUN_GRACE_MS: String(flags.graceMs) }),
-    onAllReady: () =>
-      log.info(`running ${jobs.length} tube${jobs.length === 1 ? "" : "s"} against ${serverAddr}`, {
-        event: "ready",
-        tubes: jobs.map((j) => j.tube).join(","),
-      }),
-  });
-  for (const j of jobs) {
-    supervisor.add({ tube: j.tube, path: j.file, display: j.file.startsWith("/$bunfs/") ? `${EMBEDDED_JOBS}/${j.tube}` : j.file });
-  }
-
-  let scheduler: Scheduler | null = null;
-  let producer: Producer | null = null;
-  if (server && jobs.some((j) => j.schedules.length)) {
-    producer = await Producer.connect(serverAddr);
-    const p = producer;
-    scheduler = startScheduler(jobs, (tube, body, o) => p.put(tube, body, o), log);
-    for (const e of scheduler.entries) {
-      log.info(`scheduled "${e.cron}"`, { tube: e.tube, event: "schedule", next: e.next?.toISOString() });
-    }
-  }
+  if (runner.server) console.error(`beanrun: listening on ${runner.address}`);
+  if (runner.server) announceConsole(runner.server, serverOpts.httpToken);
 
   // As with serve: SIGUSR1 makes the server refuse new jobs (DRAINING); the workers carry on.
-  if (server) {
-    const s = server;
-    process.on("SIGUSR1", () => {
-      s.drain();
-      log.warn("draining: new jobs are refused", { event: "draining" });
-    });
-  }
-
-  const watcher = flags.watch && !dir.startsWith("/$bunfs/") ? watchJobs(dir, supervisor, log) : null;
+  if (runner.server) process.on("SIGUSR1", () => runner.drain());
 
   const signal = await new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
   });
-  log.info(`${signal}: stopping (grace ${flags.graceMs / 1000} s)`, { event: "shutdown" });
   // A second signal means now.
   const force = (): void => {
-    log.warn("second signal: exiting now", { event: "shutdown-forced" });
+    events.emit({ type: "runner.error", msg: "second signal: exiting now" });
     process.exit(1);
   };
   process.once("SIGTERM", force);
   process.once("SIGINT", force);
-
-  watcher?.close();
-  scheduler?.stop();
-  await supervisor.shutdown();
-  producer?.close();
-  await server?.close();
-  log.info("stopped", { event: "stopped" });
+  await runner.stop(signal);
   return 0;
 }

@@ -7,7 +7,8 @@ import process from "node:process";
 import { basename, extname, relative, resolve } from "node:path";
 import { parseAddress } from "../runner/enqueue.ts";
 import { createLogger, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from "../runner/log.ts";
-import { runWorker } from "../runner/worker.ts";
+import { ipcLink, standaloneLink } from "../runner/worker/link.ts";
+import { runWorker } from "../runner/worker/worker.ts";
 
 const USAGE = `Use: beanrun worker --file PATH [--tube NAME] [--server HOST:PORT] [--log-format human|json] [--log-level LEVEL]`;
 
@@ -41,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const path = file.startsWith("/$bunfs/") ? file : resolve(file);
   const { host, port } = parseAddress(server);
+  const log = createLogger({ format, level });
+  const link = process.send ? ipcLink() : standaloneLink(log);
   const code = await runWorker({
     file: {
       path,
@@ -49,8 +52,10 @@ export async function main(argv: string[]): Promise<number> {
     },
     host,
     port,
-    log: createLogger({ format, level }),
+    log,
+    link,
   });
+  await link.flush(); // the last events (an outcome, module.failed) reach the supervisor first
   // Handlers may leave timers or sockets behind: the worker's life ends here.
   process.exit(code);
 }

@@ -63,6 +63,22 @@ export interface ScheduleEntry<In> {
   timezone?: string;
 }
 
+/**
+ * How many worker processes the tube may have. The runner starts the first
+ * when work arrives (none while the tube has nothing ready, unless `min`),
+ * adds more up to `max` while its backlog outgrows the busy ones, within the
+ * machine-wide cap (`run --max-processes`), and each exits after `idle`
+ * seconds without a job. `concurrency` applies inside each process.
+ */
+export interface Processes {
+  /** Processes kept even with no work (default 0: scale to zero). */
+  min?: number;
+  /** Most processes at once (default 1). */
+  max?: number;
+  /** Seconds without a job before a process exits (default: `run --idle`, 60). */
+  idle?: number;
+}
+
 export type Schedule<In> = string | ScheduleEntry<In> | ReadonlyArray<string | ScheduleEntry<In>>;
 
 interface CommonOptions<In, Out> {
@@ -75,6 +91,7 @@ interface CommonOptions<In, Out> {
   concurrency?: number;
   retries?: RetryPolicy;
   schedule?: Schedule<In>;
+  processes?: Processes;
   /**
    * The tube, when code outside the runner enqueues this job: it must equal
    * the file name. The runner derives it from the file name otherwise.
@@ -118,6 +135,8 @@ export interface ResolvedJob {
   readonly attempts: number;
   readonly backoff: Required<Backoff>;
   readonly schedules: ReadonlyArray<{ cron: string; payload: unknown; timezone?: string }>;
+  /** idle undefined: the runner's default. */
+  readonly processes: { readonly min: number; readonly max: number; readonly idle?: number };
 }
 
 /** Seconds to wait before attempt `attempt + 1`, given that `attempt` failed. */

@@ -1,4 +1,5 @@
 /** Messages between the supervisor and a tube's worker process (node IPC, JSON). */
+import type { RunnerEvent } from "./events.ts";
 
 export type WorkerMessage =
   /** The module loaded and every slot is connected. */
@@ -9,17 +10,30 @@ export type WorkerMessage =
    */
   | { t: "start"; id: number; attempt: number; deadline: number; slot: number; ends?: number; held?: number[] }
   | { t: "touch"; id: number; deadline: number }
-  | { t: "end"; id: number };
+  | { t: "end"; id: number }
+  /** Events of this turn (job outcomes, handler logs, module.failed), in order. */
+  | { t: "events"; events: RunnerEvent[] };
 
 export type SupervisorMessage =
   /** Stop reserving, finish within graceMs, release the rest, exit 0. */
   | { t: "shutdown"; graceMs: number }
   /**
-   * First message to every worker: jobs that earlier workers of this tube held reserved without
-   * starting them when they died ([id, times]); those reservations are not attempts.
+   * First message to every worker. `notRun`: jobs that earlier workers of this tube held reserved without
+   * starting them when they died ([id, times]); those reservations are not attempts (see attempts.ts).
+   * `idleSeconds`: exit (code 0) after this long with no job; 0: never.
    */
-  | { t: "init"; notRun: [number, number][] };
+  | { t: "init"; notRun: [number, number][]; idleSeconds: number };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";
 }
+
+/** Worker exit codes the supervisor reads as reasons (any other non-zero code is a crash). */
+export const EXIT = {
+  /** Stopped: asked to, or idle. */
+  ok: 0,
+  /** Lost the server or could not reach it (EX_TEMPFAIL): not a crash. */
+  serverGone: 75,
+  /** The job module cannot be loaded (EX_CONFIG): not restarted until the file changes. */
+  loadFailed: 78,
+} as const;

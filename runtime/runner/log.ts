@@ -111,6 +111,8 @@ export function createLogger(
       for (const k in fields) {
         if (k === "tube" || k === "id") continue;
         const v = fields[k];
+        // An event's error object: its message is already in the sentence; the stack is for JSON lines.
+        if (k === "error" && typeof v === "object" && v !== null && !(v instanceof Error)) continue;
         if (v !== undefined) line += " " + k + "=" + human(v);
       }
     }

@@ -5,7 +5,7 @@
  */
 import { Cron } from "croner";
 import type { ResolvedJob } from "./define.ts";
-import type { Logger } from "./log.ts";
+import { errorInfo, type RunnerEvents } from "./events.ts";
 
 export type Put = (tube: string, body: string, opts: { priority: number; ttr: number; delay: number }) => Promise<number>;
 
@@ -15,7 +15,7 @@ export interface Scheduler {
   stop(): void;
 }
 
-export function startScheduler(jobs: readonly ResolvedJob[], put: Put, log: Logger): Scheduler {
+export function startScheduler(jobs: readonly ResolvedJob[], put: Put, events: RunnerEvents): Scheduler {
   const crons: Cron[] = [];
   const entries: { tube: string; cron: string; next: Date | null }[] = [];
   for (const job of jobs) {
@@ -24,9 +24,9 @@ export function startScheduler(jobs: readonly ResolvedJob[], put: Put, log: Logg
       const cron = new Cron(s.cron, { timezone: s.timezone, protect: true, name: `${job.tube}: ${s.cron}` }, async () => {
         try {
           const id = await put(job.tube, body, { priority: job.priority, ttr: job.ttr, delay: 0 });
-          log.info("scheduled job enqueued", { tube: job.tube, id, event: "scheduled", cron: s.cron });
+          events.emit({ type: "schedule.tick", tube: job.tube, cron: s.cron, id });
         } catch (e) {
-          log.error(`scheduled enqueue failed: ${(e as Error).message}`, { tube: job.tube, event: "schedule-failed", cron: s.cron });
+          events.emit({ type: "schedule.failed", tube: job.tube, cron: s.cron, error: errorInfo(e) });
         }
       });
       crons.push(cron);

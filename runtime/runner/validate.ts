@@ -57,7 +57,7 @@ function num(file: string, field: string, v: unknown, dflt: number, min: number)
   return v;
 }
 
-const KNOWN = new Set(["brand", "handler", "schema", "priority", "ttr", "concurrency", "retries", "schedule", "tube"]);
+const KNOWN = new Set(["brand", "handler", "schema", "priority", "ttr", "concurrency", "retries", "schedule", "tube", "processes"]);
 
 /** `mod` is the module namespace object; `tube` comes from the file name. */
 export function resolveJob(file: string, tube: string, mod: unknown): ResolvedJob {
@@ -130,7 +130,23 @@ export function resolveJob(file: string, tube: string, mod: unknown): ResolvedJo
     });
   }
 
+  let processes: ResolvedJob["processes"] = { min: 0, max: 1 };
+  if (d.processes !== undefined) {
+    if (typeof d.processes !== "object" || d.processes === null) {
+      throw new JobModuleError(file, "processes", `must be { min?, max?, idle? } (got ${show(d.processes)})`);
+    }
+    const p = d.processes as Record<string, unknown>;
+    for (const k of Object.keys(p)) {
+      if (k !== "min" && k !== "max" && k !== "idle") throw new JobModuleError(file, `processes.${k}`, "is not a setting (known: min, max, idle)");
+    }
+    const max = int(file, "processes.max", p.max, 1, 1, 1024);
+    const min = int(file, "processes.min", p.min, 0, 0, max);
+    const idle = p.idle === undefined ? undefined : int(file, "processes.idle", p.idle, 60, 1, MAX_PRIORITY);
+    processes = idle === undefined ? { min, max } : { min, max, idle };
+  }
+
   return {
+    processes,
     tube,
     file,
     handler: d.handler as ResolvedJob["handler"],

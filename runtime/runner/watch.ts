@@ -1,11 +1,11 @@
 /**
- * --watch: restart only the worker of the job file that changed; start a
- * worker for a new file, stop the one of a deleted file.
+ * --watch: restart only the workers of the job file that changed; add a
+ * tube for a new file, stop the workers of a deleted file.
  */
 import { existsSync, watch, type FSWatcher } from "node:fs";
 import { basename, extname } from "node:path";
 import { listJobFiles, type JobFile } from "./discover.ts";
-import type { Logger } from "./log.ts";
+import type { RunnerEvents } from "./events.ts";
 
 export interface WatchTarget {
   has(tube: string): boolean;
@@ -14,18 +14,18 @@ export interface WatchTarget {
   remove(tube: string): Promise<void>;
 }
 
-export function watchJobs(dir: string, target: WatchTarget, log: Logger, debounceMs = 150): { close(): void } {
+export function watchJobs(dir: string, target: WatchTarget, events: RunnerEvents, debounceMs = 150): { close(): void } {
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
   const apply = (tube: string): void => {
     const file = listJobFiles(dir).files.find((f) => f.tube === tube);
     if (file && target.has(tube)) {
-      log.info(`${file.display} changed`, { tube, event: "watch" });
+      events.emit({ type: "module.changed", tube, file: file.display, change: "changed" });
       target.restart(tube);
     } else if (file) {
-      log.info(`${file.display} added`, { tube, event: "watch" });
+      events.emit({ type: "module.changed", tube, file: file.display, change: "added" });
       target.add(file);
     } else if (target.has(tube)) {
-      log.info("job file removed: stopping its worker", { tube, event: "watch" });
+      events.emit({ type: "module.changed", tube, file: tube, change: "removed" });
       void target.remove(tube);
     }
   };

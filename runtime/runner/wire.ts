@@ -124,6 +124,11 @@ export class WorkerConnection {
     return this.conn.request("reserve-with-timeout", "reserve-with-timeout 0\r\n", D.reserveNow);
   }
 
+  /** reserve-with-timeout `seconds`: a job, or null when none came in time (TIMED_OUT takes no job). */
+  reserveWithin(seconds: number): Promise<Reserved | null> {
+    return this.conn.request("reserve-with-timeout", `reserve-with-timeout ${seconds}\r\n`, D.reserveNow);
+  }
+
   jobInfo(id: number): Promise<JobInfo> {
     return this.conn.request("stats-job", `stats-job ${id}\r\n`, D.jobInfo);
   }

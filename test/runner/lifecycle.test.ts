@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "../../runtime/client/index.ts";
 import { BEANSTALKD, startReference, type ServerProcess } from "../support/servers.ts";
-import { ev, FIXTURES, put, ROOT, startRunner } from "./support.ts";
+import { ev, FIXTURES, invalid, put, ROOT, said, startRunner } from "./support.ts";
 
 const withBeanstalkd = BEANSTALKD ? describe : describe.skip;
 if (!BEANSTALKD) console.warn("beanstalkd is not installed: skipping the --connect tests");
@@ -32,13 +32,13 @@ withBeanstalkd("run --connect against the real beanstalkd", () => {
       const ok = await put(c, "ok", { n: 1 });
       const bad = await put(c, "ok", { n: "x" });
       const spin = await put(c, "loop", { spin: true }, { ttr: 1 });
-      await run.waitFor(ev("done", ok));
-      await run.waitFor(ev("invalid", bad));
-      await run.waitFor(ev("timeout", spin), 4_000);
+      await run.waitFor(ev("job.done", ok));
+      await run.waitFor(invalid(bad));
+      await run.waitFor(ev("job.timeout", spin), 4_000);
       expect((await c.statsJob(bad)).state).toBe("buried");
       // No scheduler in a worker-only process: the tick tube never gets jobs.
       await Bun.sleep(1100);
-      expect(run.lines.some(ev("scheduled"))).toBe(false);
+      expect(run.events.some(ev("schedule.tick"))).toBe(false);
       c.close();
     } finally {
       expect(await run.stop()).toBe(0);
@@ -52,13 +52,13 @@ withBeanstalkd("run --connect against the real beanstalkd", () => {
     const run = await startRunner(["--jobs", join(FIXTURES, "slow"), "--connect", `127.0.0.1:${bs.port}`, "--grace", "5"], {
       connectPort: bs.port,
     });
-    const started = await run.waitFor((l) => l.msg === "started");
+    const started = await run.waitFor((l) => l.type === "job.log" && l.msg === "started");
     run.signal("SIGTERM");
     expect(await run.exited).toBe(0);
     const first = started.id!;
-    expect(run.lines.find((l) => l.msg === "finished" && l.id === first)).toMatchObject({ aborted: true });
-    expect(run.lines.some(ev("done", first))).toBe(true);
-    expect(run.lines.filter((l) => l.msg === "started").length).toBe(1);
+    expect(run.events.find((l) => l.type === "job.log" && l.msg === "finished" && l.id === first)).toMatchObject({ fields: { aborted: true } });
+    expect(run.events.some(ev("job.done", first))).toBe(true);
+    expect(run.events.filter((l) => l.type === "job.log" && l.msg === "started").length).toBe(1);
     expect(await c.statsJob(first).catch((e: Error) => e.message)).toBe("stats-job: NOT_FOUND");
     const rest = ids.filter((id) => id !== first);
     for (const id of rest) {
@@ -80,12 +80,12 @@ withBeanstalkd("run --connect against the real beanstalkd", () => {
     const run = await startRunner(["--jobs", join(FIXTURES, "slow"), "--connect", `127.0.0.1:${bs.port}`, "--grace", "0.3"], {
       connectPort: bs.port,
     });
-    await run.waitFor((l) => l.msg === "started" && l.id === id);
+    await run.waitFor((l) => l.type === "job.log" && l.msg === "started" && l.id === id);
     const t0 = Date.now();
     run.signal("SIGTERM");
     expect(await run.exited).toBe(0);
     expect(Date.now() - t0).toBeLessThan(2000);
-    expect(run.lines.find(ev("released", id))).toMatchObject({ tube: "slow", attempt: 1 });
+    expect(run.events.find(ev("job.released", id))).toMatchObject({ tube: "slow", attempt: 1 });
     const st = await c.statsJob(id);
     expect(st.state).toBe("ready");
     expect(st.releases).toBe(1);
@@ -94,7 +94,7 @@ withBeanstalkd("run --connect against the real beanstalkd", () => {
   }, 15_000);
 });
 
-test("--watch restarts only the worker of the edited file", async () => {
+test("--watch restarts only the workers of the edited file", async () => {
   const dir = mkdtempSync(join(tmpdir(), "beanrun-watch-"));
   const runtime = join(ROOT, "runtime/index.ts");
   const job = (word: string) =>
@@ -103,19 +103,21 @@ test("--watch restarts only the worker of the edited file", async () => {
   writeFileSync(join(dir, "beta.ts"), job("beta v1"));
   const run = await startRunner(["--jobs", dir, "-p", "0", "--watch", "--grace", "1"]);
   try {
-    const pids = () =>
-      Object.fromEntries(run.lines.filter(ev("worker-ready")).map((l) => [l.tube, l.pid])) as Record<string, number>;
-    const before = pids();
-    writeFileSync(join(dir, "alpha.ts"), job("alpha v2"));
-    await run.waitFor((l) => l.event === "worker-restart" && l.tube === "alpha", 5_000, "worker-restart");
-    await run.waitCount((l) => l.event === "worker-ready" && l.tube === "alpha", 2, 5_000, "alpha ready again");
-    const after = pids();
-    expect(after.alpha).not.toBe(before.alpha);
-    expect(after.beta).toBe(before.beta);
-    expect(run.lines.some((l) => l.event === "worker-restart" && l.tube === "beta")).toBe(false);
     const c = await run.client();
+    // Work for both, so both have a process (they start when work arrives).
+    await run.waitFor(said("alpha v1", await put(c, "alpha", {})));
+    await run.waitFor(said("beta v1", await put(c, "beta", {})));
+    const pidOf = (tube: string) => run.events.filter((l) => l.type === "worker.ready" && l.tube === tube).map((l) => l.pid);
+    const before = { alpha: pidOf("alpha"), beta: pidOf("beta") };
+    writeFileSync(join(dir, "alpha.ts"), job("alpha v2"));
+    await run.waitFor((l) => l.type === "module.changed" && l.tube === "alpha", 5_000, "module.changed");
+    const exit = await run.waitFor((l) => l.type === "worker.exit" && l.tube === "alpha", 5_000, "alpha's worker exit");
+    expect(exit).toMatchObject({ reason: "restart", pid: before.alpha[0] });
     const id = await put(c, "alpha", {});
-    await run.waitFor((l) => l.msg === "alpha v2" && l.id === id);
+    const v2 = await run.waitFor(said("alpha v2", id));
+    expect(v2.pid).not.toBe(before.alpha[0]);
+    expect(pidOf("beta")).toEqual(before.beta);
+    expect(run.events.some((l) => l.type === "worker.exit" && l.tube === "beta")).toBe(false);
     c.close();
   } finally {
     expect(await run.stop()).toBe(0);
@@ -142,19 +144,19 @@ test("the compiled executable runs the jobs from a directory with no node_module
     // No bun on PATH: the executable must start its workers from itself.
     const run = await startRunner(["-p", "0", "--grace", "2"], { cmd: [bin], cwd: work, env: { PATH: "/usr/bin:/bin" } });
     try {
-      expect(run.lines.find(ev("ready"))!.tubes).toBe("batch,crash,fail,loop,ok,tick");
+      expect(run.events.find(ev("runner.ready"))!.tubes).toEqual(["batch", "crash", "fail", "loop", "ok", "tick"]);
       const c = await run.client();
       const ok = await put(c, "ok", { n: 7 });
       const bad = await put(c, "ok", { n: "x" });
       const crash = await put(c, "crash", {});
       const fail = await put(c, "fail", {});
       const spin = await put(c, "loop", { spin: true }, { ttr: 1 });
-      await run.waitFor(ev("done", ok));
-      await run.waitFor(ev("invalid", bad));
-      expect((await run.waitFor(ev("done", crash))).attempt).toBe(2);
-      await run.waitFor(ev("retry", fail));
-      await run.waitFor(ev("timeout", spin), 4_000);
-      await run.waitFor(ev("scheduled"), 3_000);
+      await run.waitFor(ev("job.done", ok));
+      await run.waitFor(invalid(bad));
+      expect((await run.waitFor(ev("job.done", crash))).attempt).toBe(2);
+      await run.waitFor(ev("job.retry", fail));
+      await run.waitFor(ev("job.timeout", spin), 4_000);
+      await run.waitFor(ev("schedule.tick"), 3_000);
       c.close();
     } finally {
       expect(await run.stop()).toBe(0);
@@ -175,9 +177,9 @@ test("run works under Deno (node:child_process IPC through the spawn adapter)", 
     const ok = await put(c, "ok", { n: 1 });
     const bad = await put(c, "ok", { n: "x" });
     const crash = await put(c, "crash", {});
-    await run.waitFor(ev("done", ok));
-    await run.waitFor(ev("invalid", bad));
-    expect((await run.waitFor(ev("done", crash), 10_000)).attempt).toBe(2);
+    await run.waitFor(ev("job.done", ok));
+    await run.waitFor(invalid(bad));
+    expect((await run.waitFor(ev("job.done", crash), 10_000)).attempt).toBe(2);
     c.close();
   } finally {
     expect(await run.stop()).toBe(0);
@@ -193,17 +195,17 @@ test("a deploy with the embedded server and -b: stop mid-job, start again, every
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) ids.push(await put(c, "slow", { ms: 500 }, { ttr: 30 }));
     c.close();
-    await first.waitFor((l) => l.msg === "started");
+    await first.waitFor((l) => l.type === "job.log" && l.msg === "started");
     first.signal("SIGTERM");
     expect(await first.exited).toBe(0);
-    const doneFirst = first.lines.filter((l) => l.event === "done").map((l) => l.id!);
+    const doneFirst = first.events.filter((l) => l.type === "job.done").map((l) => l.id!);
     expect(doneFirst.length).toBe(1);
 
     const second = await startRunner(args);
     const rest = ids.filter((id) => !doneFirst.includes(id));
-    await second.waitCount((l) => l.event === "done" && rest.includes(l.id!), rest.length, 10_000, "done");
-    expect(second.lines.filter((l) => l.msg === "started").map((l) => l.id!).sort((a, b) => a - b)).toEqual(rest);
-    expect(second.lines.every((l) => l.event !== "done" || l.attempt === 1)).toBe(true);
+    await second.waitCount((l) => l.type === "job.done" && rest.includes(l.id!), rest.length, 10_000, "done");
+    expect(second.events.filter((l) => l.type === "job.log" && l.msg === "started").map((l) => l.id!).sort((a, b) => a - b)).toEqual(rest);
+    expect(second.events.every((l) => l.type !== "job.done" || l.attempt === 1)).toBe(true);
     expect(await second.stop()).toBe(0);
   } finally {
     rmSync(wal, { recursive: true, force: true });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Client } from "../../runtime/client/index.ts";
-import { ev, FIXTURES, put, startRunner, type Runner } from "./support.ts";
+import { ev, FIXTURES, invalid, put, said, startRunner, type Runner } from "./support.ts";
 
 let run: Runner;
 let c: Client;
@@ -25,35 +25,36 @@ describe("beanrun run (embedded server)", () => {
   test("handlers run and their jobs are deleted", async () => {
     const ids: number[] = [];
     for (let n = 0; n < 20; n++) ids.push(await put(c, "ok", { n }));
-    await run.waitCount((l) => l.event === "done" && ids.includes(l.id!), 20, 10_000, "done");
+    await run.waitCount((l) => l.type === "job.done" && ids.includes(l.id!), 20, 10_000, "done");
     for (const id of ids) expect(await c.statsJob(id).catch((e: Error) => e.message)).toBe("stats-job: NOT_FOUND");
-    const done = run.lines.find(ev("done", ids[0]))!;
-    expect(done).toMatchObject({ tube: "ok", attempt: 1, level: "info" });
+    const done = run.events.find(ev("job.done", ids[0]))!;
+    expect(done).toMatchObject({ tube: "ok", attempt: 1 });
     expect(typeof done.ms).toBe("number");
     // The handler's own ctx.log line carries the job's tags.
-    expect(run.lines.find((l) => l.msg === "handled" && l.id === ids[0])).toMatchObject({ tube: "ok", attempt: 1, n: 0 });
+    expect(run.events.find(said("handled", ids[0]))).toMatchObject({ tube: "ok", attempt: 1, fields: { n: 0 } });
   });
 
   test("a throwing handler is retried with growing delays, then buried", async () => {
     const id = await put(c, "fail", {});
-    const buried = await run.waitFor(ev("buried", id), 10_000, "buried");
-    const retries = run.lines.filter(ev("retry", id));
+    const buried = await run.waitFor(ev("job.buried", id), 10_000, "buried");
+    const retries = run.events.filter(ev("job.retry", id));
     expect(retries.map((l) => l.delay)).toEqual([1, 2]);
     expect(retries.map((l) => l.attempt)).toEqual([1, 2]);
     expect(buried.attempt).toBe(3);
-    const t = [retries[0]!, retries[1]!, buried].map((l) => Date.parse(l.time));
+    const t = [retries[0]!, retries[1]!, buried].map((l) => l.time);
     expect(t[1]! - t[0]!).toBeGreaterThanOrEqual(900);
     expect(t[2]! - t[1]!).toBeGreaterThanOrEqual(1900);
     const st = await c.statsJob(id);
     expect(st.state).toBe("buried");
     expect(st.releases).toBe(2);
-    expect(buried.msg).toContain("boom on attempt 3");
+    expect(buried).toMatchObject({ reason: "failed", error: { message: "boom on attempt 3", name: "Error" } });
+    expect((buried.error as { stack: string }).stack).toContain("fail.ts");
 
     // A kick brings the dead letter back with a fresh set of attempts.
     await c.kickJob(id);
-    const again = await run.waitCount(ev("retry", id), 3, 5_000, "retry after kick");
+    const again = await run.waitCount(ev("job.retry", id), 3, 5_000, "retry after kick");
     expect(again[2]!.attempt).toBe(1);
-    const reburied = await run.waitCount(ev("buried", id), 2, 8_000, "buried again");
+    const reburied = await run.waitCount(ev("job.buried", id), 2, 8_000, "buried again");
     expect(reburied[1]!.attempt).toBe(3);
     expect((await c.statsJob(id)).kicks).toBe(1);
   }, 30_000);
@@ -61,10 +62,10 @@ describe("beanrun run (embedded server)", () => {
   test("payloads that are not JSON or that the schema rejects are buried at once", async () => {
     const bad = await put(c, "ok", { n: "not a number" });
     const notJson = await put(c, "ok", "{nope");
-    const a = await run.waitFor(ev("invalid", bad));
-    const b = await run.waitFor(ev("invalid", notJson));
-    expect(a.msg).toContain("n: ");
-    expect(b.msg).toContain("not JSON");
+    const a = await run.waitFor(invalid(bad));
+    const b = await run.waitFor(invalid(notJson));
+    expect((a.error as { message: string }).message).toContain("n: ");
+    expect((b.error as { message: string }).message).toContain("not JSON");
     for (const id of [bad, notJson]) {
       const st = await c.statsJob(id);
       expect(st.state).toBe("buried");
@@ -79,30 +80,31 @@ describe("beanrun run (embedded server)", () => {
     const t0 = Date.now();
     const ids: number[] = [];
     for (let n = 0; n < 10; n++) ids.push(await put(c, "ok", { n }));
-    await run.waitCount((l) => l.event === "done" && ids.includes(l.id!), 10, 5_000, "done");
+    await run.waitCount((l) => l.type === "job.done" && ids.includes(l.id!), 10, 5_000, "done");
     expect(Date.now() - t0).toBeLessThan(900);
-    expect(run.lines.some(ev("timeout", spin))).toBe(false);
+    expect(run.events.some(ev("job.timeout", spin))).toBe(false);
 
-    const killed = await run.waitFor(ev("timeout", spin), 5_000, "timeout");
+    const killed = await run.waitFor(ev("job.timeout", spin), 5_000, "timeout");
     expect(killed).toMatchObject({ tube: "loop", attempt: 1 });
     expect(killed.ms as number).toBeGreaterThanOrEqual(800);
     // The job came back, ran (and was killed) again, then was buried: attempts are counted.
-    await run.waitFor(ev("buried", spin), 6_000, "buried");
+    await run.waitFor(ev("job.buried", spin), 6_000, "buried");
     expect((await c.statsJob(spin)).state).toBe("buried");
     // The fresh loop worker still runs jobs that do finish.
     const fine = await put(c, "loop", { spin: false });
-    await run.waitFor(ev("done", fine), 5_000, "done");
+    await run.waitFor(ev("job.done", fine), 5_000, "done");
   }, 15_000);
 
   test("a crashing worker is restarted and the job runs again", async () => {
     const id = await put(c, "crash", {});
-    const crash = await run.waitFor((l) => l.event === "worker-crash" && l.tube === "crash");
+    const crash = await run.waitFor((l) => l.type === "worker.exit" && l.reason === "crash" && l.tube === "crash");
     expect(crash.code).toBe(3);
-    const done = await run.waitFor(ev("done", id));
+    const done = await run.waitFor(ev("job.done", id));
     expect(done.attempt).toBe(2);
   });
 
   test("a deep queue is fetched in batches; jobs waiting behind a slow handler keep their reservation (TTR 1 s)", async () => {
+    await c.use("batch"); // the tube exists once someone uses it (no worker watches it while it has no work)
     await c.pauseTube("batch", 60);
     const ids: number[] = [];
     const slow = new Set<number>();
@@ -114,11 +116,11 @@ describe("beanrun run (embedded server)", () => {
     }
     const before = await c.stats();
     await c.pauseTube("batch", 0);
-    const done = await run.waitCount((l) => l.event === "done" && l.tube === "batch", 450, 15_000, "done");
+    const done = await run.waitCount((l) => l.type === "job.done" && l.tube === "batch", 450, 15_000, "done");
     // Each job ran once, on its first reservation: nothing timed out while it waited in a batch.
     expect(new Set(done.map((l) => l.id)).size).toBe(450);
     expect(done.every((l) => l.attempt === 1)).toBe(true);
-    expect(run.lines.some((l) => l.tube === "batch" && (l.event === "lost" || l.event === "timeout"))).toBe(false);
+    expect(run.events.some((l) => l.tube === "batch" && (l.type === "job.lost" || l.type === "job.timeout"))).toBe(false);
     const after = await c.stats();
     const tube = await c.statsTube("batch");
     expect(tube["current-jobs-ready"] + tube["current-jobs-reserved"]).toBe(0);
@@ -130,6 +132,7 @@ describe("beanrun run (embedded server)", () => {
   }, 20_000);
 
   test("a worker killed at a job's TTR: the jobs it held behind that job without starting them lose no attempt", async () => {
+    await c.use("batch"); // the tube exists once someone uses it (no worker watches it while it has no work)
     await c.pauseTube("batch", 60);
     const ids: number[] = [];
     let spin = 0;
@@ -139,21 +142,22 @@ describe("beanrun run (embedded server)", () => {
       else ids.push(id);
     }
     await c.pauseTube("batch", 0);
-    await run.waitFor(ev("timeout", spin), 5_000, "timeout");
-    const done = await run.waitCount((l) => l.event === "done" && ids.includes(l.id!), ids.length, 10_000, "done");
+    await run.waitFor(ev("job.timeout", spin), 5_000, "timeout");
+    const done = await run.waitCount((l) => l.type === "job.done" && ids.includes(l.id!), ids.length, 10_000, "done");
     // The jobs held in the killed worker's batch came back with a reservation counted by the server, but not as an attempt.
     expect(done.filter((l) => l.attempt !== 1)).toEqual([]);
-    const buried = await run.waitFor(ev("buried", spin), 5_000, "buried");
+    const buried = await run.waitFor(ev("job.buried", spin), 5_000, "buried");
     expect(buried.attempt).toBe(2);
     const held = (await Promise.all(ids.map((id) => c.statsJob(id).catch(() => null)))).filter((x) => x !== null);
     expect(held).toEqual([]); // all deleted
   }, 20_000);
 
   test("cron schedules enqueue at each tick (seconds-level pattern)", async () => {
-    const ticks = await run.waitCount(ev("scheduled"), 2, 4_000, "scheduled");
+    const ticks = await run.waitCount(ev("schedule.tick"), 2, 4_000, "scheduled");
     for (const t of ticks) expect(t.tube).toBe("tick");
-    await run.waitFor((l) => l.msg === "tick" && l.id === ticks[1]!.id && l.from === "cron", 3_000, "tick handled");
-    const gap = Date.parse(ticks[1]!.time) - Date.parse(ticks[0]!.time);
+    const tick = await run.waitFor(said("tick", ticks[1]!.id), 3_000, "tick handled");
+    expect(tick.fields).toEqual({ from: "cron" });
+    const gap = ticks[1]!.time - ticks[0]!.time;
     expect(gap).toBeGreaterThan(700);
     expect(gap).toBeLessThan(1500);
   });

@@ -1,33 +1,33 @@
 /**
- * Runs `beanrun run` (or the compiled binary) as a real subprocess with JSON
- * logs and lets tests wait for log events.
+ * Runs `beanrun run` (or the compiled binary) as a real subprocess and lets
+ * tests wait for its typed events (runtime/runner/events.ts). The events
+ * reach the test as the JSON log's lines, the stream's serialization, read
+ * back with parseEventLine: tests match on event types and fields, never on
+ * the wording of a message.
  */
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "../../runtime/client/index.ts";
+import { parseEventLine, type RunnerEvent, type Timed } from "../../runtime/runner/events.ts";
 
 export const ROOT = join(import.meta.dir, "../..");
 export const BUN = process.execPath;
 export const FIXTURES = join(import.meta.dir, "fixtures");
 
-export interface LogLine {
-  time: string;
-  level: string;
-  msg: string;
-  tube?: string;
-  id?: number;
-  attempt?: number;
-  event?: string;
-  [k: string]: unknown;
-}
+/** An event as a test sees it: any field may be read (narrow with `type` for exact types). */
+export type Ev = Timed & Record<string, unknown> & { tube?: string; id?: number; attempt?: number; pid?: number };
 
 export interface Runner {
   port: number;
-  lines: LogLine[];
+  events: Ev[];
+  /** Output lines that are not events. */
+  other: string[];
+  pid: number;
   stderr(): string;
   /** Resolves with the first line (past or future) matching `pred`. */
-  waitFor(pred: (l: LogLine) => boolean, ms?: number, what?: string): Promise<LogLine>;
+  waitFor(pred: (e: Ev) => boolean, ms?: number, what?: string): Promise<Ev>;
   /** Waits until `n` lines match. */
-  waitCount(pred: (l: LogLine) => boolean, n: number, ms?: number, what?: string): Promise<LogLine[]>;
+  waitCount(pred: (e: Ev) => boolean, n: number, ms?: number, what?: string): Promise<Ev[]>;
   signal(sig: NodeJS.Signals): void;
   exited: Promise<number>;
   stop(): Promise<number>;
@@ -38,14 +38,15 @@ export async function startRunner(
   args: string[],
   opts: { cmd?: string[]; cwd?: string; env?: Record<string, string>; connectPort?: number } = {},
 ): Promise<Runner> {
-  const cmd = [...(opts.cmd ?? [BUN, join(ROOT, "runtime/cli.ts")]), "run", "--log-format", "json", ...args];
+  const cmd = [...(opts.cmd ?? [BUN, join(ROOT, "runtime/cli.ts")]), "run", "--log-format", "json", "--log-level", "debug", ...args];
   const proc = Bun.spawn(cmd, {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdout: "pipe",
     stderr: "pipe",
   });
-  const lines: LogLine[] = [];
+  const lines: Ev[] = [];
+  const other: string[] = [];
   let err = "";
   let waiters: (() => void)[] = [];
   const notify = (): void => {
@@ -62,11 +63,9 @@ export async function startRunner(
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        try {
-          lines.push(JSON.parse(line) as LogLine);
-        } catch {
-          lines.push({ time: "", level: "raw", msg: line });
-        }
+        const e = parseEventLine(line);
+        if (e) lines.push(e as Ev);
+        else other.push(line);
       }
       notify();
     }
@@ -79,7 +78,7 @@ export async function startRunner(
     }
   })();
 
-  const waitCount = async (pred: (l: LogLine) => boolean, n: number, ms = 10_000, what = "log line"): Promise<LogLine[]> => {
+  const waitCount = async (pred: (e: Ev) => boolean, n: number, ms = 10_000, what = "event"): Promise<Ev[]> => {
     const end = Date.now() + ms;
     for (;;) {
       const found = lines.filter(pred);
@@ -87,9 +86,9 @@ export async function startRunner(
       const left = end - Date.now();
       if (left <= 0 || proc.exitCode !== null) {
         throw new Error(
-          `timed out waiting for ${n} x ${what} (saw ${found.length}); exit=${proc.exitCode}\nstdout:\n${lines
+          `timed out waiting for ${n} x ${what} (saw ${found.length}); exit=${proc.exitCode}\nevents:\n${lines
             .map((l) => JSON.stringify(l))
-            .join("\n")}\nstderr:\n${err}`,
+            .join("\n")}\nother output:\n${other.join("\n")}\nstderr:\n${err}`,
         );
       }
       await new Promise<void>((r) => {
@@ -115,7 +114,9 @@ export async function startRunner(
   const exited = proc.exited;
   const runner: Runner = {
     port,
-    lines,
+    events: lines,
+    other,
+    pid: proc.pid,
     stderr: () => err,
     waitFor: async (pred, ms, what) => (await waitCount(pred, 1, ms, what))[0]!,
     waitCount,
@@ -127,13 +128,38 @@ export async function startRunner(
     },
     client: () => Client.connect({ port }),
   };
-  await runner.waitFor((l) => l.event === "ready", 15_000, "ready");
+  await runner.waitFor((e) => e.type === "runner.ready", 15_000, "runner.ready");
   return runner;
 }
 
-export async function put(c: Client, tube: string, body: unknown, opts: { ttr?: number; priority?: number } = {}): Promise<number> {
+export async function put(c: Client, tube: string, body: unknown, opts: { ttr?: number; priority?: number; delay?: number } = {}): Promise<number> {
   await c.use(tube);
-  return c.put(typeof body === "string" ? body : JSON.stringify(body), { ttr: opts.ttr ?? 10, priority: opts.priority });
+  return c.put(typeof body === "string" ? body : JSON.stringify(body), { ttr: opts.ttr ?? 10, priority: opts.priority, delay: opts.delay });
 }
 
-export const ev = (event: string, id?: number) => (l: LogLine) => l.event === event && (id === undefined || l.id === id);
+export const ev = (type: RunnerEvent["type"], id?: number) => (e: Ev) => e.type === type && (id === undefined || e.id === id);
+
+/** A job buried because its payload was unusable. */
+export const invalid = (id: number) => (e: Ev) => e.type === "job.buried" && e.id === id && e.reason === "invalid";
+
+/** A line the handler wrote with ctx.log. */
+export const said = (msg: string, id?: number) => (e: Ev) => e.type === "job.log" && e.msg === msg && (id === undefined || e.id === id);
+
+/** The worker processes of a runner now: its live child processes (read from /proc), with their tubes. */
+export function workerProcesses(runnerPid: number): { pid: number; tube: string }[] {
+  const out: { pid: number; tube: string }[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) !== runnerPid || fields[0] === "Z") continue;
+      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
+      const i = argv.indexOf("--tube");
+      if (argv.includes("worker") && i >= 0) out.push({ pid: Number(d), tube: argv[i + 1]! });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}

@@ -13,6 +13,8 @@ export default defineJob({
   concurrency: Number(process.env.BENCH_CONCURRENCY ?? 1),
   ttr: 60,
   retries: { attempts: 1 },
+  // One process always warm, as BullMQ's worker is: this measures steady state, not cold starts.
+  processes: { min: 1 },
   handler(p: { t?: number; dump?: string }) {
     if (p.t !== undefined) latencies.push(performance.timeOrigin + performance.now() - p.t);
     else if (p.dump !== undefined) {

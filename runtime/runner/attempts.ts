@@ -1,0 +1,78 @@
+/**
+ * Attempt counting, in one place for the supervisor and the worker.
+ *
+ * The server counts reservations (`reserves` in stats-job), but not every
+ * reservation is an attempt: a worker takes jobs in batches, and when it
+ * dies (killed at the ttr, crashed) the jobs of its batch that it had not
+ * started go back to ready with a reservation counted and no run. And a kick
+ * (an operator bringing a buried job back) starts a fresh set of attempts.
+ *
+ *   attempt = reserves - reservations that were not runs - kicks * attempts
+ *
+ * The supervisor keeps the ledger of reservations that were not runs, per
+ * tube (shared by all the tube's processes): each worker reports, with the
+ * first start of each batch, the jobs it holds and has not started; when a
+ * process dies without a clean shutdown, what it still held is moved to the
+ * ledger, and every new process of the tube gets the ledger in its `init`.
+ * A clean stop (shutdown, idle, restart) runs the batch it holds to the end,
+ * so it leaves nothing held. One gap remains: a reserve answered in the
+ * instant a stopping slot closes its connection is counted by the server and
+ * never run here (the attempt count of that job is one too high).
+ */
+
+/** The attempt a reservation is, from the job's counters and the ledger. */
+export function attemptOf(reserves: number, kicks: number, notRun: number, attempts: number): number {
+  return Math.max(1, reserves - notRun - kicks * attempts);
+}
+
+/** Most entries kept per tube (the oldest go first): a bound on memory, not a correctness limit. */
+const CAP = 50_000;
+
+/** One tube's ledger: jobs held unstarted by its processes, and reservations that were not runs. */
+export class AttemptLedger {
+  /** Per process (pid), per slot: jobs reserved in the current batch and not started. */
+  private readonly held = new Map<number, Map<number, Set<number>>>();
+  /** Job id -> reservations that were not runs. */
+  private readonly notRun = new Map<number, number>();
+
+  /** A slot of process `pid` started job `id`; `heldIds`, when given, replaces what the slot holds. */
+  started(pid: number, slot: number, id: number, heldIds?: readonly number[]): void {
+    let slots = this.held.get(pid);
+    if (!slots) this.held.set(pid, (slots = new Map()));
+    if (heldIds) slots.set(slot, new Set(heldIds));
+    slots.get(slot)?.delete(id);
+  }
+
+  /** Process `pid` ended. `dirty`: it died holding jobs (crash, kill), so their reservations were not runs. */
+  exited(pid: number, dirty: boolean): void {
+    const slots = this.held.get(pid);
+    this.held.delete(pid);
+    if (!slots || !dirty) return;
+    for (const ids of slots.values()) {
+      for (const id of ids) {
+        const n = (this.notRun.get(id) ?? 0) + 1;
+        this.notRun.delete(id); // re-insert: most recent last
+        this.notRun.set(id, n);
+      }
+    }
+    while (this.notRun.size > CAP) this.notRun.delete(this.notRun.keys().next().value!);
+  }
+
+  /** What a new process of the tube is told in its init. */
+  entries(): [number, number][] {
+    return [...this.notRun];
+  }
+}
+
+/** The worker's side: the ledger it was given, read per job. */
+export class NotRunCounts {
+  private readonly counts = new Map<number, number>();
+
+  load(entries: readonly [number, number][]): void {
+    for (const [id, n] of entries) this.counts.set(id, n);
+  }
+
+  of(id: number): number {
+    return this.counts.get(id) ?? 0;
+  }
+}

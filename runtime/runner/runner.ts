@@ -1,0 +1,197 @@
+/**
+ * `beanrun run` as a library: the embedded server (or a --connect address),
+ * the supervisor of every tube's worker processes, the backlog source that
+ * wakes them, the cron schedules and --watch, all reporting on one event
+ * stream (events.ts). The CLI (runtime/cli/run.ts) parses flags, subscribes
+ * the logger and calls this; tests call it directly and subscribe to the
+ * same stream.
+ *
+ * Refusals (an unknown tube in `only`, a broken module, a port in use) throw
+ * RunnerStartError before anything is started, or after stopping what was.
+ */
+import { spawnSelf, type SpawnedWorker } from "../adapters/spawn.ts";
+import { startServer, type RunningServer, type ServerOptions } from "../server/index.ts";
+import type { ResolvedJob } from "./define.ts";
+import { discoverJobs, EMBEDDED_JOBS, loadJob, type JobFile } from "./discover.ts";
+import { Producer } from "./enqueue.ts";
+import { RunnerEvents } from "./events.ts";
+import { startScheduler, type Scheduler } from "./scheduler.ts";
+import { pollBacklog, queueBacklog, type BacklogSource } from "./supervisor/backlog.ts";
+import { Supervisor } from "./supervisor/supervisor.ts";
+import { JobModuleError } from "./validate.ts";
+import { watchJobs } from "./watch.ts";
+
+export interface RunnerOptions {
+  /** Job modules directory (default: jobs/, or the jobs compiled into the executable). */
+  jobs?: string;
+  /** Use this server instead of embedding one; nothing is scheduled. */
+  connect?: { host: string; port: number };
+  server?: ServerOptions;
+  /** Serve only these tubes / all but these (each must name a job module). */
+  only?: readonly string[];
+  except?: readonly string[];
+  watch?: boolean;
+  graceMs?: number;
+  /** Seconds without a job before a worker process exits (default 60; a module's processes.idle overrides). */
+  idleSeconds?: number;
+  /** Most worker processes at once, all tubes together. */
+  maxProcesses?: number;
+  /** Passed to each worker process (its handler log lines). */
+  logFormat?: string;
+  logLevel?: string;
+  /** The stream to report on (default: a new one); subscribe before calling to see start-up events. */
+  events?: RunnerEvents;
+  /** How workers are started (default: this program again, in worker mode). */
+  spawn?: (args: string[], env: Record<string, string>) => SpawnedWorker;
+  /** Tuning for tests: how long a tube at the cap waits before the longest-running process yields. */
+  quantumMs?: number;
+}
+
+export interface Runner {
+  readonly events: RunnerEvents;
+  /** The server the workers use ("host:port"). */
+  readonly address: string;
+  readonly server: RunningServer | null;
+  readonly tubes: readonly string[];
+  /** Worker processes alive or starting (of one tube, or all). */
+  processes(tube?: string): number;
+  /** SIGUSR1: the embedded server refuses new jobs (DRAINING); the workers carry on. */
+  drain(): void;
+  /** Graceful stop: workers finish within the grace period, then the server closes. */
+  stop(signal?: string): Promise<void>;
+}
+
+export class RunnerStartError extends Error {
+  override name = "RunnerStartError";
+}
+
+export const DEFAULT_IDLE_SECONDS = 60;
+
+/** Applies --only / --except to the discovered jobs; an unknown tube is refused. */
+export function selectJobs(jobs: readonly ResolvedJob[], only?: readonly string[], except?: readonly string[]): ResolvedJob[] {
+  const known = new Set(jobs.map((j) => j.tube));
+  for (const [flag, list] of [["--only", only], ["--except", except]] as const) {
+    const unknown = (list ?? []).filter((t) => !known.has(t));
+    if (unknown.length) {
+      throw new RunnerStartError(`${flag}: no job module for ${unknown.map((t) => `"${t}"`).join(", ")} (tubes: ${[...known].join(", ") || "none"})`);
+    }
+  }
+  return jobs.filter((j) => (!only?.length || only.includes(j.tube)) && !except?.includes(j.tube));
+}
+
+export async function startRunner(opts: RunnerOptions): Promise<Runner> {
+  const events = opts.events ?? new RunnerEvents();
+  const graceMs = opts.graceMs ?? 25_000;
+  // Every module is loaded and checked before anything starts.
+  let discovered;
+  try {
+    discovered = await discoverJobs(opts.jobs);
+  } catch (e) {
+    if (e instanceof JobModuleError) throw new RunnerStartError(e.message);
+    throw e;
+  }
+  const { dir } = discovered;
+  const jobs = selectJobs(discovered.jobs, opts.only, opts.except);
+  const selected = (tube: string): boolean => (!opts.only?.length || opts.only.includes(tube)) && !opts.except?.includes(tube);
+  if (jobs.length === 0) events.emit({ type: "runner.error", msg: `no job modules to run in ${dir}` });
+
+  let server: RunningServer | null = null;
+  let host: string;
+  let port: number;
+  if (opts.connect) ({ host, port } = opts.connect);
+  else {
+    try {
+      server = await startServer(opts.server ?? {});
+    } catch (e) {
+      throw new RunnerStartError(`cannot start the server: ${(e as Error).message}`);
+    }
+    ({ host, port } = server);
+  }
+  const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+  const fileOf = (j: ResolvedJob): JobFile => ({
+    tube: j.tube,
+    path: j.file,
+    display: j.file.startsWith("/$bunfs/") ? `${EMBEDDED_JOBS}/${j.tube}` : j.file,
+  });
+  const workerArgs = (f: JobFile): string[] => {
+    const a = ["worker", "--tube", f.tube, "--file", f.path, "--display", f.display, "--server", address];
+    if (opts.logFormat) a.push("--log-format", opts.logFormat);
+    if (opts.logLevel) a.push("--log-level", opts.logLevel);
+    return a;
+  };
+  const spawn = opts.spawn ?? spawnSelf;
+  let backlog: BacklogSource | null = null;
+  const supervisor = new Supervisor({
+    events,
+    graceMs,
+    spawn: (f) => spawn(workerArgs(f), { BEANRUN_SERVER: address, BEANRUN_GRACE_MS: String(graceMs) }),
+    backlogOf: (tube) => backlog?.readyIn(tube) ?? 0,
+    maxProcesses: opts.maxProcesses ?? defaultMaxProcesses(),
+    idleSeconds: opts.idleSeconds ?? DEFAULT_IDLE_SECONDS,
+    quantumMs: opts.quantumMs,
+  });
+  const hint = (tube: string, ready: number): void => supervisor.backlog(tube, ready);
+  backlog = server ? queueBacklog(server.queue, hint) : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events);
+  for (const j of jobs) supervisor.add(fileOf(j), j);
+
+  let scheduler: Scheduler | null = null;
+  let producer: Producer | null = null;
+  if (server && jobs.some((j) => j.schedules.length)) {
+    producer = await Producer.connect(address);
+    const p = producer;
+    scheduler = startScheduler(jobs, (tube, body, o) => p.put(tube, body, o), events);
+    for (const e of scheduler.entries) events.emit({ type: "schedule.registered", tube: e.tube, cron: e.cron, next: e.next?.toISOString() ?? null });
+  }
+
+  const watcher =
+    opts.watch && !dir.startsWith("/$bunfs/")
+      ? watchJobs(
+          dir,
+          {
+            has: (t) => supervisor.has(t),
+            restart: (t) => supervisor.restart(t),
+            remove: (t) => supervisor.remove(t),
+            add: (f) => {
+              if (!selected(f.tube)) return;
+              loadJob(f).then(
+                (j) => supervisor.add(f, j),
+                (e: unknown) => events.emit({ type: "module.failed", tube: f.tube, file: f.display, error: { message: (e as Error).message } }),
+              );
+            },
+          },
+          events,
+        )
+      : null;
+
+  events.emit({ type: "runner.ready", server: address, tubes: jobs.map((j) => j.tube) });
+  let stopped: Promise<void> | null = null;
+  return {
+    events,
+    address,
+    server,
+    tubes: jobs.map((j) => j.tube),
+    processes: (tube) => supervisor.processes(tube),
+    drain: () => {
+      server?.drain();
+      events.emit({ type: "runner.draining" });
+    },
+    stop: (signal = "stop") =>
+      (stopped ??= (async () => {
+        events.emit({ type: "runner.stopping", signal, graceMs });
+        watcher?.close();
+        scheduler?.stop();
+        await supervisor.shutdown();
+        backlog?.stop();
+        producer?.close();
+        await server?.close();
+        events.emit({ type: "runner.stopped" });
+      })()),
+  };
+}
+
+/** The default cap: four processes per core, at least eight (most handlers wait on I/O). */
+function defaultMaxProcesses(): number {
+  const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 2;
+  return Math.max(8, 4 * cores);
+}

@@ -1,0 +1,106 @@
+/**
+ * The worker's line to its supervisor, as an interface so tests can fake it:
+ * the IPC link when `run` started the worker, a standalone link (events go
+ * to the worker's own log) when it was started by hand.
+ *
+ * Events leave in batches, one IPC message per event-loop turn, so a worker
+ * running tens of thousands of jobs a second sends a few hundred messages.
+ */
+import type { RunnerEvent } from "../events.ts";
+import { RunnerEvents } from "../events.ts";
+import type { SupervisorMessage, WorkerMessage } from "../ipc.ts";
+import { logEvents } from "../log-events.ts";
+import type { Logger } from "../log.ts";
+
+export interface WorkerInit {
+  notRun: [number, number][];
+  idleSeconds: number;
+}
+
+export interface SupervisorLink {
+  /** The supervisor's init; standalone: at once. */
+  readonly init: Promise<WorkerInit>;
+  /** `fn` runs when the supervisor asks the worker to stop (at once if it already has). */
+  onShutdown(fn: (graceMs: number) => void): void;
+  send(msg: Exclude<WorkerMessage, { t: "events" }>): void;
+  emit(e: RunnerEvent): void;
+  /** Sends what is pending and waits (briefly) until it has left. */
+  flush(): Promise<void>;
+}
+
+export function ipcLink(): SupervisorLink {
+  let initDone!: (i: WorkerInit) => void;
+  // The supervisor sends init first; should it never come, run with an empty ledger rather than hang.
+  const init = new Promise<WorkerInit>((r) => {
+    initDone = r;
+    setTimeout(() => r({ notRun: [], idleSeconds: 0 }), 2000).unref?.();
+  });
+  let onShutdown: ((graceMs: number) => void) | null = null;
+  let asked: number | null = null;
+  // Listen first: the supervisor's "init" is sent as soon as we are spawned.
+  process.on("message", (m: unknown) => {
+    const msg = m as SupervisorMessage;
+    if (msg?.t === "init") initDone({ notRun: msg.notRun, idleSeconds: msg.idleSeconds ?? 0 });
+    else if (msg?.t === "shutdown") {
+      if (onShutdown) onShutdown(msg.graceMs);
+      else asked = msg.graceMs;
+    }
+  });
+  const send = (msg: WorkerMessage, done?: () => void): void => {
+    if (process.send && process.connected) {
+      try {
+        if (done) process.send(msg, undefined, undefined, done);
+        else process.send(msg);
+        return;
+      } catch {
+        // Supervisor gone: "disconnect" starts our shutdown.
+      }
+    }
+    done?.();
+  };
+  let pending: RunnerEvent[] = [];
+  let scheduled = false;
+  const flushEvents = (done?: () => void): void => {
+    scheduled = false;
+    if (pending.length === 0) return done?.();
+    const events = pending;
+    pending = [];
+    send({ t: "events", events }, done);
+  };
+  return {
+    init,
+    onShutdown(fn) {
+      onShutdown = fn;
+      if (asked !== null) fn(asked);
+    },
+    send,
+    emit(e) {
+      pending.push(e);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flushEvents);
+      }
+    },
+    flush: () =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 500);
+        flushEvents(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
+  };
+}
+
+/** No supervisor: events are written to `log`, nobody asks for a shutdown but signals. */
+export function standaloneLink(log: Logger, idleSeconds = 0): SupervisorLink {
+  const bus = new RunnerEvents();
+  logEvents((fn) => bus.subscribe(fn), log);
+  return {
+    init: Promise.resolve({ notRun: [], idleSeconds }),
+    onShutdown() {},
+    send() {},
+    emit: (e) => bus.emit(e),
+    flush: async () => {},
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * A worker's graceful stop: no new jobs; running handlers get `graceMs` to
+ * finish (their signal is aborted so they can hurry); whatever still runs
+ * after that is released so another worker can take it.
+ */
+import type { Slot } from "./slot.ts";
+import type { WorkerScope } from "./scope.ts";
+
+export async function shutdown(w: WorkerScope, slots: readonly Slot[], graceMs: number): Promise<void> {
+  if (w.stopping) return;
+  w.stopping = true;
+  const pid = process.pid;
+  w.link.emit({ type: "worker.stopping", tube: w.job.tube, pid, running: w.held.size, graceMs });
+  w.abort.abort(new Error("worker shutting down"));
+  w.gate?.stop();
+  for (const c of w.idle) c.close();
+  const all = Promise.all(slots.map((s) => s.batch?.catch(() => {})));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+  clearTimeout(timer);
+  if (!late) return;
+  await Promise.all(
+    [...w.held].map(async (h) => {
+      try {
+        await h.conn.release(h.id, h.info.pri, 0);
+        const ms = h.started ? Math.round(performance.now() - h.started) : 0;
+        w.link.emit({ type: "job.released", tube: w.job.tube, id: h.id, attempt: h.attempt, pid, ms });
+      } catch (e) {
+        w.link.emit({ type: "runner.error", tube: w.job.tube, msg: `could not release job ${h.id}: ${(e as Error).message}` });
+      }
+    }),
+  );
+}

@@ -1,0 +1,84 @@
+/**
+ * One tube's worker process: loads the tube's module, opens one connection
+ * per concurrency slot (slot.ts), and runs until the supervisor asks it to
+ * stop, it has been idle for the idle time (idle.ts), or it loses the server.
+ * Resolves with the exit code the supervisor reads (ipc.ts EXIT).
+ */
+import { ConnectionError } from "../../client/errors.ts";
+import { NotRunCounts } from "../attempts.ts";
+import type { ResolvedJob } from "../define.ts";
+import { loadJob, type JobFile } from "../discover.ts";
+import { errorInfo } from "../events.ts";
+import { EXIT } from "../ipc.ts";
+import type { Logger } from "../log.ts";
+import { WorkerConnection } from "../wire.ts";
+import { IdleGate } from "./idle.ts";
+import { keepRunningAlive } from "./job-run.ts";
+import type { SupervisorLink } from "./link.ts";
+import type { WorkerScope } from "./scope.ts";
+import { shutdown } from "./shutdown.ts";
+import { Slot } from "./slot.ts";
+
+export interface WorkerOptions {
+  file: JobFile;
+  host: string;
+  port: number;
+  log: Logger;
+  link: SupervisorLink;
+}
+
+export async function runWorker({ file, host, port, log, link }: WorkerOptions): Promise<number> {
+  let job: ResolvedJob;
+  try {
+    job = await loadJob(file);
+  } catch (e) {
+    link.emit({ type: "module.failed", tube: file.tube, file: file.display, error: errorInfo(e) });
+    return EXIT.loadFailed;
+  }
+  const conns: WorkerConnection[] = [];
+  try {
+    for (let i = 0; i < job.concurrency; i++) {
+      const c = await WorkerConnection.connect(host, port);
+      conns.push(c);
+      if (job.tube !== "default") {
+        await c.watch(job.tube);
+        await c.ignore("default");
+      }
+    }
+  } catch {
+    for (const c of conns) c.close();
+    return EXIT.serverGone; // the supervisor says so once, and starts a worker again when the server is back
+  }
+  const init = await link.init;
+  const notRun = new NotRunCounts();
+  notRun.load(init.notRun);
+  const w: WorkerScope = {
+    job, link, log, notRun, abort: new AbortController(), held: new Set(), running: new Set(), idle: new Set(),
+    gate: null, idleSeconds: init.idleSeconds, stopping: false,
+  };
+  let finish!: (code: number) => void;
+  const finished = new Promise<number>((r) => (finish = r));
+  if (init.idleSeconds > 0) w.gate = new IdleGate(job.concurrency, () => finish(EXIT.ok));
+  const slots = conns.map((c, i) => new Slot(w, c, i));
+  const stop = (graceMs: number): void => void shutdown(w, slots, graceMs).then(() => finish(EXIT.ok));
+  link.onShutdown(stop);
+  // Ctrl-C reaches the whole process group; the supervisor's message follows.
+  const onSignal = (): void => stop(Number(process.env.BEANRUN_GRACE_MS ?? 25_000));
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("disconnect", onSignal);
+  const keepAlive = setInterval(() => keepRunningAlive(w), 250);
+  for (const s of slots) {
+    s.loop().catch((e: unknown) => {
+      if (w.stopping) return;
+      if (e instanceof ConnectionError) return finish(EXIT.serverGone);
+      link.emit({ type: "runner.error", tube: job.tube, msg: `worker failed: ${errorInfo(e).message}`, error: errorInfo(e) });
+      finish(1);
+    });
+  }
+  link.send({ t: "ready", tube: job.tube, concurrency: job.concurrency });
+  const code = await finished;
+  clearInterval(keepAlive);
+  for (const c of conns) c.close();
+  return code;
+}
