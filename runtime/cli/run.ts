@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const events = new RunnerEvents();
-  logEvents((fn) => events.subscribe(fn), createLogger({ format: flags.logFormat, level: flags.logLevel }));
+  logEvents(events, createLogger({ format: flags.logFormat, level: flags.logLevel }));
   let runner;
   try {
     runner = await startRunner({

@@ -141,20 +141,44 @@ export type Timed<E extends RunnerEvent = RunnerEvent> = E & { time: number };
 export type EventOf<T extends RunnerEventType> = Extract<RunnerEvent, { type: T }>;
 export type Subscriber = (e: Timed) => void;
 
-export class RunnerEvents {
-  private subs: Subscriber[] = [];
+interface Subscription {
+  fn: Subscriber;
+  /** null: every type. */
+  types: ReadonlySet<RunnerEventType> | null;
+}
 
-  /** Calls `fn` for every event from now on; returns the unsubscribe function. */
-  subscribe(fn: Subscriber): () => void {
-    this.subs = [...this.subs, fn];
+export class RunnerEvents {
+  private subs: Subscription[] = [];
+  private interest: ReadonlySet<RunnerEventType> | null = new Set();
+  private readonly interestFns: ((types: ReadonlySet<RunnerEventType> | null) => void)[] = [];
+
+  /**
+   * Calls `fn` for every event from now on, or only for `types`; returns the
+   * unsubscribe function. Naming the types matters for busy ones: a job.done
+   * nobody subscribed to is not even sent by the workers.
+   */
+  subscribe(fn: Subscriber, types?: readonly RunnerEventType[]): () => void {
+    this.subs = [...this.subs, { fn, types: types ? new Set(types) : null }];
+    this.interestChanged();
     return () => {
-      this.subs = this.subs.filter((s) => s !== fn);
+      this.subs = this.subs.filter((s) => s.fn !== fn);
+      this.interestChanged();
     };
   }
 
-  /** Whether anyone listens (lets hot paths skip building events). */
-  get active(): boolean {
-    return this.subs.length > 0;
+  /** Whether any subscriber takes events of this type. */
+  wants(type: RunnerEventType): boolean {
+    return this.interest === null || this.interest.has(type);
+  }
+
+  /** The types subscribed to (null: all), now and whenever that changes. */
+  onInterest(fn: (types: ReadonlySet<RunnerEventType> | null) => void): void {
+    this.interestFns.push(fn);
+    fn(this.interest);
+  }
+
+  get interestedIn(): ReadonlySet<RunnerEventType> | null {
+    return this.interest;
   }
 
   emit(e: RunnerEvent, time = Date.now()): void {
@@ -163,12 +187,25 @@ export class RunnerEvents {
     const timed = e as Timed;
     timed.time = time;
     for (let i = 0; i < subs.length; i++) {
+      const s = subs[i]!;
+      if (s.types !== null && !s.types.has(e.type)) continue;
       try {
-        subs[i]!(timed);
+        s.fn(timed);
       } catch {
         // A subscriber's bug must not stop the runner or the other subscribers.
       }
     }
+  }
+
+  private interestChanged(): void {
+    let all = false;
+    const types = new Set<RunnerEventType>();
+    for (const s of this.subs) {
+      if (s.types === null) all = true;
+      else for (const t of s.types) types.add(t);
+    }
+    this.interest = all ? null : types;
+    for (const fn of this.interestFns) fn(this.interest);
   }
 }
 
@@ -181,14 +218,15 @@ export function errorInfo(e: unknown): ErrorInfo {
   return { message: String(e) };
 }
 
-const TYPES: ReadonlySet<string> = new Set<RunnerEventType>([
+export const EVENT_TYPES: readonly RunnerEventType[] = [
   "job.done", "job.retry", "job.buried", "job.timeout", "job.released", "job.lost", "job.log",
   "worker.start", "worker.ready", "worker.stopping", "worker.exit",
   "module.failed", "module.changed", "tube.waiting", "tube.resumed",
   "schedule.registered", "schedule.tick", "schedule.failed",
   "server.gone", "server.back",
   "runner.ready", "runner.draining", "runner.stopping", "runner.stopped", "runner.error",
-]);
+];
+const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 
 /**
  * Reads back a `--log-format json` line written for an event; null for any

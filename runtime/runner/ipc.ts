@@ -1,5 +1,5 @@
 /** Messages between the supervisor and a tube's worker process (node IPC, JSON). */
-import type { RunnerEvent } from "./events.ts";
+import type { RunnerEvent, RunnerEventType } from "./events.ts";
 
 export type WorkerMessage =
   /** The module loaded and every slot is connected. */
@@ -21,8 +21,11 @@ export type SupervisorMessage =
    * First message to every worker. `notRun`: jobs that earlier workers of this tube held reserved without
    * starting them when they died ([id, times]); those reservations are not attempts (see attempts.ts).
    * `idleSeconds`: exit (code 0) after this long with no job; 0: never.
+   * `events`: the event types to send (null: all).
    */
-  | { t: "init"; notRun: [number, number][]; idleSeconds: number };
+  | { t: "init"; notRun: [number, number][]; idleSeconds: number; events: RunnerEventType[] | null }
+  /** The event types someone subscribed to changed (null: all): the worker sends only those. */
+  | { t: "interest"; events: RunnerEventType[] | null };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";

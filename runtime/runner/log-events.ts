@@ -5,7 +5,7 @@
  * are, `event` holding the type, so `parseEventLine` reads a line back).
  * The sentences are for reading only; nothing may depend on their wording.
  */
-import type { EventOf, RunnerEvent, RunnerEventType, Timed } from "./events.ts";
+import { EVENT_TYPES, type EventOf, type RunnerEvent, type RunnerEvents, type RunnerEventType, type Timed } from "./events.ts";
 import type { LogLevel, Logger } from "./log.ts";
 
 type Render<T extends RunnerEventType> = (e: EventOf<T>) => string;
@@ -95,9 +95,11 @@ export function levelOf(e: RunnerEvent): LogLevel {
   return LEVEL[e.type];
 }
 
-/** Writes every event of the stream to `log`; returns the unsubscribe function. */
-export function logEvents(subscribe: (fn: (e: Timed) => void) => () => void, log: Logger): () => void {
-  return subscribe((e) => {
+/** Writes the events of the stream at the logger's level to `log`; returns the unsubscribe function. */
+export function logEvents(events: RunnerEvents, log: Logger): () => void {
+  // Only the types that can be written (job.log and worker.exit vary in level: always taken).
+  const types = EVENT_TYPES.filter((t) => t === "job.log" || t === "worker.exit" || log.enabled(LEVEL[t]));
+  return events.subscribe((e: Timed) => {
     const level = levelOf(e);
     if (!log.enabled(level)) return;
     const msg = (MESSAGES[e.type] as Render<RunnerEventType>)(e as never);
@@ -113,5 +115,5 @@ export function logEvents(subscribe: (fn: (e: Timed) => void) => () => void, log
       fields = { ...rest, event: type };
     }
     log[level](msg, fields);
-  });
+  }, types);
 }

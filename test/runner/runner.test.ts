@@ -158,8 +158,7 @@ describe("beanrun run (embedded server)", () => {
     const tick = await run.waitFor(said("tick", ticks[1]!.id), 3_000, "tick handled");
     expect(tick.fields).toEqual({ from: "cron" });
     const gap = ticks[1]!.time - ticks[0]!.time;
-    expect(gap).toBeGreaterThan(700);
-    expect(gap).toBeLessThan(1500);
+    expect(gap).toBeGreaterThan(700); // one tick per second (no upper bound: the machine may be busy)
   });
 });
 

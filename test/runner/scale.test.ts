@@ -66,7 +66,7 @@ describe("scale to zero and out (embedded server)", () => {
   test("cron ticks run with no worker alive between them", async () => {
     const run = await startRunner(["--jobs", SCALE, "-p", "0", "--only", "cron", "--idle", "1", "--grace", "2"]);
     try {
-      const ticks = await run.waitCount(ev("schedule.tick"), 2, 10_000, "two ticks");
+      const ticks = await run.waitCount(ev("schedule.tick"), 2, 15_000, "two ticks");
       for (const t of ticks) await run.waitFor(said("cron ran", t.id), 10_000, "the tick's job ran");
       // Between the ticks the worker idled out (1 s) and a new one started for the next tick.
       const reasons = run.events.filter((e) => e.tube === "cron" && (e.type === "worker.start" || e.type === "worker.exit")).map((e) => `${e.type}:${e.reason}`);

@@ -78,7 +78,15 @@ export class Supervisor {
   private lastEval = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    // Workers send only the event types someone subscribed to.
+    let first = true;
+    opts.events.onInterest((types) => {
+      if (first) return void (first = false);
+      const msg: SupervisorMessage = { t: "interest", events: types && [...types] };
+      for (const t of this.tubes.values()) for (const p of t.procs.values()) p.w.send(msg);
+    });
+  }
 
   has(tube: string): boolean {
     return this.tubes.has(tube);
@@ -253,7 +261,8 @@ export class Supervisor {
     };
     t.procs.set(p.pid, p);
     const idle = t.procs.size <= t.job.processes.min ? 0 : (t.job.processes.idle ?? this.opts.idleSeconds);
-    const init: SupervisorMessage = { t: "init", notRun: t.ledger.entries(), idleSeconds: idle };
+    const interest = this.opts.events.interestedIn;
+    const init: SupervisorMessage = { t: "init", notRun: t.ledger.entries(), idleSeconds: idle, events: interest && [...interest] };
     w.send(init);
     events.emit({ type: "worker.start", tube, pid: p.pid, reason });
     w.onMessage((m) => {

@@ -6,8 +6,7 @@
  * Events leave in batches, one IPC message per event-loop turn, so a worker
  * running tens of thousands of jobs a second sends a few hundred messages.
  */
-import type { RunnerEvent } from "../events.ts";
-import { RunnerEvents } from "../events.ts";
+import { RunnerEvents, type RunnerEvent, type RunnerEventType } from "../events.ts";
 import type { SupervisorMessage, WorkerMessage } from "../ipc.ts";
 import { logEvents } from "../log-events.ts";
 import type { Logger } from "../log.ts";
@@ -23,6 +22,8 @@ export interface SupervisorLink {
   /** `fn` runs when the supervisor asks the worker to stop (at once if it already has). */
   onShutdown(fn: (graceMs: number) => void): void;
   send(msg: Exclude<WorkerMessage, { t: "events" }>): void;
+  /** Whether events of this type are wanted at all (check before building a busy one). */
+  wants(type: RunnerEventType): boolean;
   emit(e: RunnerEvent): void;
   /** Sends what is pending and waits (briefly) until it has left. */
   flush(): Promise<void>;
@@ -37,10 +38,14 @@ export function ipcLink(): SupervisorLink {
   });
   let onShutdown: ((graceMs: number) => void) | null = null;
   let asked: number | null = null;
+  let wanted: ReadonlySet<string> | null = null;
   // Listen first: the supervisor's "init" is sent as soon as we are spawned.
   process.on("message", (m: unknown) => {
     const msg = m as SupervisorMessage;
-    if (msg?.t === "init") initDone({ notRun: msg.notRun, idleSeconds: msg.idleSeconds ?? 0 });
+    if (msg?.t === "init") {
+      wanted = msg.events ? new Set(msg.events) : null;
+      initDone({ notRun: msg.notRun, idleSeconds: msg.idleSeconds ?? 0 });
+    } else if (msg?.t === "interest") wanted = msg.events ? new Set(msg.events) : null;
     else if (msg?.t === "shutdown") {
       if (onShutdown) onShutdown(msg.graceMs);
       else asked = msg.graceMs;
@@ -74,6 +79,7 @@ export function ipcLink(): SupervisorLink {
       if (asked !== null) fn(asked);
     },
     send,
+    wants: (type) => wanted === null || wanted.has(type),
     emit(e) {
       pending.push(e);
       if (!scheduled) {
@@ -95,11 +101,12 @@ export function ipcLink(): SupervisorLink {
 /** No supervisor: events are written to `log`, nobody asks for a shutdown but signals. */
 export function standaloneLink(log: Logger, idleSeconds = 0): SupervisorLink {
   const bus = new RunnerEvents();
-  logEvents((fn) => bus.subscribe(fn), log);
+  logEvents(bus, log);
   return {
     init: Promise.resolve({ notRun: [], idleSeconds }),
     onShutdown() {},
     send() {},
+    wants: (type) => bus.wants(type),
     emit: (e) => bus.emit(e),
     flush: async () => {},
   };
