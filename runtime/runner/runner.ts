@@ -14,12 +14,12 @@ import { startServer, type RunningServer, type ServerOptions } from "../server/i
 import type { ResolvedJob } from "./define.ts";
 import { discoverJobs, EMBEDDED_JOBS, loadJob, type JobFile } from "./discover.ts";
 import { Producer } from "./enqueue.ts";
-import { RunnerEvents } from "./events.ts";
-import { startScheduler, type Scheduler } from "./scheduler.ts";
+import { errorInfo, RunnerEvents } from "./events.ts";
+import { startScheduler } from "./scheduler.ts";
 import { pollBacklog, queueBacklog, type BacklogSource } from "./supervisor/backlog.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { JobModuleError } from "./validate.ts";
-import { watchJobs } from "./watch.ts";
+import { watchJobs, type WatchTarget } from "./watch.ts";
 
 export interface RunnerOptions {
   /** Job modules directory (default: jobs/, or the jobs compiled into the executable). */
@@ -82,51 +82,20 @@ export function selectJobs(jobs: readonly ResolvedJob[], only?: readonly string[
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const events = opts.events ?? new RunnerEvents();
   const graceMs = opts.graceMs ?? 25_000;
-  // Every module is loaded and checked before anything starts.
-  let discovered;
-  try {
-    discovered = await discoverJobs(opts.jobs);
-  } catch (e) {
-    if (e instanceof JobModuleError) throw new RunnerStartError(e.message);
-    throw e;
-  }
-  const { dir } = discovered;
-  const jobs = selectJobs(discovered.jobs, opts.only, opts.except);
-  const selected = (tube: string): boolean => (!opts.only?.length || opts.only.includes(tube)) && !opts.except?.includes(tube);
+  const { dir, jobs } = await discover(opts);
   if (jobs.length === 0) events.emit({ type: "runner.error", msg: `no job modules to run in ${dir}` });
-
-  let server: RunningServer | null = null;
-  let host: string;
-  let port: number;
-  if (opts.connect) ({ host, port } = opts.connect);
-  else {
-    try {
-      server = await startServer(opts.server ?? {});
-    } catch (e) {
-      throw new RunnerStartError(`cannot start the server: ${(e as Error).message}`);
-    }
-    ({ host, port } = server);
-  }
+  const server = opts.connect ? null : await embeddedServer(opts.server ?? {});
+  const { host, port } = opts.connect ?? server!;
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
-  const fileOf = (j: ResolvedJob): JobFile => ({
-    tube: j.tube,
-    path: j.file,
-    display: j.file.startsWith("/$bunfs/") ? `${EMBEDDED_JOBS}/${j.tube}` : j.file,
-  });
-  const workerArgs = (f: JobFile): string[] => {
-    const a = ["worker", "--tube", f.tube, "--file", f.path, "--display", f.display, "--server", address];
-    if (opts.logFormat) a.push("--log-format", opts.logFormat);
-    if (opts.logLevel) a.push("--log-level", opts.logLevel);
-    return a;
-  };
   const spawn = opts.spawn ?? spawnSelf;
   let backlog: BacklogSource | null = null;
   const supervisor = new Supervisor({
     events,
     graceMs,
-    spawn: (f) => spawn(workerArgs(f), { BEANRUN_SERVER: address, BEANRUN_GRACE_MS: String(graceMs) }),
+    spawn: (f) => spawn(workerArgs(f, address, opts), { BEANRUN_SERVER: address, BEANRUN_GRACE_MS: String(graceMs) }),
     backlogOf: (tube) => backlog?.readyIn(tube) ?? 0,
+    serverGone: () => backlog?.suspect(),
     maxProcesses: opts.maxProcesses ?? defaultMaxProcesses(),
     idleSeconds: opts.idleSeconds ?? DEFAULT_IDLE_SECONDS,
     quantumMs: opts.quantumMs,
@@ -135,34 +104,9 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   backlog = server ? queueBacklog(server.queue, hint) : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events);
   for (const j of jobs) supervisor.add(fileOf(j), j);
 
-  let scheduler: Scheduler | null = null;
-  let producer: Producer | null = null;
-  if (server && jobs.some((j) => j.schedules.length)) {
-    producer = await Producer.connect(address);
-    const p = producer;
-    scheduler = startScheduler(jobs, (tube, body, o) => p.put(tube, body, o), events);
-    for (const e of scheduler.entries) events.emit({ type: "schedule.registered", tube: e.tube, cron: e.cron, next: e.next?.toISOString() ?? null });
-  }
-
-  const watcher =
-    opts.watch && !dir.startsWith("/$bunfs/")
-      ? watchJobs(
-          dir,
-          {
-            has: (t) => supervisor.has(t),
-            restart: (t) => supervisor.restart(t),
-            remove: (t) => supervisor.remove(t),
-            add: (f) => {
-              if (!selected(f.tube)) return;
-              loadJob(f).then(
-                (j) => supervisor.add(f, j),
-                (e: unknown) => events.emit({ type: "module.failed", tube: f.tube, file: f.display, error: { message: (e as Error).message } }),
-              );
-            },
-          },
-          events,
-        )
-      : null;
+  // Schedules run only where the server is embedded, so extra --connect runners never duplicate ticks.
+  const schedules = server ? await startSchedules(jobs, address, events) : null;
+  const watcher = opts.watch && !dir.startsWith("/$bunfs/") ? watchJobs(dir, watchTarget(supervisor, opts, events), events) : null;
 
   events.emit({ type: "runner.ready", server: address, tubes: jobs.map((j) => j.tube) });
   let stopped: Promise<void> | null = null;
@@ -180,13 +124,72 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       (stopped ??= (async () => {
         events.emit({ type: "runner.stopping", signal, graceMs });
         watcher?.close();
-        scheduler?.stop();
+        schedules?.stop();
         await supervisor.shutdown();
         backlog?.stop();
-        producer?.close();
         await server?.close();
         events.emit({ type: "runner.stopped" });
       })()),
+  };
+}
+
+/** Every module is loaded and checked before anything starts; --only/--except select among them. */
+async function discover(opts: RunnerOptions): Promise<{ dir: string; jobs: ResolvedJob[] }> {
+  try {
+    const { dir, jobs } = await discoverJobs(opts.jobs);
+    return { dir, jobs: selectJobs(jobs, opts.only, opts.except) };
+  } catch (e) {
+    if (e instanceof JobModuleError) throw new RunnerStartError(e.message);
+    throw e;
+  }
+}
+
+async function embeddedServer(options: ServerOptions): Promise<RunningServer> {
+  try {
+    return await startServer(options);
+  } catch (e) {
+    throw new RunnerStartError(`cannot start the server: ${(e as Error).message}`);
+  }
+}
+
+function fileOf(j: ResolvedJob): JobFile {
+  return { tube: j.tube, path: j.file, display: j.file.startsWith("/$bunfs/") ? `${EMBEDDED_JOBS}/${j.tube}` : j.file };
+}
+
+function workerArgs(f: JobFile, address: string, opts: RunnerOptions): string[] {
+  const a = ["worker", "--tube", f.tube, "--file", f.path, "--display", f.display, "--server", address];
+  if (opts.logFormat) a.push("--log-format", opts.logFormat);
+  if (opts.logLevel) a.push("--log-level", opts.logLevel);
+  return a;
+}
+
+async function startSchedules(jobs: readonly ResolvedJob[], address: string, events: RunnerEvents): Promise<{ stop(): void } | null> {
+  if (!jobs.some((j) => j.schedules.length)) return null;
+  const producer = await Producer.connect(address);
+  const scheduler = startScheduler(jobs, (tube, body, o) => producer.put(tube, body, o), events);
+  for (const e of scheduler.entries) events.emit({ type: "schedule.registered", tube: e.tube, cron: e.cron, next: e.next?.toISOString() ?? null });
+  return {
+    stop: () => {
+      scheduler.stop();
+      producer.close();
+    },
+  };
+}
+
+/** --watch: a changed file restarts its tube's workers; a new one (if selected) is loaded and added. */
+function watchTarget(supervisor: Supervisor, opts: RunnerOptions, events: RunnerEvents): WatchTarget {
+  const selected = (tube: string): boolean => (!opts.only?.length || opts.only.includes(tube)) && !opts.except?.includes(tube);
+  return {
+    has: (t) => supervisor.has(t),
+    restart: (t) => supervisor.restart(t),
+    remove: (t) => supervisor.remove(t),
+    add: (f) => {
+      if (!selected(f.tube)) return;
+      loadJob(f).then(
+        (j) => supervisor.add(f, j),
+        (e: unknown) => events.emit({ type: "module.failed", tube: f.tube, file: f.display, error: errorInfo(e) }),
+      );
+    },
   };
 }
 

@@ -3,12 +3,15 @@
  * children, from /proc): none for a tube with nothing ready, one when work
  * arrives (a put, the end of a delay, a cron tick), more under a backlog, back
  * to none after the idle time; the global cap shared fairly; --only/--except;
- * a module that cannot load is not respawned until its file changes.
+ * a module that cannot load is not respawned until its file changes; under
+ * --connect, a server restart is one event and not a crash.
  */
 import { describe, expect, test } from "bun:test";
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Client } from "../../runtime/client/index.ts";
+import { BEANSTALKD, freePort } from "../support/servers.ts";
 import { BUN, ev, FIXTURES, put, ROOT, said, startRunner, workerProcesses, type Runner } from "./support.ts";
 
 const SCALE = join(FIXTURES, "scale");
@@ -142,3 +145,55 @@ test("a module that cannot load is marked failed and not respawned until its fil
     rmSync(dir, { recursive: true, force: true });
   }
 }, 40_000);
+
+const withBeanstalkd = BEANSTALKD ? describe : describe.skip;
+
+withBeanstalkd("--connect", () => {
+  /** beanstalkd on `port`, waited for. */
+  async function beanstalkd(port: number): Promise<Bun.Subprocess> {
+    const proc = Bun.spawn([BEANSTALKD!, "-l", "127.0.0.1", "-p", String(port)], { stdout: "ignore", stderr: "ignore" });
+    const end = Date.now() + 10_000;
+    for (;;) {
+      try {
+        (await Client.connect({ port })).close();
+        return proc;
+      } catch (e) {
+        if (Date.now() > end) throw e;
+        await Bun.sleep(20);
+      }
+    }
+  }
+
+  test("workers start from the poll; a server restart is one 'server gone' event, no crash, and work resumes", async () => {
+    const port = await freePort();
+    let bs = await beanstalkd(port);
+    const run = await startRunner(["--jobs", SCALE, "--only", "quiet,work", "--connect", `127.0.0.1:${port}`, "--idle", "30", "--grace", "1"], { connectPort: port });
+    try {
+      expect(count(run)).toBe(0);
+      let c = await Client.connect({ port });
+      const a = await put(c, "quiet", {});
+      await run.waitFor(ev("job.done", a), 10_000);
+      expect(count(run, "quiet")).toBe(1);
+      c.close();
+
+      bs.kill("SIGKILL");
+      await bs.exited;
+      const gone = await run.waitFor(ev("server.gone"), 10_000, "server.gone");
+      expect(gone).toMatchObject({ server: `127.0.0.1:${port}` });
+      await run.waitFor((e) => e.type === "worker.exit" && e.tube === "quiet", 10_000, "the worker's exit");
+      await Bun.sleep(1000); // a few failed reconnects
+      bs = await beanstalkd(port);
+      await run.waitFor(ev("server.back"), 15_000, "server.back");
+
+      c = await Client.connect({ port });
+      const b = await put(c, "quiet", {});
+      await run.waitFor(ev("job.done", b), 10_000);
+      c.close();
+      expect(run.events.filter(ev("server.gone")).length).toBe(1);
+      expect(run.events.filter((e) => e.type === "worker.exit").map((e) => e.reason)).toEqual(["server-gone"]);
+    } finally {
+      expect(await run.stop()).toBe(0);
+      bs.kill("SIGKILL");
+    }
+  }, 60_000);
+});

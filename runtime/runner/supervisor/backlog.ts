@@ -32,6 +32,8 @@ const RETRY_MAX_MS = 5_000;
 export interface BacklogSource {
   /** Ready jobs in `tube` now (embedded) or at the last poll. */
   readyIn(tube: string): number;
+  /** A worker lost the server: forget the counts (no restarts on stale ones) and ask again now. */
+  suspect(): void;
   stop(): void;
 }
 
@@ -39,7 +41,7 @@ type Hint = (tube: string, ready: number) => void;
 
 export function queueBacklog(queue: Queue, hint: Hint): BacklogSource {
   queue.listen({ jobReady: hint });
-  return { readyIn: (tube) => queue.readyIn(tube), stop: () => queue.listen(null) };
+  return { readyIn: (tube) => queue.readyIn(tube), suspect: () => {}, stop: () => queue.listen(null) };
 }
 
 /** Capped exponential backoff with jitter: the delay before retry number `n` (1-based). */
@@ -100,6 +102,13 @@ export function pollBacklog(host: string, port: number, tubes: () => string[], h
   void tick();
   return {
     readyIn: (tube) => counts.get(tube) ?? 0,
+    suspect: () => {
+      counts.clear();
+      if (timer && !goneSince) {
+        clearTimeout(timer);
+        later(0);
+      }
+    },
     stop: () => {
       stopped = true;
       if (timer) clearTimeout(timer);

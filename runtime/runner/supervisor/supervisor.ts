@@ -29,6 +29,8 @@ export interface SupervisorOptions {
   graceMs: number;
   /** Ready jobs in a tube now (the queue's count, or the last poll's). */
   backlogOf: (tube: string) => number;
+  /** A worker lost the server (exit EXIT.serverGone): the counts may be stale. */
+  serverGone?: () => void;
   /** Most worker processes at once, all tubes together. */
   maxProcesses: number;
   /** Default seconds without a job before a process exits (a module's processes.idle overrides). */
@@ -311,6 +313,7 @@ export class Supervisor {
       t.notBefore = Date.now() + delay;
       this.opts.events.emit({ ...exit, crashes: t.crashes, restartInMs: delay });
     } else {
+      if (reason === "server-gone") this.opts.serverGone?.();
       if (reason === "load-failed") {
         t.failed = this.fileSignature(t);
         t.failedCheckedAt = Date.now();
