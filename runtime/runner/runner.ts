@@ -10,7 +10,7 @@
  * RunnerStartError before anything is started, or after stopping what was.
  */
 import { spawnSelf, type SpawnedWorker } from "../adapters/spawn.ts";
-import { startServer, type RunningServer, type ServerOptions } from "../server/index.ts";
+import { startServer, type RunningServer, type Server, type ServerOptions } from "../server/index.ts";
 import type { ResolvedJob } from "./define.ts";
 import { discoverJobs, EMBEDDED_JOBS, loadJob, type JobFile } from "./discover.ts";
 import { Producer } from "./enqueue.ts";
@@ -51,7 +51,7 @@ export interface Runner {
   readonly events: RunnerEvents;
   /** The server the workers use ("host:port"). */
   readonly address: string;
-  readonly server: RunningServer | null;
+  readonly server: Server | null;
   readonly tubes: readonly string[];
   /** Worker processes alive or starting (of one tube, or all). */
   processes(tube?: string): number;
@@ -101,7 +101,11 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     quantumMs: opts.quantumMs,
   });
   const hint = (tube: string, ready: number): void => supervisor.backlog(tube, ready);
-  backlog = server ? queueBacklog(server.queue, hint) : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events);
+  // The queue's own events when it lives in this process; otherwise (--connect, --store) ask the server.
+  backlog =
+    server && "queue" in server
+      ? queueBacklog((server as RunningServer).queue, hint)
+      : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events);
   for (const j of jobs) supervisor.add(fileOf(j), j);
 
   // Schedules run only where the server is embedded, so extra --connect runners never duplicate ticks.
@@ -144,7 +148,7 @@ async function discover(opts: RunnerOptions): Promise<{ dir: string; jobs: Resol
   }
 }
 
-async function embeddedServer(options: ServerOptions): Promise<RunningServer> {
+async function embeddedServer(options: ServerOptions): Promise<Server> {
   try {
     return await startServer(options);
   } catch (e) {
