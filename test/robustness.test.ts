@@ -17,6 +17,7 @@ function protocolContext(queue: Queue, dirty: Connection[], runnable: Connection
     ops: new Float64Array(64),
     host: { pid: 1, version: "t", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) },
     compat: "1.13" as const,
+    log: () => {},
     markDirty: (c: Connection) => void dirty.push(c),
     markRunnable: (c: Connection) => void runnable.push(c),
   };

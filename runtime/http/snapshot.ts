@@ -3,7 +3,7 @@
  * dashboard and the Prometheus exporter (one source for all three).
  */
 import type { Queue } from "../queue/queue.ts";
-import { Op } from "../protocol/commands.ts";
+import { Op } from "../protocol/ops.ts";
 
 export interface TubeSnapshot {
   name: string;

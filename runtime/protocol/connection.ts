@@ -17,13 +17,14 @@
  */
 import type { Conn, ConnEvents } from "../queue/conn.ts";
 import { NONE } from "../queue/jobs.ts";
-import { PutResult, type Queue } from "../queue/queue.ts";
+import { PutResult } from "../queue/queue.ts";
 import type { TransportSocket } from "../adapters/transport.ts";
-import { dispatch } from "./commands.ts";
+import { dispatch } from "./commands/index.ts";
+import { Args } from "./args.ts";
 import { Output } from "./output.ts";
 import { copyBytes } from "./bytes.ts";
 import { LARGE_HEADROOM, SMALL_MAX } from "../queue/arena.ts";
-import type { Compat, HostInfo } from "./stats.ts";
+import type { ProtocolContext, Session } from "./context.ts";
 import * as R from "./replies.ts";
 
 /** beanstalkd's LINE_BUF_SIZE: 11 + MAX_TUBE_NAME_LEN (201) + 12. */
@@ -36,19 +37,6 @@ const OUT_LOW = 1 << 16;
 /** Held input above this pauses reading from the socket. */
 const HELD_HIGH = 1 << 18;
 
-/** Shared by all connections of one server. */
-export interface ProtocolContext {
-  queue: Queue;
-  /** Command counters for stats, indexed by Op. */
-  ops: Float64Array;
-  host: HostInfo;
-  compat: Compat;
-  /** Asks for `flush` at the end of the current event. */
-  markDirty(c: Connection): void;
-  /** Asks for `resume` at the end of the current event. */
-  markRunnable(c: Connection): void;
-}
-
 const enum In {
   Command,
   /** After an over-long line: discard up to the next line end, then BAD_FORMAT. */
@@ -57,9 +45,11 @@ const enum In {
   Skip,
 }
 
-export class Connection implements ConnEvents {
+export class Connection implements ConnEvents, Session {
   readonly out = new Output();
   readonly conn: Conn;
+  /** The argument cursor of the command being dispatched. */
+  private readonly args = new Args();
   dirty = false;
 
   private state = In.Command;
@@ -286,7 +276,7 @@ export class Connection implements ConnEvents {
       this.out.bytes(R.BAD_FORMAT);
       return;
     }
-    dispatch(this, buf, start, eol);
+    dispatch(this, this.args, buf, start, eol);
   }
 
   private finishPut(): void {

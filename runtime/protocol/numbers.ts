@@ -1,14 +1,12 @@
 /**
- * Number parsing with the exact acceptance rules of beanstalkd, which differ
- * per command (read_u32/read_u64 for most, strtoul for kick, strtol for
- * 1.12's reserve-with-timeout). All functions read bytes in [pos, end) of a
- * command line and return -1 on failure; on success `parsed.end` is the index
- * just past the number.
+ * The C library's number parsing as beanstalkd relies on it where its rules
+ * are not read_u32/read_u64's (those are in args.ts): strtoul for kick's
+ * count and strtol for 1.12's reserve-with-timeout, both as glibc implements
+ * them. Pure functions of bytes in [pos, end) of a command line.
  */
-export const parsed = { end: 0 };
-
 const SPACE = 0x20;
-const U64_MAX = "18446744073709551615";
+/** 2^64 - 1 in decimal, for range checks of 20-digit numbers. */
+export const U64_MAX = "18446744073709551615";
 
 function isDigit(b: number): boolean {
   return b >= 0x30 && b <= 0x39;
@@ -20,41 +18,6 @@ function digits(buf: Uint8Array, start: number, stop: number): string {
   let s = "";
   for (let i = start; i < stop; i++) s += String.fromCharCode(buf[i]!);
   return s;
-}
-
-/**
- * read_u64/read_u32: skip spaces, require a digit, read digits. With
- * `toEnd`, the number must run to the end of the line. Returns the value
- * (ids above 2^53 come back as Infinity: no job can have them) or -1.
- */
-function readUnsigned(buf: Uint8Array, pos: number, end: number, toEnd: boolean, max32: boolean): number {
-  while (pos < end && buf[pos] === SPACE) pos++;
-  if (pos >= end || !isDigit(buf[pos]!)) return -1;
-  const start = pos;
-  let v = 0;
-  while (pos < end && isDigit(buf[pos]!)) {
-    v = v * 10 + (buf[pos]! - 0x30);
-    pos++;
-  }
-  if (toEnd && pos !== end) return -1;
-  if (v > Number.MAX_SAFE_INTEGER) {
-    // Only here can the value exceed uint64 (strtoumax's ERANGE).
-    const d = digits(buf, start, pos);
-    if (max32 || d.length > 20 || (d.length === 20 && d > U64_MAX)) return -1;
-    v = Infinity;
-  } else if (max32 && v > 0xffffffff) {
-    return -1;
-  }
-  parsed.end = pos;
-  return v;
-}
-
-export function readU32(buf: Uint8Array, pos: number, end: number, toEnd = false): number {
-  return readUnsigned(buf, pos, end, toEnd, true);
-}
-
-export function readU64(buf: Uint8Array, pos: number, end: number, toEnd = false): number {
-  return readUnsigned(buf, pos, end, toEnd, false);
 }
 
 /** C isspace in the "C" locale. */

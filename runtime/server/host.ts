@@ -1,7 +1,7 @@
 /** What stats reports about the machine and process, read through node:os/node:process (Bun and Deno provide both). */
 import * as os from "node:os";
 import process from "node:process";
-import type { HostInfo } from "../protocol/stats.ts";
+import type { HostInfo } from "../protocol/context.ts";
 
 export function hostInfo(version: string): HostInfo {
   const id = crypto.getRandomValues(new Uint8Array(8));

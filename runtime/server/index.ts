@@ -4,8 +4,9 @@
  */
 import { Queue, systemClock, type Clock } from "../queue/queue.ts";
 import type { Journal } from "../queue/journal.ts";
-import { Connection, type ProtocolContext } from "../protocol/connection.ts";
-import { Op } from "../protocol/commands.ts";
+import { Connection } from "../protocol/connection.ts";
+import type { ProtocolContext, Scheduled } from "../protocol/context.ts";
+import { Op } from "../protocol/ops.ts";
 import { platformListen, type Listen, type TransportSocket } from "../adapters/transport.ts";
 import { hostInfo } from "./host.ts";
 import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
@@ -84,8 +85,8 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
 
 async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   const compat = opts.compat ?? "1.13";
-  const runnable: Connection[] = [];
-  const dirty: Connection[] = [];
+  const runnable: Scheduled[] = [];
+  const dirty: Scheduled[] = [];
 
   // Replies produced by one event (a read, a timer) leave together, once.
   const settle = (): void => {
@@ -126,6 +127,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     ops: new Float64Array(Op.Count),
     host: hostInfo(compat),
     compat,
+    log: opts.log ?? ((line) => console.error(line)),
     markDirty: (c) => void dirty.push(c),
     markRunnable: (c) => void runnable.push(c),
   };

@@ -1,13 +1,14 @@
 /**
  * Command dispatch for a PostgreSQL-backed front end: the protocol's own
  * matching (matchCommand), number parsing and reply bytes, with the same
- * order of checks as runtime/protocol/commands.ts (so bad input gets the same
+ * order of checks as runtime/protocol/commands/ (so bad input gets the same
  * reply whichever store serves it), and the store's statements instead of
  * the in-memory queue. Commands about the connection itself (use, watch,
  * ignore, list-tube-used, list-tubes-watched, quit) never touch the database.
  */
-import { matchCommand, Op } from "../../protocol/commands.ts";
-import { parsed, readKickCount, readTimeout112, readU32, readU64 } from "../../protocol/numbers.ts";
+import { matchCommand } from "../../protocol/commands/index.ts";
+import { Op } from "../../protocol/ops.ts";
+import { Args } from "../../protocol/args.ts";
 import * as R from "../../protocol/replies.ts";
 import { isValidTubeName, nameSpan } from "../../queue/tube.ts";
 import * as I from "./inspect.ts";
@@ -30,19 +31,20 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
   const ctx = s.ctx;
   const ops = ctx.ops;
   const exact = argAt === end;
+  const a = new Args().reset(buf, argAt, end);
   const run = <T>(step: Step<T>, reply: (v: T) => Uint8Array): void => s.later(ctx.front.run(step, s).then(reply));
 
   switch (op) {
     case Op.Put: {
-      const pri = readU32(buf, argAt, end);
+      const pri = a.u32();
       if (pri < 0) return s.reply(R.BAD_FORMAT);
-      const delay = readU32(buf, parsed.end, end);
+      const delay = a.u32();
       if (delay < 0) return s.reply(R.BAD_FORMAT);
-      const ttr = readU32(buf, parsed.end, end);
+      const ttr = a.u32();
       if (ttr < 0) return s.reply(R.BAD_FORMAT);
-      const size = readU32(buf, parsed.end, end);
+      const size = a.u32();
       if (size < 0) return s.reply(R.BAD_FORMAT);
-      const trailing = parsed.end !== end;
+      const trailing = !a.empty;
       ops[Op.Put]++;
       if (size > ctx.maxJobSize) return s.skip(size + 2);
       if (trailing) return s.reply(R.BAD_FORMAT);
@@ -60,7 +62,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.Peek: {
-      const id = readU64(buf, argAt, end, true);
+      const id = a.u64(true);
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -72,11 +74,11 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       let timeout = -1;
       if (op === Op.ReserveTimeout) {
         if (ctx.compat === "1.12") {
-          const t = readTimeout112(buf, argAt, end);
+          const t = a.timeout112();
           if (t === null) return s.reply(R.BAD_FORMAT);
           timeout = t;
         } else {
-          const t = readU32(buf, argAt, end);
+          const t = a.u32();
           if (t < 0 || t > 0x7fffffff) return s.reply(R.BAD_FORMAT);
           timeout = t;
         }
@@ -88,7 +90,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.ReserveJob: {
-      const id = readU64(buf, argAt, end, true);
+      const id = a.u64(true);
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -102,7 +104,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.Delete: {
-      const id = readU64(buf, argAt, end, true);
+      const id = a.u64(true);
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -111,11 +113,11 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.Release: {
-      const id = readU64(buf, argAt, end);
+      const id = a.u64();
       if (id < 0) return s.reply(R.BAD_FORMAT);
-      const pri = readU32(buf, parsed.end, end);
+      const pri = a.u32();
       if (pri < 0) return s.reply(R.BAD_FORMAT);
-      const delay = readU32(buf, parsed.end, end, true);
+      const delay = a.u32(true);
       if (delay < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -125,9 +127,9 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.Bury: {
-      const id = readU64(buf, argAt, end);
+      const id = a.u64();
       if (id < 0) return s.reply(R.BAD_FORMAT);
-      const pri = readU32(buf, parsed.end, end, true);
+      const pri = a.u32(true);
       if (pri < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -136,14 +138,14 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.Kick: {
-      const n = readKickCount(buf, argAt, end);
+      const n = a.kickCount();
       if (n < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       return run(S.kick(s.use, n), (k) => Session.line(`KICKED ${k}`));
     }
 
     case Op.KickJob: {
-      const id = readU64(buf, argAt, end, true);
+      const id = a.u64(true);
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -151,7 +153,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.Touch: {
-      const id = readU64(buf, argAt, end, true);
+      const id = a.u64(true);
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -170,7 +172,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     }
 
     case Op.StatsJob: {
-      const id = readU64(buf, argAt, end, true);
+      const id = a.u64(true);
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
@@ -234,7 +236,8 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       while (p < end && buf[p] === 0x20) p++;
       const nameLen = nameSpan(buf, p, end);
       if (nameLen === 0) return s.reply(R.BAD_FORMAT);
-      const delay = readU32(buf, p + nameLen, end, true);
+      a.pos = p + nameLen;
+      const delay = a.u32(true);
       if (delay < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!isValidTubeName(buf, p, p + nameLen)) return s.reply(R.BAD_FORMAT);

@@ -10,8 +10,8 @@
  * flight are marked to try once more, since their attempt may have read the
  * table before the job was committed.
  */
-import { Op } from "../../protocol/commands.ts";
-import type { Compat, HostInfo } from "../../protocol/stats.ts";
+import { Op } from "../../protocol/ops.ts";
+import type { Compat, HostInfo } from "../../protocol/context.ts";
 import type { Front } from "./front.ts";
 import type { ServerRow } from "./inspect.ts";
 import type { Session } from "./session.ts";

@@ -12,7 +12,7 @@
  * The binlog-* fields are 0: PostgreSQL is the log.
  */
 import type { Batch, Step, TubeDelta } from "./group-commit.ts";
-import type { Compat } from "../../protocol/stats.ts";
+import type { Compat } from "../../protocol/context.ts";
 
 const P = { prepare: true } as const;
 const STATE = ["invalid", "ready", "reserved", "buried", "delayed"] as const;

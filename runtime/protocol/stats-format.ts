@@ -6,22 +6,8 @@
 import type { Queue } from "../queue/queue.ts";
 import { STATE_NAMES } from "../queue/jobs.ts";
 import type { Tube } from "../queue/tube.ts";
-import { Op } from "./commands.ts";
-
-export type Compat = "1.12" | "1.13";
-
-/** Facts about the host and process that stats reports. */
-export interface HostInfo {
-  pid: number;
-  version: string;
-  hostname: string;
-  os: string;
-  platform: string;
-  /** Random hex string identifying this server instance. */
-  instanceId: string;
-  /** User and system CPU time in microseconds. */
-  cpuUsage(): { user: number; system: number };
-}
+import { Op } from "./ops.ts";
+import type { Compat, HostInfo } from "./context.ts";
 
 const q = (compat: Compat, s: string) => (compat === "1.12" ? s : `"${s}"`);
 
