@@ -5,7 +5,7 @@
  *
  *   bun bench/run.ts [--quick] [--only GROUPS|IDS] [--rounds N] [--secs S]
  *                    [--warmup S] [--jobs N] [--fill-rounds N] [--max-secs S]
- *                    [--server-cpu N] [--gen-cpu N] [--list]
+ *                    [--server-cpu N] [--gen-cpu N] [--list] [--reference DIR]
  *
  * Every server is started fresh for each sample, pinned with taskset to
  * --server-cpu (default 0); the C load generator runs on --gen-cpu (default 1).
@@ -36,12 +36,14 @@ interface Options {
   serverCpu: string;
   genCpu: string;
   list: boolean;
+  /** Another checkout of beanrun that takes beanstalkd's place as the reference (before/after comparisons). */
+  reference: string;
 }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
     quick: false, only: [], rounds: 3, secs: 2, warmup: 0.5, jobs: 1_000_000, fillRounds: 2, maxSecs: 40,
-    serverCpu: "0", genCpu: "1", list: false,
+    serverCpu: "0", genCpu: "1", list: false, reference: "",
   };
   const set: Partial<Record<keyof Options, boolean>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -68,6 +70,7 @@ function parseArgs(argv: string[]): Options {
       case "--server-cpu": o.serverCpu = val(); break;
       case "--gen-cpu": o.genCpu = val(); break;
       case "--list": o.list = true; break;
+      case "--reference": o.reference = resolve(val()); break;
       case "-h": case "--help": usage(); break;
       default: usage(`unknown argument ${a}`);
     }
@@ -87,6 +90,7 @@ function usage(err?: string): never {
   if (err) console.error(`bench: ${err}`);
   console.error(`usage: bun bench/run.ts [--quick] [--only GROUPS|IDS] [--rounds N] [--secs S] [--warmup S]
                         [--jobs N] [--fill-rounds N] [--max-secs S] [--server-cpu N] [--gen-cpu N] [--list]
+                        [--reference DIR]
 groups: cycle, pipe, fill, wal (or workload ids / id prefixes; --list shows them)`);
   process.exit(err ? 2 : 0);
 }
@@ -170,7 +174,7 @@ class Skip extends Error {}
 
 async function startServer(name: ServerName, opts: Options, extra: string[]): Promise<Server> {
   const pin = ["taskset", "-c", opts.serverCpu];
-  if (name === "beanstalkd") {
+  if (name === "beanstalkd" && !opts.reference) {
     const port = await freePort();
     const proc = Bun.spawn([...pin, BEANSTALKD, "-l", "127.0.0.1", "-p", String(port), ...extra], {
       stdin: "ignore", stdout: "ignore", stderr: "pipe",
@@ -188,8 +192,9 @@ async function startServer(name: ServerName, opts: Options, extra: string[]): Pr
       await sleep(20);
     }
   }
-  const proc = Bun.spawn([...pin, BUN, join(ROOT, "runtime", "cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...extra], {
-    cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+  const root = name === "beanstalkd" ? opts.reference : ROOT;
+  const proc = Bun.spawn([...pin, BUN, join(root, "runtime", "cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...extra], {
+    cwd: root, stdin: "ignore", stdout: "ignore", stderr: "pipe",
   });
   children.add(proc);
   let port = 0;
@@ -394,6 +399,13 @@ function fmt(v: number | null, unit: string): string {
   return v.toFixed(0);
 }
 
+/** The reference column: beanstalkd, or with --reference the other checkout of beanrun. */
+function refLabel(o: Options): string {
+  if (!o.reference) return "beanstalkd";
+  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: o.reference }).stdout.toString().trim();
+  return `beanrun@${git || o.reference}`;
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const ws = selected(o);
@@ -489,11 +501,11 @@ async function main(): Promise<void> {
       const xs = samples.filter((x) => x.workload === w.id && x.server === n).map((x) => (x as unknown as Sample).server_cpu).filter((v): v is number => v !== undefined);
       return xs.length ? `${(median(xs) * 100).toFixed(0)}%` : "-";
     };
-    process.stdout.write(` gen cpu <= ${(genMax * 100).toFixed(0)}%; server cpu (median) beanstalkd ${srv("beanstalkd")}, beanrun ${srv("beanrun")}\n`);
+    process.stdout.write(` gen cpu <= ${(genMax * 100).toFixed(0)}%; server cpu (median) ${refLabel(o)} ${srv("beanstalkd")}, beanrun ${srv("beanrun")}\n`);
   }
 
   // ---- table
-  const head = ["workload", "unit", "beanstalkd", "beanrun", "ratio"];
+  const head = ["workload", "unit", refLabel(o), "beanrun", "ratio"];
   const body = rows.map((r) => [
     r.label, r.unit, fmt(r.median.beanstalkd, r.unit), r.skipped ? "skipped" : fmt(r.median.beanrun, r.unit),
     r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${r.higherIsBetter ? "" : " (lower is better)"}`,
@@ -503,7 +515,7 @@ async function main(): Promise<void> {
   console.log("\n" + line(head));
   console.log(widths.map((n) => "-".repeat(n)).join("-|-"));
   for (const b of body) console.log(line(b));
-  console.log("\nmedians of the samples; ratio = beanrun / beanstalkd.");
+  console.log(`\nmedians of the samples; ratio = beanrun / ${refLabel(o)}.`);
   for (const r of rows) {
     if (r.skipped) console.log(`note: ${r.workload}: ${r.skipped}`);
     if (r.metric === "rate" || r.metric === "fill") for (const n of r.notes) console.log(`note: ${r.workload}: ${n}`);
