@@ -63,6 +63,7 @@ const COMMAND_NAMES: [string, Op][] = [
 export function snapshot(queue: Queue, ops: Float64Array, version: string): Snapshot {
   const now = queue.clock.now();
   const j = queue.journal.stats();
+  const n = queue.counters;
   const commands: Record<string, number> = {};
   for (const [name, op] of COMMAND_NAMES) commands[name] = ops[op]!;
   return {
@@ -70,20 +71,20 @@ export function snapshot(queue: Queue, ops: Float64Array, version: string): Snap
     uptimeSeconds: Math.trunc((now - queue.startedAt) / 1000),
     draining: queue.draining,
     jobs: {
-      urgent: queue.urgentCount,
-      ready: queue.readyCount,
-      reserved: queue.reservedCount,
-      delayed: queue.delayedCount(),
-      buried: queue.buriedCount,
-      total: queue.totalJobs,
-      timeouts: queue.timeoutCount,
+      urgent: n.urgent,
+      ready: n.ready,
+      reserved: n.reserved,
+      delayed: n.delayed,
+      buried: n.buried,
+      total: n.totalJobs,
+      timeouts: n.timeouts,
     },
     connections: {
-      current: queue.connCount,
-      producers: queue.producerCount,
-      workers: queue.workerCount,
-      waiting: queue.waitingCount,
-      total: queue.totalConns,
+      current: n.connections,
+      producers: n.producers,
+      workers: n.workers,
+      waiting: n.waiting,
+      total: n.totalConnections,
     },
     commands,
     binlog: {
@@ -93,7 +94,7 @@ export function snapshot(queue: Queue, ops: Float64Array, version: string): Snap
       recordsMigrated: j.recordsMigrated,
     },
     maxJobSize: queue.maxJobSize,
-    tubes: queue.tubes.items.map((t) => ({
+    tubes: queue.tubes.map((t) => ({
       name: t.name,
       urgent: t.urgent,
       ready: t.ready.length,

@@ -17,7 +17,7 @@
  */
 import type { Conn, ConnEvents } from "../queue/conn.ts";
 import { NONE } from "../queue/jobs.ts";
-import { PutResult } from "../queue/queue.ts";
+import { Result } from "../queue/counters.ts";
 import type { TransportSocket } from "../adapters/transport.ts";
 import { dispatch } from "./commands/index.ts";
 import { Args } from "./args.ts";
@@ -286,19 +286,11 @@ export class Connection implements ConnEvents, Session {
     this.putSlot = NONE;
     this.putBuf = null;
     this.state = In.Command;
-    switch (queue.commitPut(slot)) {
-      case PutResult.Inserted:
-        this.out.ascii("INSERTED ");
-        this.out.num(id);
-        this.out.crlf();
-        return;
-      case PutResult.ExpectedCrlf:
-        return this.out.bytes(R.EXPECTED_CRLF);
-      case PutResult.Draining:
-        return this.out.bytes(R.DRAINING);
-      case PutResult.OutOfMemory:
-        return this.out.bytes(R.OUT_OF_MEMORY);
-    }
+    const r = queue.commitPut(slot);
+    if (r !== Result.Ok) return this.out.bytes(R.replyFor(r, R.INTERNAL_ERROR));
+    this.out.ascii("INSERTED ");
+    this.out.num(id);
+    this.out.crlf();
   }
 
   private hold(buf: Uint8Array, pos: number): void {

@@ -1,4 +1,6 @@
-/** Fixed reply lines, encoded once. */
+/** Fixed reply lines, encoded once, and the reply for each queue Result. */
+import { Result } from "../queue/counters.ts";
+
 const line = (s: string) => Uint8Array.from(s + "\r\n", (c) => c.charCodeAt(0));
 
 export const BAD_FORMAT = line("BAD_FORMAT");
@@ -22,3 +24,25 @@ export const PAUSED = line("PAUSED");
 /** Prefixes of replies that carry a job. */
 export const FOUND = "FOUND ";
 export const RESERVED = "RESERVED ";
+
+/** The reply for a queue Result: `ok` for Result.Ok, the matching error line otherwise. */
+export function replyFor(r: Result, ok: Uint8Array): Uint8Array {
+  switch (r) {
+    case Result.Ok:
+      return ok;
+    case Result.NotFound:
+      return NOT_FOUND;
+    case Result.OutOfMemory:
+      return OUT_OF_MEMORY;
+    case Result.ExpectedCrlf:
+      return EXPECTED_CRLF;
+    case Result.Draining:
+      return DRAINING;
+    case Result.DeadlineSoon:
+      return DEADLINE_SOON;
+    case Result.NotIgnored:
+      return NOT_IGNORED;
+    default:
+      return INTERNAL_ERROR;
+  }
+}

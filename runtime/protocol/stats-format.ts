@@ -22,13 +22,14 @@ function rusage(us: number): string {
 export function formatStats(queue: Queue, ops: Float64Array, host: HostInfo, compat: Compat): string {
   const cpu = host.cpuUsage();
   const j = queue.journal.stats();
+  const n = queue.counters;
   return (
     "---\n" +
-    `current-jobs-urgent: ${queue.urgentCount}\n` +
-    `current-jobs-ready: ${queue.readyCount}\n` +
-    `current-jobs-reserved: ${queue.reservedCount}\n` +
-    `current-jobs-delayed: ${queue.delayedCount()}\n` +
-    `current-jobs-buried: ${queue.buriedCount}\n` +
+    `current-jobs-urgent: ${n.urgent}\n` +
+    `current-jobs-ready: ${n.ready}\n` +
+    `current-jobs-reserved: ${n.reserved}\n` +
+    `current-jobs-delayed: ${n.delayed}\n` +
+    `current-jobs-buried: ${n.buried}\n` +
     `cmd-put: ${ops[Op.Put]}\n` +
     `cmd-peek: ${ops[Op.Peek]}\n` +
     `cmd-peek-ready: ${ops[Op.PeekReady]}\n` +
@@ -51,15 +52,15 @@ export function formatStats(queue: Queue, ops: Float64Array, host: HostInfo, com
     `cmd-list-tube-used: ${ops[Op.ListTubeUsed]}\n` +
     `cmd-list-tubes-watched: ${ops[Op.ListTubesWatched]}\n` +
     `cmd-pause-tube: ${ops[Op.PauseTube]}\n` +
-    `job-timeouts: ${queue.timeoutCount}\n` +
-    `total-jobs: ${queue.totalJobs}\n` +
+    `job-timeouts: ${n.timeouts}\n` +
+    `total-jobs: ${n.totalJobs}\n` +
     `max-job-size: ${queue.maxJobSize}\n` +
     `current-tubes: ${queue.tubes.length}\n` +
-    `current-connections: ${queue.connCount}\n` +
-    `current-producers: ${queue.producerCount}\n` +
-    `current-workers: ${queue.workerCount}\n` +
-    `current-waiting: ${queue.waitingCount}\n` +
-    `total-connections: ${queue.totalConns}\n` +
+    `current-connections: ${n.connections}\n` +
+    `current-producers: ${n.producers}\n` +
+    `current-workers: ${n.workers}\n` +
+    `current-waiting: ${n.waiting}\n` +
+    `total-connections: ${n.totalConnections}\n` +
     `pid: ${host.pid}\n` +
     `version: "${host.version}"\n` +
     `rusage-utime: ${rusage(cpu.user)}\n` +

@@ -176,7 +176,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     failures,
     queue,
     drain: () => {
-      queue.draining = true;
+      queue.drain();
     },
     close: async () => {
       await listener.stop();

@@ -6,7 +6,7 @@
  * about trailing bytes, and the counter moves before either.
  */
 import { JobState, NONE } from "../../queue/jobs.ts";
-import { ReserveResult } from "../../queue/queue.ts";
+import { Result } from "../../queue/counters.ts";
 import type { Session } from "../context.ts";
 import type { Args } from "../args.ts";
 import { Op } from "../ops.ts";
@@ -36,9 +36,10 @@ function found(s: Session, slot: number | undefined): void {
 }
 
 function reserve(s: Session, timeout: number): void {
-  if (s.ctx.queue.reserve(s.conn, timeout) === ReserveResult.DeadlineSoon) return s.out.bytes(R.DEADLINE_SOON);
-  // Either a job was delivered through ConnEvents.reserved already, or we wait.
-  if (s.conn.waiting) s.block();
+  // Ok: the job went out through ConnEvents.reserved already.
+  const r = s.ctx.queue.reserve(s.conn, timeout);
+  if (r === Result.Waiting) s.block();
+  else if (r !== Result.Ok) s.out.bytes(R.replyFor(r, R.INTERNAL_ERROR));
 }
 
 function reserveWithTimeout(s: Session, a: Args): void {
@@ -63,8 +64,7 @@ function release(s: Session, a: Args): void {
   const delay = a.u32(true);
   if (delay < 0) return s.out.bytes(R.BAD_FORMAT);
   s.ctx.ops[Op.Release]++;
-  const r = s.ctx.queue.release(s.conn, id, pri, delay);
-  s.out.bytes(r === "released" ? R.RELEASED : r === "not-found" ? R.NOT_FOUND : R.OUT_OF_MEMORY);
+  s.out.bytes(R.replyFor(s.ctx.queue.release(s.conn, id, pri, delay), R.RELEASED));
 }
 
 function bury(s: Session, a: Args): void {
@@ -73,8 +73,7 @@ function bury(s: Session, a: Args): void {
   const pri = a.u32(true);
   if (pri < 0) return s.out.bytes(R.BAD_FORMAT);
   s.ctx.ops[Op.Bury]++;
-  const r = s.ctx.queue.bury(s.conn, id, pri);
-  s.out.bytes(r === "buried" ? R.BURIED : r === "not-found" ? R.NOT_FOUND : R.OUT_OF_MEMORY);
+  s.out.bytes(R.replyFor(s.ctx.queue.bury(s.conn, id, pri), R.BURIED));
 }
 
 function kick(s: Session, a: Args): void {
@@ -100,16 +99,15 @@ export const jobCommands: Family = [
     found(s, b.count ? b.head : undefined);
   }),
   { word: "reserve-with-timeout ", op: Op.ReserveTimeout, run: reserveWithTimeout },
+  // Ok: the job went out through ConnEvents.reserved.
   byId("reserve-job ", Op.ReserveJob, (s, id) => {
-    const j = s.ctx.queue.reserveJob(s.conn, id);
-    if (j === NONE) return s.out.bytes(R.NOT_FOUND);
-    s.sendJob(R.RESERVED, j);
+    if (s.ctx.queue.reserveJob(s.conn, id) !== Result.Ok) s.out.bytes(R.NOT_FOUND);
   }),
   bare("reserve", Op.Reserve, (s) => reserve(s, -1)),
-  byId("delete ", Op.Delete, (s, id) => s.out.bytes(s.ctx.queue.delete(s.conn, id) ? R.DELETED : R.NOT_FOUND)),
+  byId("delete ", Op.Delete, (s, id) => s.out.bytes(R.replyFor(s.ctx.queue.delete(s.conn, id), R.DELETED))),
   { word: "release ", op: Op.Release, run: release },
   { word: "bury ", op: Op.Bury, run: bury },
   { word: "kick ", op: Op.Kick, run: kick },
-  byId("kick-job ", Op.KickJob, (s, id) => s.out.bytes(s.ctx.queue.kickJob(id) ? R.KICKED : R.NOT_FOUND)),
-  byId("touch ", Op.Touch, (s, id) => s.out.bytes(s.ctx.queue.touch(s.conn, id) ? R.TOUCHED : R.NOT_FOUND)),
+  byId("kick-job ", Op.KickJob, (s, id) => s.out.bytes(R.replyFor(s.ctx.queue.kickJob(id), R.KICKED))),
+  byId("touch ", Op.Touch, (s, id) => s.out.bytes(R.replyFor(s.ctx.queue.touch(s.conn, id), R.TOUCHED))),
 ];

@@ -20,6 +20,6 @@ export const statsCommands: Family = [
     if (!t) return s.out.bytes(R.NOT_FOUND);
     s.sendYaml(formatTubeStats(s.ctx.queue, t, s.ctx.compat));
   }),
-  bare("list-tubes", Op.ListTubes, (s) => s.sendYaml(formatTubeList(s.ctx.queue.tubes.items))),
+  bare("list-tubes", Op.ListTubes, (s) => s.sendYaml(formatTubeList(s.ctx.queue.tubes))),
   bare("list-tubes-watched", Op.ListTubesWatched, (s) => s.sendYaml(formatTubeList(s.conn.watch.items))),
 ];

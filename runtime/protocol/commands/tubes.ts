@@ -6,6 +6,7 @@
  * is beanstalkd's too.
  */
 import { isValidTubeName } from "../../queue/tube.ts";
+import { Result } from "../../queue/counters.ts";
 import type { Session } from "../context.ts";
 import type { Args } from "../args.ts";
 import { Op } from "../ops.ts";
@@ -18,10 +19,9 @@ function using(s: Session, name: string): void {
   s.out.crlf();
 }
 
-function watching(s: Session, n: number): void {
-  if (n < 0) return s.out.bytes(R.NOT_IGNORED);
+function watching(s: Session): void {
   s.out.ascii("WATCHING ");
-  s.out.num(n);
+  s.out.num(s.conn.watch.length);
   s.out.crlf();
 }
 
@@ -45,8 +45,14 @@ export const tubeCommands: Family = [
     s.ctx.queue.use(s.conn, name);
     using(s, name);
   }),
-  byTube("watch ", Op.Watch, (s, name) => watching(s, s.ctx.queue.watch(s.conn, name))),
-  byTube("ignore ", Op.Ignore, (s, name) => watching(s, s.ctx.queue.ignore(s.conn, name))),
+  byTube("watch ", Op.Watch, (s, name) => {
+    s.ctx.queue.watch(s.conn, name);
+    watching(s);
+  }),
+  byTube("ignore ", Op.Ignore, (s, name) => {
+    if (s.ctx.queue.ignore(s.conn, name) === Result.NotIgnored) return s.out.bytes(R.NOT_IGNORED);
+    watching(s);
+  }),
   bare("list-tube-used", Op.ListTubeUsed, (s) => using(s, s.conn.use.name)),
   { word: "pause-tube", op: Op.PauseTube, run: pauseTube },
   // Not counted: beanstalkd has no cmd-quit.
