@@ -146,13 +146,19 @@ export class Timeouts {
     }
   }
 
-  /** A connection's tick came: expire its reservations, end its wait (beanstalkd's conn_timeout). */
+  /**
+   * A connection's tick came: expire its reservations, end its wait
+   * (beanstalkd's conn_timeout). A reservation expires once its deadline is
+   * reached (beanstalkd waits until it is passed, re-reading its clock; with
+   * `now` fixed for the whole tick, "passed" would put c straight back at
+   * the top of the heap at now == deadline and tickConns would never end).
+   */
   private connTimeout(c: Conn, now: number): void {
     const s = this.store;
     const soon = c.waiting && this.deadlineSoon(c, now);
     for (;;) {
       const j = this.states.soonest(c);
-      if (j === NONE || s.deadline[j]! >= now) break;
+      if (j === NONE || s.deadline[j]! > now) break;
       this.n.timeouts++;
       s.timeouts[j]!++;
       this.states.unreserve(c, j);
