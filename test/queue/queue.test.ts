@@ -390,10 +390,10 @@ describe("the Queue itself (Results and counters)", () => {
     expect(q.counters.connections).toBe(0);
   });
 
-  test("advanceIds never lowers the next id", () => {
+  test("continueIdsFrom never lowers the next id", () => {
     const q = new Queue({ clock: new FakeClock() });
-    q.advanceIds(100);
-    q.advanceIds(50);
+    q.continueIdsFrom(100);
+    q.continueIdsFrom(50);
     expect(q.nextId).toBe(100);
   });
 });
