@@ -1294,6 +1294,41 @@ describe.skipIf(!BEANSTALKD)(`volume and half-close, same bytes as beanstalkd 1.
       await d.cmd("stats\r\n");
     }));
 
+  // Issue 12 item 8: after a half-close (FIN), beanstalkd answers every
+  // reserve that would wait with TIMED_OUT at once (prot.c: STATE_WAIT with
+  // c->halfclosed), serves what is pipelined behind it, then closes.
+  describe("reserves after the client half-closed", () => {
+    /** Sends one packet, half-closes, records every reply until the server closes, then looks at stats. */
+    const halfClose = (packet: string, setup?: (r: Run) => Promise<void>) =>
+      same(async (r) => {
+        if (setup) await setup(r);
+        const c = await r.conn();
+        c.send(packet);
+        c.end();
+        await c.drain(2500);
+        const d = await r.conn();
+        await d.cmd("stats\r\n");
+      });
+
+    test("reserve-with-timeout 0, then reserve", () => halfClose("reserve-with-timeout 0\r\nreserve\r\n"));
+    test("a reserve behind a delayed put", () => halfClose("put 0 1 10 1\r\nx\r\nreserve\r\nreserve\r\nstats-job 1\r\n"));
+    test("reserve, release with a delay, reserve again", () =>
+      halfClose("put 0 0 10 1\r\nx\r\nreserve\r\nrelease 1 0 1\r\nreserve\r\nreserve-with-timeout 3\r\npeek-delayed\r\n"));
+    test("a long reserve-with-timeout, then a reserve with a job ready", () =>
+      halfClose("reserve-with-timeout 5\r\nput 0 0 10 1\r\ny\r\nreserve\r\nreserve\r\n"));
+    test("a reserve waiting when the FIN comes, with more pipelined behind it", () =>
+      same(async (r) => {
+        const c = await r.conn();
+        c.send("watch w\r\nreserve\r\nreserve-with-timeout 0\r\nlist-tubes-watched\r\nreserve\r\n");
+        await c.reply();
+        await c.none(200);
+        c.end();
+        await c.drain(2500);
+        const d = await r.conn();
+        await d.cmd("stats\r\n");
+      }));
+  });
+
   test("40 connections each put and reserve: producer, worker and connection counters", () =>
     same(async (r) => {
       const cs = await r.conns_(40);

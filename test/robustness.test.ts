@@ -9,19 +9,7 @@ import { startServer, type RunningServer } from "../runtime/server/index.ts";
 import { Connection } from "../runtime/protocol/connection.ts";
 import { Queue } from "../runtime/queue/queue.ts";
 import { cellSizeFor } from "../runtime/queue/arena.ts";
-
-/** A protocol context for driving Connections by hand: marked connections are collected, not flushed. */
-function protocolContext(queue: Queue, dirty: Connection[], runnable: Connection[] = []) {
-  return {
-    queue,
-    ops: new Float64Array(64),
-    host: { pid: 1, version: "t", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) },
-    compat: "1.13" as const,
-    log: () => {},
-    markDirty: (c: Connection) => void dirty.push(c),
-    markRunnable: (c: Connection) => void runnable.push(c),
-  };
-}
+import { ProtocolHarness, protocolContext } from "./support/session.ts";
 
 let server: RunningServer;
 
@@ -211,6 +199,88 @@ describe("abrupt disconnects", () => {
     c.sock.end();
     expect(await c.until((s) => s.includes("TIMED_OUT"))).toEndWith("TIMED_OUT\r\n");
     c.close();
+  });
+
+  test("after a half-close every reserve that would wait answers TIMED_OUT at once, then the server closes", () => {
+    const h = new ProtocolHarness();
+    const c = h.connect();
+    c.send("reserve-with-timeout 0\r\nreserve\r\n");
+    c.end();
+    expect(c.take()).toBe("TIMED_OUT\r\nTIMED_OUT\r\n");
+    expect(c.ended).toBe(true);
+    expect(h.queue.counters).toMatchObject({ waiting: 0, connections: 0 });
+
+    // A job that only becomes ready later is not handed to a client that can no longer answer for it.
+    const d = h.connect();
+    d.send("put 0 1 10 1\r\nx\r\nreserve\r\nreserve\r\n");
+    expect(d.take()).toBe("INSERTED 1\r\n");
+    d.end();
+    expect(d.take()).toBe("TIMED_OUT\r\nTIMED_OUT\r\n");
+    h.advance(1000);
+    expect(d.take()).toBe("");
+    expect(h.queue.counters).toMatchObject({ ready: 1, reserved: 0, connections: 0 });
+  });
+});
+
+describe("HTTP sent to the queue port (cross-protocol requests)", () => {
+  const post = (body: string) =>
+    `POST /submit HTTP/1.1\r\nHost: 127.0.0.1:11300\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+  test("a POST whose body holds commands is closed at its request line: no job, a warning (once a minute)", () => {
+    for (const compat of ["1.13", "1.12"] as const) {
+      const h = new ProtocolHarness({ compat });
+      const c = h.connect();
+      c.send(post("use x\r\nput 0 0 10 5\r\nhello\r\n"));
+      expect(c.take()).toBe("");
+      expect(c.ended).toBe(true);
+      const d = h.connect();
+      d.send("GET / HTTP/1.0\r\n\r\n");
+      expect(d.ended).toBe(true);
+      expect(h.queue.counters.totalJobs).toBe(0);
+      expect(h.queue.findTube("x")).toBeUndefined();
+      expect(h.logs).toHaveLength(1);
+      expect(h.logs[0]).toContain("WARNING: possible security attack");
+    }
+  });
+
+  test("an over-long request line gets BAD_FORMAT, then the Host: header closes the connection before the body", () => {
+    const h = new ProtocolHarness();
+    const c = h.connect();
+    c.send(post("put 0 0 10 1\r\nx\r\n").replace("/submit", `/${"a".repeat(300)}`));
+    expect(c.take()).toBe("BAD_FORMAT\r\n");
+    expect(c.ended).toBe(true);
+    expect(h.queue.counters.totalJobs).toBe(0);
+  });
+
+  test("commands, near misses and binary bodies are not taken for HTTP", () => {
+    const h = new ProtocolHarness();
+    const c = h.connect();
+    const out = c.cmd("PUT 0 0 10 1\r\nHOST\r\nhost\r\nGET / FTP/1\r\nput 0 0 10 16\r\nGET / HTTP/1.1\r\n\r\npeek-ready\r\n");
+    expect(out).toBe(
+      "UNKNOWN_COMMAND\r\nUNKNOWN_COMMAND\r\nUNKNOWN_COMMAND\r\nUNKNOWN_COMMAND\r\nINSERTED 1\r\nFOUND 1 16\r\nGET / HTTP/1.1\r\n\r\n",
+    );
+    expect(c.ended).toBe(false);
+    expect(h.logs).toEqual([]);
+  });
+
+  test("a real server closes the socket and logs to stderr", async () => {
+    const logs: string[] = [];
+    const s = await startServer({ port: 0, log: (l) => void logs.push(l) });
+    try {
+      const sock = net.connect(s.port, "127.0.0.1");
+      const closed = new Promise<string>((resolve) => {
+        let got = "";
+        sock.on("data", (d: Buffer) => void (got += d.toString("latin1")));
+        sock.on("close", () => resolve(got));
+        sock.on("error", () => {});
+      });
+      sock.write(post("put 0 0 10 1\r\nx\r\n"));
+      expect(await closed).toBe("");
+      expect(logs.some((l) => l.includes("possible security attack"))).toBe(true);
+      expect(s.queue.counters.totalJobs).toBe(0);
+    } finally {
+      await s.close();
+    }
   });
 });
 

@@ -178,6 +178,10 @@ export class Connection implements ConnEvents, Session {
   }
 
   block(): void {
+    // beanstalkd 1.12/1.13 (prot.c, STATE_WAIT with c->halfclosed): once the
+    // peer has half-closed, a reserve that would wait answers TIMED_OUT at
+    // once, whether its FIN came before or during the wait (onEnd).
+    if (this.peerEnded) return this.ctx.queue.hangUp(this.conn);
     this.blocked = true;
   }
 

@@ -3,12 +3,14 @@
  * reply appended to the session's output. The words of every command family
  * go into one prefix table (ops.ts: longest prefix wins, which is
  * beanstalkd's which_cmd order); the matched command parses its own
- * arguments from the session's cursor.
+ * arguments from the session's cursor. A line that is no command and looks
+ * like HTTP closes the connection (cross-protocol.ts).
  */
 import type { Session } from "../context.ts";
 import type { Args } from "../args.ts";
 import { Op, PrefixTable } from "../ops.ts";
 import * as R from "../replies.ts";
+import { looksLikeHttp, warnCrossProtocol } from "../cross-protocol.ts";
 import type { Command } from "./family.ts";
 import { jobCommands } from "./jobs.ts";
 import { tubeCommands } from "./tubes.ts";
@@ -34,6 +36,10 @@ export function dispatch(s: Session, args: Args, buf: Uint8Array, start: number,
   // A NUL byte inside the line: beanstalkd sees a shorter C string.
   for (let i = start; i < end; i++) if (buf[i] === 0) return s.out.bytes(R.BAD_FORMAT);
   const e = table.match(buf, start, end);
-  if (e === undefined) return s.out.bytes(R.UNKNOWN_COMMAND);
+  if (e === undefined) {
+    if (!looksLikeHttp(buf, start, end)) return s.out.bytes(R.UNKNOWN_COMMAND);
+    warnCrossProtocol(s.ctx);
+    return s.quit();
+  }
   e.value.run(s, args.reset(buf, start + e.word.length, end));
 }
