@@ -1,16 +1,28 @@
 /**
- * Mail for the example jobs: build an RFC 5322 message (text + HTML,
- * multipart/alternative) and hand it to a transport. The default transport
- * writes `<outbox>/<name>.eml`; set SMTP_URL=smtp://host:port to send through
- * an SMTP relay instead (plain SMTP, no auth: a local relay or a test catcher),
- * or pass any object with `send()`.
+ * Mail for the example jobs, built and sent with nodemailer (the maintained
+ * standard for mail in Node-compatible runtimes) rather than by hand.
+ *
+ * - The message (text + HTML as multipart/alternative, encoded headers, a
+ *   Message-ID) is composed by nodemailer's MailComposer.
+ * - defaultTransport(): with SMTP_URL unset, each message is written
+ *   atomically to `<BEANRUN_OUTBOX or tmp/outbox>/<key>.eml`. With SMTP_URL
+ *   it goes through nodemailer's SMTP transport, configured by the URL:
+ *     smtp://relay:25                 plain, upgraded by STARTTLS when offered
+ *     smtp://user:pass@relay:587?requireTLS=true   STARTTLS required, then AUTH
+ *     smtps://user:pass@relay:465     TLS from the first byte, then AUTH
+ *   Query parameters are nodemailer options (`tls.rejectUnauthorized=false`
+ *   for a relay with a self-signed certificate, `pool=true` to keep
+ *   connections open). Credentials never appear in what send() returns.
+ * - `key` names a message idempotently: a re-run overwrites the same .eml
+ *   and sends the same Message-ID, so a retry after a lost reply lets the
+ *   receiving side drop the duplicate.
  *
  * Files starting with "_" in jobs/ are helpers, not jobs.
  */
-import { randomUUID } from "node:crypto";
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
+import nodemailer from "nodemailer";
+import MailComposer from "nodemailer/lib/mail-composer";
 
 export interface Mail {
   from: string;
@@ -21,44 +33,26 @@ export interface Mail {
 }
 
 export interface MailTransport {
-  /** `key` names the message idempotently (a re-run overwrites, never duplicates). */
-  send(mail: Mail, raw: string, key: string): Promise<string>;
+  /** Delivers `mail`; returns where it went (a file path or the relay's URL without credentials). */
+  send(mail: Mail, key: string): Promise<string>;
 }
 
-const enc = (s: string): string => (/^[\x20-\x7e]*$/.test(s) ? s : `=?UTF-8?B?${Buffer.from(s).toString("base64")}?=`);
-const b64 = (s: string): string => Buffer.from(s).toString("base64").replace(/.{76}/g, "$&\r\n");
+/** The Message-ID for `key`: the same key always gives the same id. */
+export function messageId(mail: Mail, key: string): string {
+  const domain = /@([^\s>]+)>?\s*$/.exec(mail.from)?.[1] ?? "localhost";
+  return `<${key.replace(/[^\w.-]/g, "_")}@${domain}>`;
+}
 
-export function renderEml(m: Mail, date = new Date()): string {
-  const boundary = `=_beanrun_${randomUUID()}`;
-  const domain = m.from.split("@")[1]?.replace(/>$/, "") ?? "localhost";
-  return [
-    `From: ${m.from}`,
-    `To: ${m.to}`,
-    `Subject: ${enc(m.subject)}`,
-    `Date: ${date.toUTCString().replace("GMT", "+0000")}`,
-    `Message-ID: <${randomUUID()}@${domain}>`,
-    "MIME-Version: 1.0",
-    `Content-Type: multipart/alternative; boundary="${boundary}"`,
-    "",
-    `--${boundary}`,
-    "Content-Type: text/plain; charset=utf-8",
-    "Content-Transfer-Encoding: base64",
-    "",
-    b64(m.text),
-    `--${boundary}`,
-    "Content-Type: text/html; charset=utf-8",
-    "Content-Transfer-Encoding: base64",
-    "",
-    b64(m.html),
-    `--${boundary}--`,
-    "",
-  ].join("\r\n");
+/** The complete RFC 5322 message, as it would be sent. */
+export function renderEml(mail: Mail, key: string, date = new Date()): Promise<Buffer> {
+  return new MailComposer({ ...mail, messageId: messageId(mail, key), date }).compile().build();
 }
 
 /** Writes each message atomically (temp file, then rename) as <dir>/<key>.eml. */
 export function outboxTransport(dir: string): MailTransport {
   return {
-    async send(_m, raw, key) {
+    async send(mail, key) {
+      const raw = await renderEml(mail, key);
       mkdirSync(dir, { recursive: true });
       const path = join(dir, `${key.replace(/[^\w.-]/g, "_")}.eml`);
       const tmp = `${path}.${process.pid}.tmp`;
@@ -69,46 +63,31 @@ export function outboxTransport(dir: string): MailTransport {
   };
 }
 
-/** Minimal SMTP (RFC 5321) client: EHLO, MAIL FROM, RCPT TO, DATA, QUIT. */
+/**
+ * Sends through the relay named by `url` (see the top of this file). The
+ * timeouts fit the example job's 30 s TTR; the URL's query can override them.
+ */
 export function smtpTransport(url: string): MailTransport {
   const u = new URL(url);
-  const host = u.hostname;
-  const port = Number(u.port || 25);
-  const addr = (s: string): string => /<([^>]+)>/.exec(s)?.[1] ?? s.trim();
+  if (u.protocol !== "smtp:" && u.protocol !== "smtps:") {
+    throw new Error(`SMTP_URL must start with smtp:// or smtps://, not ${u.protocol}//`);
+  }
+  const where = `${u.protocol}//${u.host}`;
+  const transporter = nodemailer.createTransport({
+    url,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  });
   return {
-    send: (m, raw) =>
-      new Promise((resolve, reject) => {
-        const sock = connect(port, host);
-        const steps = [
-          `EHLO beanrun`,
-          `MAIL FROM:<${addr(m.from)}>`,
-          `RCPT TO:<${addr(m.to)}>`,
-          "DATA",
-          raw.replace(/^\./gm, "..") + "\r\n.",
-          "QUIT",
-        ];
-        let buf = "";
-        let step = -1;
-        sock.setTimeout(30_000, () => sock.destroy(new Error("SMTP timeout")));
-        sock.on("error", reject);
-        sock.on("data", (d) => {
-          buf += d.toString();
-          // A reply is complete when its last line has "NNN " (not "NNN-").
-          const lines = buf.split("\r\n");
-          const last = lines[lines.length - 2];
-          if (!last || !/^\d{3} /.test(last)) return;
-          buf = "";
-          const code = Number(last.slice(0, 3));
-          if (code >= 400) return sock.destroy(new Error(`SMTP ${steps[step] ?? "greeting"}: ${last}`));
-          if (++step < steps.length) sock.write(steps[step] + "\r\n");
-          else sock.end();
-          if (step === steps.length - 1) resolve(`smtp://${host}:${port}`);
-        });
-      }),
+    async send(mail, key) {
+      await transporter.sendMail({ ...mail, messageId: messageId(mail, key) });
+      return where;
+    },
   };
 }
 
-export function defaultTransport(): MailTransport {
-  const smtp = process.env.SMTP_URL;
-  return smtp ? smtpTransport(smtp) : outboxTransport(process.env.BEANRUN_OUTBOX ?? "tmp/outbox");
+export function defaultTransport(env: Record<string, string | undefined> = process.env): MailTransport {
+  const smtp = env.SMTP_URL;
+  return smtp ? smtpTransport(smtp) : outboxTransport(env.BEANRUN_OUTBOX ?? "tmp/outbox");
 }

@@ -1,13 +1,15 @@
 /**
  * Order confirmation email: validates the order, renders a text and an HTML
  * body, and delivers a real .eml file into the outbox directory
- * (BEANRUN_OUTBOX, default tmp/outbox), or through SMTP when SMTP_URL is set.
+ * (BEANRUN_OUTBOX, default tmp/outbox), or through SMTP when SMTP_URL is set
+ * (TLS and AUTH as the URL asks: see _mail.ts). A retry of the same order
+ * rewrites the same file and sends the same Message-ID.
  *
  *   await enqueue(orderConfirmation, { orderId: "A-1001", customer: {...}, items: [...] });
  */
 import * as v from "valibot";
 import { defineJob } from "../runtime/index.ts";
-import { defaultTransport, renderEml, type MailTransport } from "./_mail.ts";
+import { defaultTransport, type MailTransport } from "./_mail.ts";
 
 const Item = v.object({
   sku: v.pipe(v.string(), v.nonEmpty()),
@@ -79,7 +81,7 @@ export default defineJob({
     const from = process.env.MAIL_FROM ?? "The shop <orders@shop.example>";
     const to = `${order.customer.name} <${order.customer.email}>`;
     const msg = { from, to, subject, text, html };
-    const where = await mail.transport.send(msg, renderEml(msg), `order-${order.orderId}`);
+    const where = await mail.transport.send(msg, `order-${order.orderId}`);
     ctx.log.info("confirmation sent", { orderId: order.orderId, to: order.customer.email, where });
   },
 });
