@@ -9,7 +9,7 @@
  * idempotent naming (same key, same file and Message-ID) must really work.
  */
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -17,7 +17,7 @@ import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { type Mail, messageId, outboxTransport, renderEml, smtpTransport } from "../../jobs/_mail.ts";
 import { ROOT } from "../support/servers.ts";
-import { Wire } from "../support/wire.ts";
+import { launch, ORDER, putJob, waitForFile } from "../deploy/launch.ts";
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -192,22 +192,14 @@ test("the order-confirmation job, run by `beanrun run`, writes its .eml into BEA
   const outbox = join(dir, "outbox");
   mkdirSync(jobs);
   writeFileSync(join(jobs, "order-confirmation.ts"), `export { default } from ${JSON.stringify(join(ROOT, "jobs/order-confirmation.ts"))};\n`);
-  const proc = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "run", "-l", "127.0.0.1", "-p", "0", "--jobs", jobs], {
+  const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), "run", "-l", "127.0.0.1", "-p", "0", "--jobs", jobs], {
     cwd: dir,
     env: { ...process.env, BEANRUN_OUTBOX: outbox, SMTP_URL: "" },
-    stdout: "pipe",
-    stderr: "pipe",
   });
   try {
-    const port = await listeningPort(proc.stderr);
-    const order = {
-      orderId: "A-1001",
-      customer: { name: "Zoë Müller", email: "zoe@example.org" },
-      items: [{ sku: "MUG-1", name: "Mug", quantity: 2, unitPrice: 1250 }],
-    };
-    await putJob(port, "order-confirmation", JSON.stringify(order));
+    await putJob(run.port, "order-confirmation", JSON.stringify(ORDER));
     const eml = join(outbox, "order-A-1001.eml");
-    for (let i = 0; i < 600 && !existsSync(eml); i++) await Bun.sleep(50);
+    await waitForFile(eml);
     const parsed = await simpleParser(readFileSync(eml));
     expect(parsed.subject).toBe("Your order A-1001 is confirmed");
     expect(parsed.text).toContain("2 x Mug (MUG-1)");
@@ -215,35 +207,6 @@ test("the order-confirmation job, run by `beanrun run`, writes its .eml into BEA
     expect(parsed.html).toContain("<b>A-1001</b>");
     expect(parsed.messageId).toBe("<order-A-1001@shop.example>");
   } finally {
-    proc.kill("SIGTERM");
-    await proc.exited;
+    expect(await run.stop()).toBe(0);
   }
 }, 60_000);
-
-/** Reads `beanrun: listening on ADDR:PORT` from the process's stderr. */
-async function listeningPort(stderr: ReadableStream<Uint8Array>): Promise<number> {
-  const reader = stderr.getReader();
-  let text = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`exited before listening:\n${text}`);
-    text += new TextDecoder().decode(value);
-    const m = /listening on [^\s]+:(\d+)/.exec(text);
-    if (m) {
-      reader.releaseLock();
-      return Number(m[1]);
-    }
-  }
-}
-
-async function putJob(port: number, tube: string, body: string): Promise<void> {
-  const w = await Wire.open(port);
-  try {
-    expect(await w.cmd(`use ${tube}\r\n`)).toBe(`USING ${tube}\r\n`);
-    const bytes = Buffer.from(body);
-    const put = Buffer.concat([Buffer.from(`put 100 0 30 ${bytes.length}\r\n`), bytes, Buffer.from("\r\n")]);
-    expect(await w.cmd(put)).toMatch(/^INSERTED \d+\r\n$/);
-  } finally {
-    w.close();
-  }
-}

@@ -1,0 +1,97 @@
+/**
+ * deploy/container/Containerfile without a container daemon: its build
+ * context as .dockerignore leaves it, its shape (multi-stage, numeric
+ * non-root user matching the Kubernetes manifests, state volume,
+ * HEALTHCHECK; test/deploy/kubernetes.test.ts checks the manifests run the
+ * same ids), and its steps replayed in a clean directory
+ * (test/deploy/containerfile.ts). The replayed image's ENTRYPOINT + CMD then
+ * run as its USER (setpriv, when we are root) with its ENV from an otherwise
+ * empty filesystem root: it must answer a put, run the example mail job into
+ * its state volume, pass its own HEALTHCHECK and stop cleanly on SIGTERM.
+ *
+ * What this cannot check: the base images themselves (RUN steps use this
+ * machine's node and npm) and the container runtime's handling of USER and
+ * VOLUME.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, posix } from "node:path";
+import { freePort, ROOT } from "../support/servers.ts";
+import { contextFiles, parseContainerfile, replay } from "./containerfile.ts";
+import { launch, ORDER, putJob, waitForFile } from "./launch.ts";
+
+const CONTAINERFILE = join(ROOT, "deploy/container/Containerfile");
+const stages = parseContainerfile(readFileSync(CONTAINERFILE, "utf8"));
+const final = stages.at(-1)!;
+const step = (op: string) => final.steps.filter((s) => s.op === op);
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test("the build context leaves out node_modules, dist, .git and secrets", () => {
+  const files = contextFiles(ROOT);
+  const bytes = files.reduce((n, f) => n + statSync(join(ROOT, f)).size, 0);
+  console.log(`build context: ${files.length} files, ${(bytes / 1024).toFixed(0)} KiB`);
+  expect(files.filter((f) => /(^|\/)(node_modules|\.git)\//.test(f) || f.startsWith("dist/") || /(^|\/)\.env$/.test(f))).toEqual([]);
+  for (const f of ["package.json", "package-lock.json", "runtime/cli.ts", "jobs/order-confirmation.ts"]) expect(files).toContain(f);
+  expect(bytes).toBeLessThan(20 * 1024 * 1024);
+});
+
+test("multi-stage; the final stage holds only the executable and runs as a numeric non-root user with a state volume and a HEALTHCHECK", () => {
+  expect(stages.length).toBeGreaterThanOrEqual(2);
+  expect(step("RUN")).toEqual([]); // nothing is installed or built in the final image
+  expect(step("COPY").every((c) => c.flags.from !== undefined)).toBe(true);
+  const user = step("USER").at(-1)?.rest ?? "";
+  expect(user).toMatch(/^[1-9]\d*:[1-9]\d*$/);
+  const workdir = step("WORKDIR").at(-1)?.rest;
+  expect(step("VOLUME").map((v) => v.rest)).toEqual([workdir!]);
+  expect(step("COPY").some((c) => c.flags.chown === user && c.rest.endsWith(` ${workdir}`))).toBe(true);
+  expect(step("HEALTHCHECK")).toHaveLength(1);
+});
+
+test("its steps, replayed in a clean directory, give an image that runs as its user, answers a put and passes its HEALTHCHECK", async () => {
+  const work = mkdtempSync(join(tmpdir(), "beanrun-image-"));
+  dirs.push(work);
+  chmodSync(work, 0o755); // the image's user must reach its files below
+  const context = join(work, "context");
+  for (const f of contextFiles(ROOT)) {
+    mkdirSync(dirname(join(context, f)), { recursive: true });
+    cpSync(join(ROOT, f), join(context, f));
+  }
+  let log = "";
+  const image = replay(stages, context, join(work, "fs"), (s) => (log += s));
+  const root = image.roots.get("final")!;
+  expect(existsSync(join(root, image.entrypoint[0]!)), log).toBe(true);
+
+  // Run it as the container runtime would: USER, WORKDIR, ENV, published ports on loopback.
+  const ports = new Map<string, string>();
+  for (const p of image.exposed) ports.set(String(p), String(await freePort()));
+  const inRoot = (a: string): string =>
+    a.replace(/\b0\.0\.0\.0\b/, "127.0.0.1").replace(/\b\d{2,5}\b/g, (n) => ports.get(n) ?? n).replace(/^\/.*/, (p) => join(root, p));
+  const [uid, gid] = image.user!.split(":").map(Number);
+  const asUser = process.getuid?.() === 0 && Bun.which("setpriv") ? ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups"] : [];
+  if (!asUser.length) console.warn("container.test: not root or no setpriv: the image runs as the current user");
+  const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin" };
+  for (const [k, v] of Object.entries(image.env)) env[k] = inRoot(v);
+  const run = await launch([...asUser, ...[...image.entrypoint, ...image.cmd].map(inRoot)], { cwd: join(root, image.workdir), env });
+  try {
+    await putJob(run.port, "order-confirmation", JSON.stringify(ORDER));
+    const eml = join(env.BEANRUN_OUTBOX ?? join(root, image.workdir, "tmp/outbox"), "order-A-1001.eml");
+    await waitForFile(eml);
+    if (asUser.length) expect(statSync(eml).uid).toBe(uid!);
+    expect(readFileSync(eml, "utf8")).toContain("Subject: Your order A-1001 is confirmed");
+    const wal = image.cmd[image.cmd.indexOf("-b") + 1];
+    if (wal) expect(statSync(join(root, wal)).isDirectory()).toBe(true);
+
+    const health = Bun.spawnSync([...asUser, ...image.healthcheck!.map(inRoot)], { env, stdout: "pipe", stderr: "pipe" });
+    expect(health.exitCode, health.stderr.toString()).toBe(0);
+    const http = image.cmd.find((a) => /:\d+$/.test(a) && a !== image.cmd[image.cmd.indexOf("-l") + 1]);
+    if (http) expect((await fetch(`http://${inRoot(http)}/healthz`)).status).toBe(200);
+  } finally {
+    expect(await run.stop()).toBe(0);
+  }
+  expect(posix.isAbsolute(image.workdir)).toBe(true);
+}, 600_000);
