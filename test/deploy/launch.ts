@@ -9,7 +9,7 @@ import { Wire } from "../support/wire.ts";
 
 export interface Launched {
   port: number;
-  /** Everything the process wrote to stderr so far. */
+  /** Everything the process wrote (stdout and stderr) so far. */
   stderr(): string;
   /** SIGTERM; resolves with the exit code once it is gone (SIGKILL after 30 s). */
   stop(): Promise<number | null>;
@@ -20,30 +20,37 @@ process.on("exit", () => {
   for (const p of live) p.kill("SIGKILL");
 });
 
-/** Spawns `cmd` and resolves once it prints `listening on ADDR:PORT` on stderr. */
-export async function launch(cmd: string[], opts: { cwd: string; env: Record<string, string | undefined> }): Promise<Launched> {
-  const proc = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env, stdout: "ignore", stderr: "pipe" });
+/**
+ * Spawns `cmd` and resolves once its output (stdout and stderr together)
+ * matches `ready`; by default `listening on ADDR:PORT`, whose port is returned.
+ */
+export async function launch(
+  cmd: string[],
+  opts: { cwd: string; env: Record<string, string | undefined>; ready?: RegExp },
+): Promise<Launched> {
+  const ready = opts.ready ?? /listening on [^\s]+:(\d+)/;
+  const proc = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env, stdout: "pipe", stderr: "pipe" });
   live.add(proc);
   void proc.exited.then(() => live.delete(proc));
-  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
   let text = "";
-  let port = 0;
-  while (!port) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${cmd.join(" ")} exited before listening:\n${text}`);
-    text += decoder.decode(value, { stream: true });
-    const m = /listening on [^\s]+:(\d+)/.exec(text);
-    if (m) port = Number(m[1]);
-  }
-  // Keep reading so the child never blocks on a full pipe.
-  void (async () => {
-    for (;;) {
-      const { value, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
-      if (done) return;
-      text += decoder.decode(value, { stream: true });
+  let wake = (): void => {};
+  const drain = async (stream: ReadableStream<Uint8Array>): Promise<void> => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      wake();
     }
-  })();
+  };
+  // Both pipes are read to the end, so the child never blocks on a full pipe.
+  const done = Promise.all([drain(proc.stdout), drain(proc.stderr)]);
+  // No chunk is handled between a check and the next wait (one thread), so no wake-up is lost.
+  let m = ready.exec(text);
+  while (!m) {
+    const ended = await Promise.race([new Promise<false>((r) => (wake = () => r(false))), done.then(() => true)]);
+    m = ready.exec(text);
+    if (!m && ended) throw new Error(`${cmd.join(" ")} exited before ${ready}:\n${text}`);
+  }
+  const port = Number(m[1] ?? 0);
   return {
     port,
     stderr: () => text,
