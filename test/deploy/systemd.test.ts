@@ -10,14 +10,17 @@
  * the check is known to bite.
  *
  * Without systemd-analyze (`apt-get install systemd`; .ci/run installs it)
- * the tests are skipped with a message. No systemd is started: nothing here
- * runs the service itself.
+ * those tests are skipped with a message. No systemd is started; the last
+ * test runs ExecStart's command line as written (from the source tree, %S
+ * and the ports mapped to a temp directory and free ports), without the
+ * sandbox.
  */
 import { afterAll, expect, test } from "bun:test";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT } from "../support/servers.ts";
+import { freePort, ROOT } from "../support/servers.ts";
+import { launch, ORDER, putJob, waitForFile } from "./launch.ts";
 
 const ANALYZE = Bun.which("systemd-analyze");
 const UNIT = join(ROOT, "deploy/systemd/beanrun.service");
@@ -71,3 +74,28 @@ test.skipIf(!usable)("systemd-analyze security --offline rates the unit below 4.
   // The same bound through systemd-analyze's own threshold (tenths: 40 = 4.0).
   expect(analyze(["security", "--offline=true", "--threshold=39", UNIT]).code).toBe(0);
 });
+
+test("ExecStart as written serves: the log in the state directory, the example mail in the working directory, /healthz", async () => {
+  const state = mkdtempSync(join(tmpdir(), "beanrun-systemd-state-"));
+  dirs.push(state);
+  const unit = readFileSync(UNIT, "utf8");
+  const exec = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(/\s+/);
+  const workdir = /^WorkingDirectory=(.*)$/m.exec(unit)![1]!.replace("%S", state);
+  mkdirSync(workdir, { recursive: true }); // StateDirectory= does this under systemd
+  const [beanPort, httpPort] = [String(await freePort()), String(await freePort())];
+  const args = exec
+    .slice(1)
+    .map((a) => a.replace("%S", state).replace(/^11300$/, beanPort).replace(/:8080$/, `:${httpPort}`));
+  expect(exec[0]).toBe("/usr/local/bin/beanrun");
+  // From the source tree the jobs are not compiled in: point at them.
+  const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...args, "--jobs", join(ROOT, "jobs")], { cwd: workdir, env: { ...process.env, BEANRUN_OUTBOX: undefined, SMTP_URL: undefined } });
+  try {
+    expect(run.port).toBe(Number(beanPort));
+    await putJob(run.port, "order-confirmation", JSON.stringify(ORDER));
+    await waitForFile(join(workdir, "tmp/outbox/order-A-1001.eml"));
+    expect(existsSync(join(state, "beanrun/wal"))).toBe(true);
+    expect((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status).toBe(200);
+  } finally {
+    expect(await run.stop()).toBe(0);
+  }
+}, 60_000);
