@@ -177,7 +177,7 @@ test.skipIf(!hasOnly)("each worker Deployment's command line, as written, serves
       const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...args], {
         cwd: ROOT,
         env: { ...process.env, BEANRUN_OUTBOX: outbox, SMTP_URL: "" },
-        ready: /"event":"ready"/,
+        ready: /"event":"(runner\.)?ready"/,
       });
       try {
         expect(run.stderr()).toContain(w.tube);

@@ -43,13 +43,16 @@ export async function launch(
   };
   // Both pipes are read to the end, so the child never blocks on a full pipe.
   const done = Promise.all([drain(proc.stdout), drain(proc.stderr)]);
+  // Not ready within 60 s: killed, so the wait below ends with an error, not a test timeout.
+  const deadline = setTimeout(() => proc.kill("SIGKILL"), 60_000);
   // No chunk is handled between a check and the next wait (one thread), so no wake-up is lost.
   let m = ready.exec(text);
   while (!m) {
     const ended = await Promise.race([new Promise<false>((r) => (wake = () => r(false))), done.then(() => true)]);
     m = ready.exec(text);
-    if (!m && ended) throw new Error(`${cmd.join(" ")} exited before ${ready}:\n${text}`);
+    if (!m && ended) throw new Error(`${cmd.join(" ")} exited (or was killed after 60 s) before ${ready}:\n${text}`);
   }
+  clearTimeout(deadline);
   const port = Number(m[1] ?? 0);
   return {
     port,
