@@ -153,7 +153,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tubes = Array.from({ length: TUBES }, (_, i) => `t${String(i + 1).padStart(2, "0")}`);
 
 async function idleAndColdStart(dir: string, warm: boolean): Promise<{ rss: number; lat: number[] }> {
-  const run = await startRun(dir, ["--idle", "1"], { BENCH_MIN: warm ? "1" : "0" });
+  const run = await startRun(dir, ["--idle", "1", "--max-processes", String(TUBES * 2)], { BENCH_MIN: warm ? "1" : "0" });
   try {
     if (warm) for (const t of tubes) await run.waitFor((e) => e.type === "worker.ready" && e.tube === t);
     await sleep(2000);

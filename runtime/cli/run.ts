@@ -28,6 +28,8 @@ Options:
                         (default 60; a module's processes.idle overrides)
  --max-processes N      worker processes at once, all tubes together
                         (default 4 per core, at least 8)
+ --no-spare             start no spare worker process (one is kept loaded so
+                        a tube's cold start skips the process start)
  --watch                restart a tube's workers when its file changes
  --grace SECONDS        time running handlers get on SIGTERM/SIGINT (default 25)
  --log-format human|json
@@ -47,13 +49,14 @@ export interface RunFlags {
   except?: string[];
   idleSeconds?: number;
   maxProcesses?: number;
+  spare: boolean;
   logFormat: LogFormat;
   logLevel: LogLevel;
   serverArgs: string[];
 }
 
 export function parseRunFlags(argv: readonly string[]): RunFlags {
-  const f: RunFlags = { help: false, watch: false, graceMs: 25_000, logFormat: "human", logLevel: "info", serverArgs: [] };
+  const f: RunFlags = { help: false, watch: false, spare: true, graceMs: 25_000, logFormat: "human", logLevel: "info", serverArgs: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const eq = arg.indexOf("=");
@@ -77,6 +80,9 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
         break;
       case "--watch":
         f.watch = true;
+        break;
+      case "--no-spare":
+        f.spare = false;
         break;
       case "--only":
       case "--except": {
@@ -157,6 +163,7 @@ export async function main(argv: string[]): Promise<number> {
       graceMs: flags.graceMs,
       idleSeconds: flags.idleSeconds,
       maxProcesses: flags.maxProcesses,
+      spare: flags.spare,
       logFormat: flags.logFormat,
       logLevel: flags.logLevel,
       events,

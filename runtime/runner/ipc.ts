@@ -15,6 +15,8 @@ export type WorkerMessage =
   | { t: "events"; events: RunnerEvent[] };
 
 export type SupervisorMessage =
+  /** To a spare worker (started with --spare, nothing loaded): become the worker of this tube; init follows. */
+  | { t: "assign"; tube: string; path: string; display: string }
   /** Stop reserving, finish within graceMs, release the rest, exit 0. */
   | { t: "shutdown"; graceMs: number }
   /**

@@ -43,6 +43,8 @@ export interface RunnerOptions {
   events?: RunnerEvents;
   /** How workers are started (default: this program again, in worker mode). */
   spawn?: (args: string[], env: Record<string, string>) => SpawnedWorker;
+  /** Keep a spare worker process loaded, so a tube's cold start skips the process start (default true). */
+  spare?: boolean;
   /** Tuning for tests: how long a tube at the cap waits before the longest-running process yields. */
   quantumMs?: number;
 }
@@ -89,11 +91,13 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const address = `${host.includes(":") ? `[${host}]` : host}:${port}`;
 
   const spawn = opts.spawn ?? spawnSelf;
+  const env = { BEANRUN_SERVER: address, BEANRUN_GRACE_MS: String(graceMs) };
   let backlog: BacklogSource | null = null;
   const supervisor = new Supervisor({
     events,
     graceMs,
-    spawn: (f) => spawn(workerArgs(f, address, opts), { BEANRUN_SERVER: address, BEANRUN_GRACE_MS: String(graceMs) }),
+    spawn: (f) => spawn(workerArgs(f, address, opts), env),
+    spawnSpare: opts.spare === false ? undefined : () => spawn(spareArgs(address, opts), env),
     backlogOf: (tube) => backlog?.readyIn(tube) ?? 0,
     serverGone: () => backlog?.suspect(),
     maxProcesses: opts.maxProcesses ?? defaultMaxProcesses(),
@@ -158,6 +162,13 @@ async function embeddedServer(options: ServerOptions): Promise<Server> {
 
 function fileOf(j: ResolvedJob): JobFile {
   return { tube: j.tube, path: j.file, display: j.file.startsWith("/$bunfs/") ? `${EMBEDDED_JOBS}/${j.tube}` : j.file };
+}
+
+function spareArgs(address: string, opts: RunnerOptions): string[] {
+  const a = ["worker", "--spare", "--server", address];
+  if (opts.logFormat) a.push("--log-format", opts.logFormat);
+  if (opts.logLevel) a.push("--log-level", opts.logLevel);
+  return a;
 }
 
 function workerArgs(f: JobFile, address: string, opts: RunnerOptions): string[] {

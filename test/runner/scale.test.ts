@@ -15,7 +15,9 @@ import { BEANSTALKD, freePort } from "../support/servers.ts";
 import { BUN, ev, FIXTURES, put, ROOT, said, startRunner, workerProcesses, type Runner } from "./support.ts";
 
 const SCALE = join(FIXTURES, "scale");
-const count = (run: Runner, tube?: string): number => workerProcesses(run.pid).filter((p) => tube === undefined || p.tube === tube).length;
+/** Worker processes serving a tube (the one spare that waits for a tube is not any tube's). */
+const count = (run: Runner, tube?: string): number => workerProcesses(run).filter((p) => p.tube !== null && (tube === undefined || p.tube === tube)).length;
+const spares = (run: Runner): number => workerProcesses(run).filter((p) => p.tube === null).length;
 
 /** Waits (by polling /proc, generously) until the runner has `n` worker processes of `tube`. */
 async function processesBecome(run: Runner, n: number, tube?: string, ms = 15_000): Promise<void> {
@@ -32,6 +34,7 @@ describe("scale to zero and out (embedded server)", () => {
     try {
       expect(run.events.find(ev("runner.ready"))!.tubes).toEqual(["quiet", "work"]);
       expect(count(run)).toBe(0);
+      expect(spares(run)).toBeLessThanOrEqual(1);
       const c = await run.client();
 
       const q = await put(c, "quiet", {});
@@ -63,7 +66,7 @@ describe("scale to zero and out (embedded server)", () => {
     } finally {
       expect(await run.stop()).toBe(0);
     }
-    expect(workerProcesses(run.pid)).toEqual([]);
+    expect(workerProcesses(run)).toEqual([]);
   }, 60_000);
 
   test("cron ticks run with no worker alive between them", async () => {

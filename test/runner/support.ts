@@ -145,18 +145,23 @@ export const invalid = (id: number) => (e: Ev) => e.type === "job.buried" && e.i
 /** A line the handler wrote with ctx.log. */
 export const said = (msg: string, id?: number) => (e: Ev) => e.type === "job.log" && e.msg === msg && (id === undefined || e.id === id);
 
-/** The worker processes of a runner now: its live child processes (read from /proc), with their tubes. */
-export function workerProcesses(runnerPid: number): { pid: number; tube: string }[] {
-  const out: { pid: number; tube: string }[] = [];
+/**
+ * The worker processes of a runner now: its live child processes (read from
+ * /proc) started in worker mode, each with its tube (from the worker.start
+ * event of its pid) or null for the spare that waits for a tube.
+ */
+export function workerProcesses(run: Pick<Runner, "pid" | "events">): { pid: number; tube: string | null }[] {
+  const tubeOf = new Map<number, string>();
+  for (const e of run.events) if (e.type === "worker.start") tubeOf.set(e.pid!, e.tube!);
+  const out: { pid: number; tube: string | null }[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) !== runnerPid || fields[0] === "Z") continue;
-      const argv = readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0");
-      const i = argv.indexOf("--tube");
-      if (argv.includes("worker") && i >= 0) out.push({ pid: Number(d), tube: argv[i + 1]! });
+      if (Number(fields[1]) !== run.pid || fields[0] === "Z") continue;
+      if (!readFileSync(`/proc/${d}/cmdline`, "utf8").split("\0").includes("worker")) continue;
+      out.push({ pid: Number(d), tube: tubeOf.get(Number(d)) ?? null });
     } catch {
       // gone meanwhile
     }

@@ -65,6 +65,7 @@ export function pollBacklog(host: string, port: number, tubes: () => string[], h
   const tick = async (): Promise<void> => {
     try {
       if (!client || client.closed) client = await Client.connect({ host, port });
+      if (stopped) return void client.close(); // stopped while connecting
       const names = tubes();
       const replies = await Promise.all(
         names.map((t) =>

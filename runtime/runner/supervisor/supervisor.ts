@@ -18,12 +18,15 @@ import type { JobFile } from "../discover.ts";
 import type { ExitReason, RunnerEvents, StartReason } from "../events.ts";
 import { EXIT, isWorkerMessage, type SupervisorMessage, type WorkerMessage } from "../ipc.ts";
 import { Deadlines } from "./deadlines.ts";
+import { Spare } from "./spare.ts";
 import { plan, type TubeView } from "./policy.ts";
 
 export type SpawnWorker = (file: JobFile) => SpawnedWorker;
 
 export interface SupervisorOptions {
   spawn: SpawnWorker;
+  /** Starts a spare worker (see spare.ts); without it every cold start spawns a process. */
+  spawnSpare?: () => SpawnedWorker;
   events: RunnerEvents;
   /** How long running handlers may take to finish on shutdown. */
   graceMs: number;
@@ -80,7 +83,10 @@ export class Supervisor {
   private lastEval = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
+  private readonly spare: Spare | null;
+
   constructor(private readonly opts: SupervisorOptions) {
+    this.spare = opts.spawnSpare ? new Spare(opts.spawnSpare, opts.events) : null;
     // Workers send only the event types someone subscribed to.
     let first = true;
     opts.events.onInterest((types) => {
@@ -140,6 +146,7 @@ export class Supervisor {
   async shutdown(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
+    this.spare?.stop();
     const all: Promise<void>[] = [];
     for (const t of this.tubes.values()) for (const p of t.procs.values()) all.push(this.stop(t, p, "shutdown"));
     const killer = setTimeout(() => {
@@ -207,6 +214,7 @@ export class Supervisor {
     }
     const quantum = this.opts.quantumMs ?? 10_000;
     const p = plan(views, this.opts.maxProcesses, now, quantum, this.yielding > 0);
+    this.spare?.ensure();
     for (const name of p.start) {
       const t = this.tubes.get(name)!;
       if (t.waitingSince !== null) {
@@ -240,7 +248,7 @@ export class Supervisor {
   private launch(t: Tube, reason: StartReason): void {
     let w: SpawnedWorker;
     try {
-      w = this.opts.spawn(t.file);
+      w = this.spare?.take(t.file) ?? this.opts.spawn(t.file);
     } catch (e) {
       this.opts.events.emit({ type: "runner.error", tube: t.file.tube, msg: `cannot start a worker: ${(e as Error).message}` });
       t.crashes++;

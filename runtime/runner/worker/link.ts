@@ -10,6 +10,7 @@ import { RunnerEvents, type RunnerEvent, type RunnerEventType } from "../events.
 import type { SupervisorMessage, WorkerMessage } from "../ipc.ts";
 import { logEvents } from "../log-events.ts";
 import type { Logger } from "../log.ts";
+import type { JobFile } from "../discover.ts";
 
 export interface WorkerInit {
   notRun: [number, number][];
@@ -17,6 +18,8 @@ export interface WorkerInit {
 }
 
 export interface SupervisorLink {
+  /** A spare worker's tube, when the supervisor assigns one (never resolves standalone). */
+  readonly assigned: Promise<JobFile>;
   /** The supervisor's init; standalone: at once. */
   readonly init: Promise<WorkerInit>;
   /** `fn` runs when the supervisor asks the worker to stop (at once if it already has). */
@@ -29,20 +32,27 @@ export interface SupervisorLink {
   flush(): Promise<void>;
 }
 
-export function ipcLink(): SupervisorLink {
+/** `spare`: started ahead of need; its init comes only once a tube is assigned. */
+export function ipcLink(spare = false): SupervisorLink {
   let initDone!: (i: WorkerInit) => void;
-  // The supervisor sends init first; should it never come, run with an empty ledger rather than hang.
-  const init = new Promise<WorkerInit>((r) => {
-    initDone = r;
-    setTimeout(() => r({ notRun: [], idleSeconds: 0 }), 2000).unref?.();
-  });
+  // The supervisor sends init first (a spare's right after its assign); should it never come,
+  // run with an empty ledger rather than hang.
+  const init = new Promise<WorkerInit>((r) => (initDone = r));
+  const fallback = (): void => void setTimeout(() => initDone({ notRun: [], idleSeconds: 0 }), 2000).unref?.();
+  if (!spare) fallback();
   let onShutdown: ((graceMs: number) => void) | null = null;
   let asked: number | null = null;
   let wanted: ReadonlySet<string> | null = null;
+  let assign!: (f: JobFile) => void;
+  const assigned = new Promise<JobFile>((r) => (assign = r));
   // Listen first: the supervisor's "init" is sent as soon as we are spawned.
   process.on("message", (m: unknown) => {
     const msg = m as SupervisorMessage;
-    if (msg?.t === "init") {
+    if (msg?.t === "assign") {
+      assign({ tube: msg.tube, path: msg.path, display: msg.display });
+      fallback();
+    }
+    else if (msg?.t === "init") {
       wanted = msg.events ? new Set(msg.events) : null;
       initDone({ notRun: msg.notRun, idleSeconds: msg.idleSeconds ?? 0 });
     } else if (msg?.t === "interest") wanted = msg.events ? new Set(msg.events) : null;
@@ -73,6 +83,7 @@ export function ipcLink(): SupervisorLink {
     send({ t: "events", events }, done);
   };
   return {
+    assigned,
     init,
     onShutdown(fn) {
       onShutdown = fn;
@@ -103,6 +114,7 @@ export function standaloneLink(log: Logger, idleSeconds = 0): SupervisorLink {
   const bus = new RunnerEvents();
   logEvents(bus, log);
   return {
+    assigned: new Promise<JobFile>(() => {}),
     init: Promise.resolve({ notRun: [], idleSeconds }),
     onShutdown() {},
     send() {},
