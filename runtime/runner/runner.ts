@@ -11,6 +11,7 @@
  */
 import { spawnSelf, type SpawnedWorker } from "../adapters/spawn.ts";
 import { startServer, type RunningServer, type Server, type ServerOptions } from "../server/index.ts";
+import { observeRunner } from "../http/runner-bridge.ts";
 import type { ResolvedJob } from "./define.ts";
 import { discoverJobs, EMBEDDED_JOBS, loadJob, type JobFile } from "./discover.ts";
 import { Producer } from "./enqueue.ts";
@@ -110,6 +111,8 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     server && "queue" in server
       ? queueBacklog((server as RunningServer).queue, hint)
       : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events);
+  // The console (outcomes, workers, schedules) and failure records follow the event stream.
+  const observer = observeRunner(events, server, jobs, opts.connect);
   for (const j of jobs) supervisor.add(fileOf(j), j);
 
   // Schedules run only where the server is embedded, so extra --connect runners never duplicate ticks.
@@ -135,6 +138,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         schedules?.stop();
         await supervisor.shutdown();
         backlog?.stop();
+        observer.stop();
         await server?.close();
         events.emit({ type: "runner.stopped" });
       })()),

@@ -27,7 +27,7 @@ function send(input: string): Promise<string> {
   });
 }
 /** Waits until the toast's text matches. */
-const toastSays = (p: Page, re: RegExp) => p.waitForFunction(`${re}.test(document.querySelector("#toast")?.textContent ?? "")`);
+const toastSays = (p: Page, re: RegExp) => p.locator("#toast", { hasText: re }).waitFor();
 const stat = async (tube: string, field: string): Promise<number> =>
   Number(new RegExp(`\\n${field}: (\\d+)`).exec(await send(`stats-tube ${tube}\r\n`))?.[1] ?? NaN);
 
@@ -67,12 +67,17 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
     expect(await p.textContent('[data-job="2"] pre.body')).toBe("\\xff\\x00<b");
     expect(await p.locator('[data-job="2"] b').count()).toBe(1); // only the id's own <b>
     expect(await p.textContent('[data-job="3"]')).toContain("truncated");
-    await screenshot(p, "tube");
+    await screenshot(p, "tube-bodies");
 
     await p.click('[data-job="1"] [data-act="kick"]');
     await p.waitForSelector('[data-job="1"]', { state: "detached" });
     expect(await p.textContent("#toast")).toBe("job 1 kicked");
     expect(await stat(TUBE, "current-jobs-ready")).toBe(1);
+    await p.goto(`${base}#/job/1`);
+    await p.waitForSelector('[data-job="1"]');
+    await screenshot(p, "job");
+    await p.goto(`${base}#/tube/${encodeURIComponent(TUBE)}/buried`);
+    await p.waitForSelector('[data-job="2"]');
 
     await p.click('[data-act="delete-buried"]');
     await p.fill("#confirm-input", "not the name");
