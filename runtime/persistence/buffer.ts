@@ -4,7 +4,8 @@
  * buffer bytes going to one position of one file). `take()` hands the
  * pending records over as a Batch and starts a fresh buffer, so encoding
  * continues while a batch is written and synced; buffers up to 16 MiB are
- * recycled.
+ * recycled. A batch is written with one pwrite per chunk, on the event loop
+ * (writeBatchSync: replies wait for it anyway) or off it (writeBatch).
  */
 import * as fs from "node:fs";
 import { WalError } from "./errors.ts";
@@ -92,6 +93,29 @@ export function writeBatchSync(b: Batch): void {
       off += fs.writeSync(c.seg.fd, b.buf, off, c.end - off, c.pos + (off - c.start));
     }
   }
+}
+
+/** The same off the event loop: one pwrite per chunk, in order; `done` gets the first error. */
+export function writeBatch(b: Batch, done: (err: unknown) => void): void {
+  let i = 0;
+  let off = b.chunks.length ? b.chunks[0]!.start : 0;
+  const step = (): void => {
+    for (;;) {
+      const c = b.chunks[i];
+      if (!c) return done(null);
+      if (off < c.end) break;
+      i++;
+      off = b.chunks[i]?.start ?? 0;
+    }
+    const c = b.chunks[i]!;
+    if (c.seg.fd < 0) return done(new WalError(`log file ${c.seg.path} is not open`));
+    fs.write(c.seg.fd, b.buf, off, c.end - off, c.pos + (off - c.start), (err, n) => {
+      if (err) return done(err);
+      off += n;
+      step();
+    });
+  };
+  step();
 }
 
 /** The files a batch touches. */

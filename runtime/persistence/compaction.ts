@@ -12,7 +12,7 @@
 import * as fs from "node:fs";
 import { JobState, type JobStore } from "../queue/jobs.ts";
 import { codeOf, describe } from "./errors.ts";
-import { syncDir, type Segment } from "./segment.ts";
+import { syncDirAsync, type Segment } from "./segment.ts";
 import type { SyncPolicy } from "./sync.ts";
 
 /** Store slots examined per step. */
@@ -82,7 +82,8 @@ export class Compactor {
         if (codeOf(e) !== "ENOENT") this.cfg.log(`WARNING: cannot remove the old log file ${f.path}: ${describe(e)}`);
       }
     }
-    if (removed) syncDir(this.cfg.dir);
+    // Only tidiness depends on it (a removed file that came back holds nothing live): off the event loop.
+    if (removed) syncDirAsync(this.cfg.dir);
     if (!this.cfg.rewrite || files.length < 3 || h.failing) return;
     const onDisk = files.length * this.cfg.fileSize;
     if (onDisk <= 2 * h.liveBytes + 2 * this.cfg.fileSize) return;

@@ -103,3 +103,11 @@ export function syncDir(dir: string): void {
     if (fd >= 0) fs.closeSync(fd);
   }
 }
+
+/** The same off the event loop; `done` runs whatever happens (errors are ignored as above). */
+export function syncDirAsync(dir: string, done: () => void = () => {}): void {
+  fs.open(dir, "r", (err, fd) => {
+    if (err) return done();
+    fs.fsync(fd, () => fs.close(fd, () => done()));
+  });
+}

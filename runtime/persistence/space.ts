@@ -14,7 +14,7 @@
 import * as fs from "node:fs";
 import { HEADER_SIZE } from "./format.ts";
 import { describe } from "./errors.ts";
-import { newSegment, preallocate, preallocateSync, segmentPath, syncDir, type Segment } from "./segment.ts";
+import { newSegment, preallocate, preallocateSync, segmentPath, syncDir, syncDirAsync, type Segment } from "./segment.ts";
 import { RETRY_MS } from "./sync.ts";
 
 export interface SpaceConfig {
@@ -128,27 +128,32 @@ export class SpaceLedger {
     const seq = this.nextSeq++;
     const path = segmentPath(this.cfg.dir, seq);
     preallocate(path, this.cfg.fileSize, (err, fd) => {
-      this.preparing = false;
       if (err) {
+        this.preparing = false;
         this.nextSeq = Math.max(this.nextSeq, seq + 1);
         this.failed(path, err);
         return;
       }
-      if (this.closed) {
-        fs.closeSync(fd);
-        fs.rmSync(path, { force: true });
-        return;
-      }
-      syncDir(this.cfg.dir);
-      if (this.lastFailure !== -Infinity) {
-        this.cfg.log(`log files can be preallocated again in ${this.cfg.dir}; new jobs are accepted`);
-        this.lastFailure = -Infinity;
-      }
-      // Spares must be used in sequence order: a synchronous one may have overtaken this one.
-      this.spares.push(newSegment(this.cfg.dir, seq, fd, this.cfg.fileSize));
-      this.spares.sort((a, b) => a.seq - b.seq);
-      this.topUp();
+      // The new name must be durable before records go into the file; off the event loop.
+      syncDirAsync(this.cfg.dir, () => this.ready(newSegment(this.cfg.dir, seq, fd, this.cfg.fileSize)));
     });
+  }
+
+  private ready(seg: Segment): void {
+    this.preparing = false;
+    if (this.closed) {
+      fs.closeSync(seg.fd);
+      fs.rmSync(seg.path, { force: true });
+      return;
+    }
+    if (this.lastFailure !== -Infinity) {
+      this.cfg.log(`log files can be preallocated again in ${this.cfg.dir}; new jobs are accepted`);
+      this.lastFailure = -Infinity;
+    }
+    // Spares must be used in sequence order: a synchronous one may have overtaken this one.
+    this.spares.push(seg);
+    this.spares.sort((a, b) => a.seq - b.seq);
+    this.topUp();
   }
 
   /** Shutdown: unused spares are removed. */

@@ -1,8 +1,8 @@
 /**
  * When records reach the disk: one SyncPolicy per mode of the -f/-F flags.
  *
- * - GroupCommit (-f 0): the pending records are written, then fdatasync'd
- *   off the event loop; `durable` advances when the sync completes and held
+ * - GroupCommit (-f 0): the pending records are written, then fdatasync'd,
+ *   both off the event loop (so neither timers nor reads wait for the disk); `durable` advances when the sync completes and held
  *   replies are released. The records that arrive meanwhile form the next
  *   batch, started as soon as the sync ends: many connections' records share
  *   one fsync.
@@ -15,7 +15,7 @@
  * and retried every RETRY_MS until it works; the records stay pending.
  */
 import * as fs from "node:fs";
-import { filesOf, writeBatchSync, type Batch } from "./buffer.ts";
+import { filesOf, writeBatch, writeBatchSync, type Batch } from "./buffer.ts";
 import { describe } from "./errors.ts";
 import type { Segment } from "./segment.ts";
 
@@ -124,15 +124,13 @@ export class GroupCommit extends BasePolicy {
     this.run(b);
   }
 
+  /** Write and fdatasync, both off the event loop: timers and reads never wait for the disk. */
   private run(b: Batch): void {
-    try {
-      writeBatchSync(b);
-    } catch (e) {
-      this.failed(b, "write", e);
-      return;
-    }
-    if (b.endSeq > this.written) this.written = b.endSeq;
-    syncFiles(filesOf(b), (err) => (err ? this.failed(b, "fsync", err) : this.done(b)));
+    writeBatch(b, (werr) => {
+      if (werr) return this.failed(b, "write", werr);
+      if (b.endSeq > this.written) this.written = b.endSeq;
+      syncFiles(filesOf(b), (err) => (err ? this.failed(b, "fsync", err) : this.done(b)));
+    });
   }
 
   private failed(b: Batch, what: string, e: unknown): void {

@@ -76,6 +76,13 @@ export class Connection implements ConnEvents, Session {
   private closing = false;
   private closed = false;
   private awaitingDurable = false;
+  /**
+   * The last log record this connection's own commands wrote: its replies
+   * leave once that record is durable. Replies that acknowledge nothing of
+   * its own (a job arriving in a reserve, a timeout, a peek) never wait for
+   * other connections' records, so durability waits do not delay timers or reads.
+   */
+  private needSeq = 0;
 
   constructor(
     readonly ctx: ProtocolContext,
@@ -280,7 +287,10 @@ export class Connection implements ConnEvents, Session {
       this.out.bytes(R.BAD_FORMAT);
       return;
     }
+    const journal = this.ctx.queue.journal;
+    const before = journal.written;
     dispatch(this, this.args, buf, start, eol);
+    if (journal.written !== before) this.needSeq = journal.written;
   }
 
   private finishPut(): void {
@@ -290,7 +300,9 @@ export class Connection implements ConnEvents, Session {
     this.putSlot = NONE;
     this.putBuf = null;
     this.state = In.Command;
+    const before = queue.journal.written;
     const r = queue.commitPut(slot);
+    if (queue.journal.written !== before) this.needSeq = queue.journal.written;
     if (r !== Result.Ok) return this.out.bytes(R.replyFor(r, R.INTERNAL_ERROR));
     this.out.ascii("INSERTED ");
     this.out.num(id);
@@ -358,7 +370,7 @@ export class Connection implements ConnEvents, Session {
     const out = this.out;
     if (out.pending > 0) {
       const journal = this.ctx.queue.journal;
-      const need = journal.written;
+      const need = this.needSeq;
       if (journal.durable < need) {
         out.materialize();
         if (!this.awaitingDurable) {

@@ -1,0 +1,224 @@
+#!/usr/bin/env bun
+/**
+ * Timer lateness under load: how late delayed jobs become ready and TTRs
+ * expire while producers put delayed jobs at a steady rate, in memory and
+ * with `-b DIR -f 0` (every put fsynced before its reply), beanrun and the
+ * real beanstalkd side by side in one run. See bench/README.md.
+ *
+ *   bun bench/timers.ts [--rate 10000] [--secs 10] [--servers beanrun,beanstalkd] [--modes mem,f0]
+ *
+ * - Delayed: producers (8 connections, paced every 10 ms) put jobs with a
+ *   delay of 1-5 s whose body holds the moment they are due (client clock).
+ *   50 workers `reserve`, and on each job pipeline `delete` + `reserve`;
+ *   lateness = arrival of RESERVED - due. With -f 0 a worker's next job
+ *   waits behind its DELETED, which waits for its fsync: that is part of
+ *   what a real worker sees, so it is part of the figure.
+ * - TTR: 100 jobs with TTR 1 s in tube `ttr` cycle through 200 holder
+ *   connections that reserve one and then stay silent; when it times out
+ *   the job goes to a waiting holder. Lateness = arrival at the next holder -
+ *   (arrival at the previous one + 1 s).
+ *
+ * The server runs on cpu 0 and this client on cpu 1 (taskset), like
+ * bench/run.ts. Figures on a shared machine are noisy: compare the rows of one run.
+ */
+import * as net from "node:net";
+import { mkdtempSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { parseArgs } from "node:util";
+import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "./lib/processes.ts";
+
+/** The checkout whose server is measured (BEANRUN_ROOT=/other/checkout compares another version with this client). */
+const ROOT = resolve(process.env.BEANRUN_ROOT ?? resolve(import.meta.dir, ".."));
+const BEANSTALKD = process.env.BEANSTALKD ?? "/usr/bin/beanstalkd";
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: "string", default: "10000" },
+    secs: { type: "string", default: "10" },
+    servers: { type: "string", default: "beanrun,beanstalkd" },
+    modes: { type: "string", default: "mem,f0" },
+  },
+});
+const RATE = Number(args.rate);
+const SECS = Number(args.secs);
+const PRODUCERS = 8;
+const WORKERS = 50;
+const TTR_JOBS = 100;
+const HOLDERS = 200;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Server {
+  port: number;
+  proc: Bun.Subprocess;
+  stderr(): string;
+}
+
+async function start(name: string, flags: string[]): Promise<Server> {
+  if (name === "beanstalkd") {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const proc = Bun.spawn(["taskset", "-c", "0", BEANSTALKD, "-l", "127.0.0.1", "-p", String(port), ...flags], {
+      stdin: "ignore", stdout: "ignore", stderr: "pipe",
+    });
+    children.add(proc);
+    const err = tail(proc.stderr as ReadableStream<Uint8Array>);
+    for (let i = 0; i < 250; i++) {
+      const ok = await new Promise<boolean>((r) => {
+        const s = net.connect(port, "127.0.0.1", () => (s.destroy(), r(true)));
+        s.on("error", () => r(false));
+      });
+      if (ok) return { port, proc, stderr: err.text };
+      await sleep(20);
+    }
+    throw new Error(`beanstalkd did not start: ${err.text()}`);
+  }
+  const proc = Bun.spawn(["taskset", "-c", "0", process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags], {
+    cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+  });
+  children.add(proc);
+  let port = 0;
+  const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
+    const m = /listening on 127\.0\.0\.1:(\d+)/.exec(t);
+    if (m) port = Number(m[1]);
+  });
+  for (let i = 0; !port; i++) {
+    if (proc.exitCode !== null || i > 1500) throw new Error(`beanrun did not start: ${err.text()}`);
+    await sleep(10);
+  }
+  return { port, proc, stderr: err.text };
+}
+
+/** A connection that parses replies and hands each (line, body) to `onReply`. */
+function connect(port: number, onReply: (line: string, body: string | null) => void): Promise<net.Socket> {
+  return new Promise((resolveConn, reject) => {
+    const s = net.connect(port, "127.0.0.1", () => resolveConn(s));
+    s.setNoDelay(true);
+    s.on("error", reject);
+    let buf: Buffer = Buffer.alloc(0);
+    s.on("data", (d: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, d]) : d;
+      for (;;) {
+        const nl = buf.indexOf("\r\n");
+        if (nl < 0) break;
+        const line = buf.toString("latin1", 0, nl);
+        let end = nl + 2;
+        let body: string | null = null;
+        if (line.startsWith("RESERVED ")) {
+          const n = Number(line.split(" ")[2]);
+          if (buf.length < end + n + 2) break;
+          body = buf.toString("latin1", end, end + n);
+          end += n + 2;
+        }
+        buf = buf.subarray(end);
+        onReply(line, body);
+      }
+    });
+  });
+}
+
+function pct(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+interface Result {
+  delayed: number[];
+  ttr: number[];
+  puts: number;
+}
+
+async function measure(port: number): Promise<Result> {
+  const delayed: number[] = [];
+  const ttr: number[] = [];
+  let puts = 0;
+  let stop = false;
+  const socks: net.Socket[] = [];
+  // Workers: reserve, measure, reserve again.
+  for (let i = 0; i < WORKERS; i++) {
+    const s: net.Socket = await connect(port, (line, body) => {
+      if (body !== null) {
+        delayed.push(performance.now() - Number(body.slice(2)));
+        if (!stop) s.write(`delete ${line.split(" ")[1]}\r\nreserve\r\n`);
+      } else if (line !== "DELETED") throw new Error(`worker got ${line}`);
+    });
+    s.write("reserve\r\n");
+    socks.push(s);
+  }
+  // TTR holders: reserve from `ttr`, keep it silently, reserve again after it expired.
+  const seen = new Map<string, number>();
+  for (let i = 0; i < HOLDERS; i++) {
+    const s: net.Socket = await connect(port, (line, body) => {
+      if (body === null) return;
+      const id = line.split(" ")[1]!;
+      const now = performance.now();
+      const prev = seen.get(id);
+      if (prev !== undefined) ttr.push(now - (prev + 1000));
+      seen.set(id, now);
+      setTimeout(() => !stop && s.write("reserve\r\n"), 1700);
+    });
+    s.write("watch ttr\r\nignore default\r\nreserve\r\n");
+    socks.push(s);
+  }
+  const seed = await connect(port, () => {});
+  socks.push(seed);
+  seed.write("use ttr\r\n");
+  for (let i = 0; i < TTR_JOBS; i++) seed.write("put 0 0 1 1\r\nt\r\n");
+  // Producers: RATE puts/s of delayed jobs, paced every 10 ms.
+  const prods: net.Socket[] = [];
+  for (let i = 0; i < PRODUCERS; i++) {
+    const s = await connect(port, (line) => {
+      if (line.startsWith("INSERTED")) puts++;
+      else throw new Error(`producer got ${line}`);
+    });
+    prods.push(s);
+    socks.push(s);
+  }
+  const t0 = performance.now();
+  let sent = 0;
+  while (performance.now() - t0 < SECS * 1000) {
+    const want = Math.floor(((performance.now() - t0) / 1000) * RATE);
+    const chunks: string[][] = prods.map(() => []);
+    for (; sent < want; sent++) {
+      const delay = 1 + (sent % 5);
+      const body = `d ${(performance.now() + delay * 1000).toFixed(1)}`;
+      chunks[sent % PRODUCERS]!.push(`put 1024 ${delay} 60 ${body.length}\r\n${body}\r\n`);
+    }
+    chunks.forEach((c, i) => c.length && prods[i]!.write(c.join("")));
+    await sleep(10);
+  }
+  // Let the last delays (5 s) and a few TTR rounds run out.
+  await sleep(6500);
+  stop = true;
+  for (const s of socks) s.destroy();
+  return { delayed, ttr, puts };
+}
+
+function row(name: string, r: Result): string {
+  const f = (xs: number[]) =>
+    `${pct(xs, 50).toFixed(1).padStart(7)} ${pct(xs, 99).toFixed(1).padStart(8)} ${Math.max(...xs).toFixed(1).padStart(8)} ${String(xs.filter((x) => x > 100).length).padStart(6)} ${String(xs.length).padStart(7)}`;
+  return `${name.padEnd(24)} delayed ${f(r.delayed)}\n${"".padEnd(24)} ttr     ${f(r.ttr)}`;
+}
+
+cleanupOnSignals("bench/timers");
+const tmp = mkdtempSync(join(tmpdir(), "beanrun-timers-"));
+tempDirs.add(tmp);
+console.log(`bench/timers: ${RATE} delayed puts/s (delay 1-5 s) for ${SECS} s, ${WORKERS} workers; ${TTR_JOBS} TTR-1s jobs over ${HOLDERS} holders`);
+console.log(`${"server".padEnd(24)} kind    p50 ms   p99 ms   max ms  >100ms   count`);
+try {
+  for (const mode of args.modes!.split(",")) {
+    for (const name of args.servers!.split(",")) {
+      if (name === "beanstalkd" && !(await Bun.file(BEANSTALKD).exists())) continue;
+      const flags = mode === "f0" ? ["-b", mkdtempSync(join(tmp, `${name}-`)), "-f", "0"] : [];
+      const s = await start(name, flags);
+      const r = await measure(s.port);
+      s.proc.kill("SIGKILL");
+      await s.proc.exited;
+      children.delete(s.proc);
+      console.log(row(`${name} ${mode === "f0" ? "-b -f 0" : "in memory"}`, r));
+      if (r.puts < RATE * SECS * 0.95) console.log(`${"".padEnd(24)} note: only ${r.puts} of ${RATE * SECS} puts were acknowledged`);
+    }
+  }
+} finally {
+  cleanup();
+}
