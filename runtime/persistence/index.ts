@@ -51,7 +51,8 @@ function checkDir(dir: string): void {
   if (!st.isDirectory()) throw new WalError(`-b ${dir}: not a directory`);
   try {
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
-  } catch {
+  } catch (e) {
+    if (codeOf(e) === "EROFS") throw new WalError(`-b ${dir}: the directory is on a read-only file system; mount it read-write or choose another`);
     throw new WalError(`-b ${dir}: the directory is not writable by this user; fix its permissions or choose another`);
   }
 }

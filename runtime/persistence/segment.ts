@@ -24,6 +24,17 @@ export interface Segment {
   lastSeq: number;
   /** Sequence number of this file's header record (when it became current). */
   headerSeq: number;
+  /** Bytes of the latest records of the live jobs counted in `live`. */
+  liveBytes: number;
+  /** Format version and record key of the file's records. */
+  version: number;
+  key: number;
+  /** Recovery found damage in it: it is moved aside (wal.N.damaged) instead of removed. */
+  damaged: boolean;
+  /** Its valid records were rewritten into newer files: it can be moved aside once they are durable. */
+  evacuated: boolean;
+  /** Not preallocated (no space was left): it grows as records are written, and gives way to the first spare. */
+  growable: boolean;
 }
 
 export const FILE_PREFIX = "wal.";
@@ -41,7 +52,10 @@ export function parseSegmentName(name: string): number {
 }
 
 export function newSegment(dir: string, seq: number, fd: number, size: number): Segment {
-  return { seq, path: segmentPath(dir, seq), fd, size, pos: 0, live: 0, releasedAt: 0, lastSeq: 0, headerSeq: 0 };
+  return {
+    seq, path: segmentPath(dir, seq), fd, size, pos: 0, live: 0, releasedAt: 0, lastSeq: 0, headerSeq: 0,
+    liveBytes: 0, version: 0, key: 0, damaged: false, evacuated: false, growable: false,
+  };
 }
 
 const ZERO_CHUNK = 1 << 20;
@@ -51,18 +65,30 @@ function zeroBuf(): Uint8Array {
   return zeros;
 }
 
-/** Creates the file and fills it with zeros, synchronously. Returns its descriptor. */
-export function preallocateSync(path: string, size: number): number {
+/**
+ * Creates the file and fills it with zeros, synchronously. If the disk fills
+ * up after `least` bytes, the file is kept at the size reached (rounded down
+ * to 4 KiB): a smaller spare still holds records. Returns its descriptor and size.
+ */
+export function preallocateSync(path: string, size: number, least = size): { fd: number; size: number } {
   const fd = fs.openSync(path, "wx+", 0o644);
+  let off = 0;
   try {
     const z = zeroBuf();
-    for (let off = 0; off < size; ) {
-      const n = fs.writeSync(fd, z, 0, Math.min(z.length, size - off), off);
-      off += n;
-    }
+    while (off < size) off += fs.writeSync(fd, z, 0, Math.min(z.length, size - off), off);
     fs.fdatasyncSync(fd);
-    return fd;
+    return { fd, size };
   } catch (e) {
+    const kept = Math.floor(off / 4096) * 4096;
+    if ((e as { code?: string }).code === "ENOSPC" && kept >= least) {
+      try {
+        fs.ftruncateSync(fd, kept);
+        fs.fdatasyncSync(fd);
+        return { fd, size: kept };
+      } catch {
+        // Fall through: give the file up.
+      }
+    }
     try {
       fs.closeSync(fd);
       fs.unlinkSync(path);
@@ -74,19 +100,22 @@ export function preallocateSync(path: string, size: number): number {
 }
 
 /** The same, without blocking the event loop. */
-export function preallocate(path: string, size: number, done: (err: Error | null, fd: number) => void): void {
+export function preallocate(path: string, size: number, least: number, done: (err: Error | null, fd: number, size: number) => void): void {
   fs.open(path, "wx+", 0o644, (err, fd) => {
-    if (err) return done(err, -1);
+    if (err) return done(err, -1, 0);
     const z = zeroBuf();
     const fail = (e: Error): void => {
-      fs.close(fd, () => fs.unlink(path, () => done(e, -1)));
+      fs.close(fd, () => fs.unlink(path, () => done(e, -1, 0)));
     };
+    const finish = (n: number): void => fs.fdatasync(fd, (e) => (e ? fail(e) : done(null, fd, n)));
     const step = (off: number): void => {
-      if (off >= size) {
-        fs.fdatasync(fd, (e) => (e ? fail(e) : done(null, fd)));
-        return;
-      }
-      fs.write(fd, z, 0, Math.min(z.length, size - off), off, (e, n) => (e ? fail(e) : step(off + n)));
+      if (off >= size) return finish(size);
+      fs.write(fd, z, 0, Math.min(z.length, size - off), off, (e, n) => {
+        if (!e) return step(off + n);
+        const kept = Math.floor(off / 4096) * 4096;
+        if ((e as { code?: string }).code !== "ENOSPC" || kept < least) return fail(e);
+        fs.ftruncate(fd, kept, (e2) => (e2 ? fail(e) : finish(kept)));
+      });
     };
     step(0);
   });

@@ -22,6 +22,8 @@ export interface SpaceConfig {
   fileSize: number;
   /** Largest record a job can need. */
   maxRecord: number;
+  /** Smallest spare worth using when the disk cannot hold a full one. */
+  minFile: number;
   log: (msg: string) => void;
 }
 
@@ -73,11 +75,11 @@ export class SpaceLedger {
   }
 
   /** The next spare, to become the current file (prepared now, blocking, if none is ready); call topUp() once it is current. */
-  takeSpare(): Segment | undefined {
+  takeSpare(quiet = false): Segment | undefined {
     let next = this.spares.shift();
     if (!next) {
-      // Only reached if the reservations were wrong; better to block than to lose a record.
-      this.cfg.log("WARNING: no spare log file was ready; preparing one synchronously");
+      // Outside start-up only reached if the reservations were wrong; better to block than to lose a record.
+      if (!quiet) this.cfg.log("WARNING: no spare log file was ready; preparing one synchronously");
       if (!this.addSpareSync()) {
         this.lastFailure = -Infinity;
         if (!this.addSpareSync()) return undefined;
@@ -93,9 +95,10 @@ export class SpaceLedger {
     const seq = this.nextSeq++;
     const path = segmentPath(this.cfg.dir, seq);
     try {
-      const fd = preallocateSync(path, this.cfg.fileSize);
+      const { fd, size } = preallocateSync(path, this.cfg.fileSize, this.cfg.minFile);
       syncDir(this.cfg.dir);
-      this.spares.push(newSegment(this.cfg.dir, seq, fd, this.cfg.fileSize));
+      this.spares.push(newSegment(this.cfg.dir, seq, fd, size));
+      if (size < this.cfg.fileSize) this.cfg.log(`the disk is nearly full: ${path} holds ${size} bytes instead of ${this.cfg.fileSize}`);
       return true;
     } catch (e) {
       this.failed(path, e);
@@ -127,7 +130,7 @@ export class SpaceLedger {
     this.preparing = true;
     const seq = this.nextSeq++;
     const path = segmentPath(this.cfg.dir, seq);
-    preallocate(path, this.cfg.fileSize, (err, fd) => {
+    preallocate(path, this.cfg.fileSize, this.cfg.minFile, (err, fd, size) => {
       if (err) {
         this.preparing = false;
         this.nextSeq = Math.max(this.nextSeq, seq + 1);
@@ -135,7 +138,8 @@ export class SpaceLedger {
         return;
       }
       // The new name must be durable before records go into the file; off the event loop.
-      syncDirAsync(this.cfg.dir, () => this.ready(newSegment(this.cfg.dir, seq, fd, this.cfg.fileSize)));
+      if (size < this.cfg.fileSize) this.cfg.log(`the disk is nearly full: ${path} holds ${size} bytes instead of ${this.cfg.fileSize}`);
+      syncDirAsync(this.cfg.dir, () => this.ready(newSegment(this.cfg.dir, seq, fd, size)));
     });
   }
 
@@ -143,7 +147,6 @@ export class SpaceLedger {
     this.preparing = false;
     if (this.closed) {
       fs.closeSync(seg.fd);
-      fs.rmSync(seg.path, { force: true });
       return;
     }
     if (this.lastFailure !== -Infinity) {
@@ -156,14 +159,16 @@ export class SpaceLedger {
     this.topUp();
   }
 
-  /** Shutdown: unused spares are removed. */
+  /** Shutdown: spares stay on disk (files of zeros), so a restart on a full disk still has its room. */
   close(): void {
     this.closed = true;
     if (this.retry) clearTimeout(this.retry);
-    for (const s of this.spares) {
-      fs.closeSync(s.fd);
-      fs.rmSync(s.path, { force: true });
-    }
+    for (const s of this.spares) fs.closeSync(s.fd);
     this.spares.length = 0;
+  }
+
+  /** Free bytes: capacity not yet promised. */
+  free(): number {
+    return this.capacity() - this.reserved;
   }
 }

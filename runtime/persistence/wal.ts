@@ -21,9 +21,10 @@ import type { Journal, JournalStats } from "../queue/journal.ts";
 import { JobState, type JobStore } from "../queue/jobs.ts";
 import { RecordBuffer, type Batch } from "./buffer.ts";
 import { Compactor } from "./compaction.ts";
-import { WalError, codeOf, describe } from "./errors.ts";
+import { WalError, describe } from "./errors.ts";
 import {
   DELETE_SIZE,
+  FORMAT_VERSION,
   HEADER_SIZE,
   ST_BURIED,
   ST_DELAYED,
@@ -35,9 +36,10 @@ import {
   jobRecordSize,
   type JobFields,
 } from "./format.ts";
+import { ID_BLOCK, IdMark } from "./idmark.ts";
 import type { DirLock } from "./lock.ts";
 import type { RecoveredJob, Recovery } from "./recover.ts";
-import { newSegment, preallocateSync, segmentPath, syncDir, type Segment } from "./segment.ts";
+import { newSegment, segmentPath, syncDirAsync, type Segment } from "./segment.ts";
 import { SpaceLedger } from "./space.ts";
 import { RETRY_MS, syncPolicy, type SyncMode, type SyncPolicy } from "./sync.ts";
 import { DurabilityWaiters } from "./waiters.ts";
@@ -94,6 +96,11 @@ export class Wal implements Journal {
   private recordsWritten = 0;
   /** Above every job id the log has seen (recovered or written): what new files' headers record. */
   private idMark: number;
+  /** The ids file (null if it could not be created: ids after damage then rest on the records alone). */
+  private readonly ids: IdMark | null;
+  /** A reservation was refused for lack of space since the last one granted: compaction works to free room. */
+  spaceShort = false;
+  private carryDeletes: number[] = [];
   private closed = false;
 
   constructor(cfg: WalConfig, lock: DirLock, recovery: Recovery) {
@@ -102,11 +109,16 @@ export class Wal implements Journal {
     this.idMark = recovery.nextId;
     for (const f of recovery.files) {
       const seg = newSegment(cfg.dir, f.seq, -1, f.size);
-      seg.pos = f.size;
+      seg.pos = f.end;
+      seg.version = f.version;
+      seg.key = f.key;
+      seg.damaged = f.damage.length > 0;
       this.files.push(seg);
       this.bySeq.set(seg.seq, seg);
     }
-    this.space = new SpaceLedger(cfg, () => this.current, recovery.maxSeq + 1);
+    const minFile = Math.ceil((HEADER_SIZE + 2 * cfg.maxRecord) / 4096) * 4096;
+    this.space = new SpaceLedger({ ...cfg, minFile }, () => this.current, recovery.maxSeq + 1);
+    for (const sp of recovery.spares) this.space.spares.push(newSegment(cfg.dir, sp.seq, fs.openSync(sp.path, "r+"), sp.size));
     this.sync = syncPolicy(cfg.mode, cfg.fsyncMs, {
       take: () => this.buffer.take(this.written),
       recycle: (b: Batch) => this.buffer.recycle(b),
@@ -116,42 +128,39 @@ export class Wal implements Journal {
       clearFailing: () => this.clearFailing(),
     });
     this.compactor = new Compactor({ dir: cfg.dir, fileSize: cfg.fileSize, rewrite: cfg.compact, log: cfg.log }, this);
-    this.startFirstFile(recovery.nextId);
+    this.ids = this.openIds(recovery);
+    this.carryDeletes = recovery.carryDeletes;
+    this.openCurrent();
+  }
+
+  private openIds(recovery: Recovery): IdMark | null {
+    try {
+      return IdMark.open(this.cfg.dir, recovery.idMark, recovery.nextId + ID_BLOCK);
+    } catch (e) {
+      this.cfg.log(`WARNING: cannot write the ids file in ${this.cfg.dir}: ${describe(e)}; after damage to the log, ids would rest on its readable records alone`);
+      return null;
+    }
   }
 
   /**
-   * The first current file is created and its header made durable before
-   * anything else, so the highest job id is never only in files that compaction may remove.
+   * Records continue in the newest file when it is of this version, undamaged
+   * and has room; else in a spare (one left by the last run, or a new one),
+   * else, on a full disk, in a file that grows as it can. No new file has to
+   * be preallocated for the server to start.
    */
-  private startFirstFile(nextId: number): void {
-    const cfg = this.cfg;
-    const seq = this.space.nextSeq++;
-    const path = segmentPath(cfg.dir, seq);
-    let fd: number;
-    try {
-      fd = preallocateSync(path, cfg.fileSize);
-    } catch (e) {
-      throw new WalError(
-        codeOf(e) === "ENOSPC"
-          ? `no space left in ${cfg.dir} for a new log file of ${cfg.fileSize} bytes; free some space (or use a smaller -s)`
-          : `cannot create the log file ${path}: ${describe(e)}`,
-      );
+  private openCurrent(): void {
+    const last = this.files[this.files.length - 1];
+    if (last && last.version === FORMAT_VERSION && !last.damaged && last.size - last.pos >= this.cfg.maxRecord) {
+      try {
+        last.fd = fs.openSync(last.path, "r+");
+        return;
+      } catch (e) {
+        this.cfg.log(`cannot reopen ${last.path} for writing (${describe(e)}); starting a new log file`);
+      }
     }
-    const cur = newSegment(cfg.dir, seq, fd, cfg.fileSize);
-    const head = new Uint8Array(HEADER_SIZE);
-    encodeHeader(head, 0, seq, nextId);
-    try {
-      fs.writeSync(fd, head, 0, HEADER_SIZE, 0);
-      fs.fdatasyncSync(fd);
-    } catch (e) {
-      throw new WalError(`cannot write the log file ${path}: ${describe(e)}`);
-    }
-    syncDir(cfg.dir);
-    cur.pos = HEADER_SIZE;
-    this.files.push(cur);
-    this.bySeq.set(seq, cur);
+    if (last) last.pos = last.size; // nothing more goes into it
+    this.roll(true);
   }
-
   get durable(): number {
     return this.sync.durable;
   }
@@ -180,35 +189,66 @@ export class Wal implements Journal {
     const seg = this.bySeq.get(job.seq)!;
     this.store.persist[slot] = seg.seq;
     seg.live++;
+    seg.liveBytes += job.size;
     this.liveBytes += job.size;
     this.space.reserved += DELETE_SIZE;
   }
 
   /** Called once every recovered job was adopted, before the server listens. */
   start(recovery: Recovery): void {
-    // Every recovered job must be deletable: make sure its delete has room.
-    for (let i = 0; this.space.reserved > this.space.capacity(); i++) {
-      if (!this.space.addSpareSync() || i > 1_000_000) {
-        throw new WalError(
-          `no space left in ${this.cfg.dir} to reserve room for deleting the ${recovery.jobs.size} recovered jobs; free some space`,
-        );
-      }
-    }
     for (const n of recovery.notes) this.cfg.log(n);
+    // Every recovered job must be deletable: make sure its delete has room.
+    while (this.space.reserved > this.space.capacity() && this.space.addSpareSync());
+    if (this.space.reserved > this.space.capacity()) {
+      this.spaceShort = true;
+      this.cfg.log(
+        `WARNING: no space left in ${this.cfg.dir} to reserve room for deleting the ${recovery.jobs.size} recovered jobs: ` +
+          `serving them anyway; new jobs are refused (OUT_OF_MEMORY) until deletes or freed space make room`,
+      );
+    }
     if (recovery.jobs.size || recovery.records) {
       this.cfg.log(
         `recovered ${recovery.jobs.size} jobs from ${recovery.files.length} log files (${recovery.records} records); ` +
           `next job id ${recovery.nextId}`,
       );
     }
+    this.evacuate();
     this.space.topUp();
     this.compactStep();
+  }
+
+  /** Rewrites the valid records of damaged files (live jobs, and deletes older files may need) so the files can be moved aside. */
+  private evacuate(): void {
+    const damaged = this.files.filter((f) => f.damaged && f !== this.current);
+    if (!damaged.length) return;
+    const s = this.store;
+    let ok = true;
+    for (let slot = 0; slot < s.capacity && ok; slot++) {
+      const seg = s.persist[slot] ? this.bySeq.get(s.persist[slot]!) : undefined;
+      if (seg?.damaged && s.state[slot] !== JobState.Invalid) ok = this.rewrite(slot) > 0;
+    }
+    for (const id of this.carryDeletes) {
+      if (!ok) break;
+      ok = this.reserve(DELETE_SIZE);
+      if (ok) this.appendDelete(id);
+    }
+    this.carryDeletes = [];
+    for (const f of damaged) {
+      if (!ok) {
+        this.cfg.log(`${f.path} stays until there is room to rewrite its valid records (it is read the same way at each start)`);
+        continue;
+      }
+      f.evacuated = true;
+      f.releasedAt = this.written;
+    }
   }
 
   // ---- Journal -------------------------------------------------------------
 
   reservePut(slot: number): boolean {
-    return this.reserve(this.recordSize(slot) + DELETE_SIZE);
+    const ok = this.reserve(this.recordSize(slot) + DELETE_SIZE);
+    if (this.failure === null) this.spaceShort = !ok;
+    return ok;
   }
 
   reserveUpdate(slot: number): boolean {
@@ -224,18 +264,24 @@ export class Wal implements Journal {
   delete(slot: number): void {
     const s = this.store;
     this.space.consume(DELETE_SIZE);
-    const seg = this.place(DELETE_SIZE);
-    const at = this.buffer.append(seg, DELETE_SIZE);
-    this.buffer.len += encodeDelete(this.buffer.buf, this.buffer.view, at, s.id[slot]!);
-    this.written++;
-    seg.lastSeq = this.written;
+    this.appendDelete(s.id[slot]!);
     const home = this.bySeq.get(s.persist[slot]!);
     if (home) {
+      const size = this.recordSize(slot);
       home.live--;
+      home.liveBytes -= size;
       home.releasedAt = this.written;
-      this.liveBytes -= this.recordSize(slot);
+      this.liveBytes -= size;
     }
     s.persist[slot] = 0;
+  }
+
+  private appendDelete(id: number): void {
+    const seg = this.place(DELETE_SIZE);
+    const at = this.buffer.append(seg, DELETE_SIZE);
+    this.buffer.len += encodeDelete(this.buffer.buf, this.buffer.view, at, seg.key, id);
+    this.written++;
+    seg.lastSeq = this.written;
     this.recordsWritten++;
     this.compactor.bytesSince += DELETE_SIZE;
     this.sync.schedule();
@@ -274,6 +320,7 @@ export class Wal implements Journal {
       this.cfg.log(`ERROR: could not write the last records at shutdown: ${describe(e)}`);
     }
     for (const f of this.files) if (f.fd >= 0) fs.closeSync(f.fd);
+    this.ids?.close();
     this.space.close();
     this.lock.release();
   }
@@ -300,20 +347,49 @@ export class Wal implements Journal {
     return this.space.reserve(n);
   }
 
+  /** Room the space ledger can still promise. */
+  get free(): number {
+    return this.space.free();
+  }
+
   /** The file a record of n bytes goes into (moving to the next file if the current one is full). */
   private place(n: number): Segment {
     const cur = this.current;
+    if (cur.growable) {
+      if (this.space.spares.length) return this.roll();
+      if (cur.pos + n > cur.size) cur.size = cur.pos + n;
+      return cur;
+    }
     return cur.pos + n > cur.size ? this.roll() : cur;
   }
 
-  /** The next spare becomes the current file; its header is the first record written into it. */
-  private roll(): Segment {
-    const next = this.space.takeSpare();
-    if (!next) throw new WalError(`cannot create a log file in ${this.cfg.dir}`);
+  /**
+   * The next spare becomes the current file; its header is the first record
+   * written into it. With no spare and no room for one, a file that grows
+   * as it is written (writes that find no space fail and are retried).
+   */
+  private roll(quiet = false): Segment {
+    let next = this.space.takeSpare(quiet);
+    if (!next) {
+      const seq = this.space.nextSeq++;
+      const path = segmentPath(this.cfg.dir, seq);
+      let fd: number;
+      try {
+        fd = fs.openSync(path, "wx+", 0o644);
+      } catch (e) {
+        throw new WalError(`cannot create a log file in ${this.cfg.dir}: ${describe(e)}`);
+      }
+      syncDirAsync(this.cfg.dir);
+      this.cfg.log(`WARNING: no room for a preallocated log file in ${this.cfg.dir}; writing ${path} as space allows`);
+      next = newSegment(this.cfg.dir, seq, fd, HEADER_SIZE);
+      next.growable = true;
+    }
+    next.version = FORMAT_VERSION;
+    next.key = (Math.random() * 0xfffffffe + 1) >>> 0;
     this.files.push(next);
     this.bySeq.set(next.seq, next);
     const at = this.buffer.append(next, HEADER_SIZE);
-    encodeHeader(this.buffer.buf, at, next.seq, this.idMark);
+    encodeHeader(this.buffer.buf, at, next.seq, this.idMark, next.key);
     this.buffer.len += HEADER_SIZE;
     this.written++;
     next.headerSeq = next.lastSeq = this.written;
@@ -343,8 +419,9 @@ export class Wal implements Journal {
     f.buries = s.buries[slot]!;
     f.kicks = s.kicks[slot]!;
     const bodyLen = s.size[slot]! - 2;
+    if (this.ids?.needs(f.id)) this.ids.advance(this.buffer, f.id);
     const at = this.buffer.append(seg, size);
-    this.buffer.len += encodeJob(this.buffer.buf, this.buffer.view, at, f, this.tubeName(src.tubeName(slot)), s.bodyOf(slot), bodyLen);
+    this.buffer.len += encodeJob(this.buffer.buf, this.buffer.view, at, seg.key, f, this.tubeName(src.tubeName(slot)), s.bodyOf(slot), bodyLen);
     this.written++;
     seg.lastSeq = this.written;
     const old = s.persist[slot]!;
@@ -352,12 +429,14 @@ export class Wal implements Journal {
       const home = this.bySeq.get(old);
       if (home) {
         home.live--;
+        home.liveBytes -= size;
         home.releasedAt = this.written;
       }
     } else {
       this.liveBytes += size;
     }
     seg.live++;
+    seg.liveBytes += size;
     s.persist[slot] = seg.seq;
     this.recordsWritten++;
     this.compactor.bytesSince += size;

@@ -1,6 +1,6 @@
-/** Torn and corrupted logs: detected, truncated, reported, never replayed; a bad header stops the start. */
+/** Torn and corrupted logs: detected, reported, never replayed, never truncated; a file that is not ours stops the start. */
 import { afterAll, expect, test } from "bun:test";
-import { appendFileSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Client, removeDir, startWal, tempDir } from "./helpers.ts";
@@ -28,6 +28,12 @@ function dataEnd(file: string): number {
   return off;
 }
 
+/** The damaged file is moved aside once its valid records were rewritten; wait for it. */
+async function movedAside(file: string): Promise<Buffer> {
+  for (let i = 0; i < 100 && !existsSync(`${file}.damaged`); i++) await new Promise((r) => setTimeout(r, 50));
+  return readFileSync(`${file}.damaged`);
+}
+
 async function jobsAfterRestart(d: string, n: number) {
   const r = await startWal(d, ["-f", "0"]);
   expect(r.server).toBeDefined();
@@ -46,7 +52,7 @@ async function jobsAfterRestart(d: string, n: number) {
   return { present, stderr: r.stderr, next: next.line };
 }
 
-test("random bytes appended after the data are ignored or truncated, never replayed", async () => {
+test("random bytes after the data are reported and never replayed; the file is kept aside, not truncated", async () => {
   const { d, file } = await logWith(20);
   // Over the zero padding right after the last record, then past the end of the file.
   const end = dataEnd(file);
@@ -58,12 +64,13 @@ test("random bytes appended after the data are ignored or truncated, never repla
   appendFileSync(file, randomBytes(1000));
   const { present, stderr, next } = await jobsAfterRestart(d, 20);
   expect(present.length).toBe(20);
-  expect(stderr).toMatch(/wal\.1: bad record at offset \d+ .*truncated/);
-  expect(statSync(file).size).toBe(end);
-  expect(next).toBe("INSERTED 21");
+  expect(stderr).toMatch(new RegExp(`wal\\.1 bytes ${end}\\.\\.\\d+ \\(\\d+ bytes\\) are damaged .*no valid record follows`));
+  expect(Number(next.split(" ")[1])).toBeGreaterThan(20);
+  expect((await movedAside(file)).length).toBe(10485760 + 1000);
+  expect(existsSync(file)).toBe(false);
   // A second start finds nothing more to repair.
   const again = await jobsAfterRestart(d, 20);
-  expect(again.stderr).not.toMatch(/bad record/);
+  expect(again.stderr).not.toMatch(/damaged/);
   expect(again.present.length).toBe(20);
 });
 
@@ -73,10 +80,11 @@ test("a file truncated in the middle of a record (power loss) loses only that re
   truncateSync(file, end - 5);
   const { present, stderr } = await jobsAfterRestart(d, 10);
   expect(present).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-  expect(stderr).toMatch(/torn write/);
+  expect(stderr).toMatch(/runs past the end of the file.*job of job 10/);
+  expect(stderr).toMatch(/jobs 10 had a record in a damaged range/);
 });
 
-test("a flipped byte inside a record is caught by its checksum", async () => {
+test("a flipped byte inside a record is caught by its checksum, and reading resumes after it", async () => {
   const { d, file } = await logWith(10);
   const b = readFileSync(file);
   // Record 6's body: find "job 6" and change it.
@@ -84,8 +92,8 @@ test("a flipped byte inside a record is caught by its checksum", async () => {
   b[at + 4] = "7".charCodeAt(0);
   writeFileSync(file, b);
   const { present, stderr } = await jobsAfterRestart(d, 10);
-  expect(present).toEqual([1, 2, 3, 4, 5]);
-  expect(stderr).toMatch(/checksum mismatch/);
+  expect(present).toEqual([1, 2, 3, 4, 5, 7, 8, 9, 10]);
+  expect(stderr).toMatch(/checksum mismatch.*reading resumed/);
 });
 
 test("a file that is not a beanrun log stops the start with an explanation", async () => {
@@ -107,9 +115,79 @@ test("a log from a newer format version is refused", async () => {
   b.writeUInt32LE(99, 8);
   // Recompute the header checksum so only the version is "wrong".
   const { crc32 } = await import("../../runtime/persistence/crc.ts");
-  b.writeUInt32LE(crc32(b.subarray(0, 24)), 24);
+  b.writeUInt32LE(crc32(b.subarray(0, 28)), 28);
   writeFileSync(file, b);
   const r = await startWal(d, ["-f", "0"]);
   expect(r.exitCode).toBe(1);
   expect(r.stderr).toMatch(/format version 99.*newer beanrun/);
+});
+
+/** A version 1 file (beanrun before the record key), written by hand: header, jobs 1..n, a delete of job 2. */
+async function v1Log(n: number): Promise<{ d: string; buf: Buffer; offsets: number[] }> {
+  const { crc32 } = await import("../../runtime/persistence/crc.ts");
+  const d = tempDir("v1");
+  dirs.push(d);
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(32);
+  head.write("BEANRUNW", 0);
+  head.writeUInt32LE(1, 8);
+  head.writeUInt32LE(1, 12);
+  head.writeDoubleLE(1, 16);
+  head.writeUInt32LE(crc32(head.subarray(0, 24)), 24);
+  parts.push(head);
+  const offsets: number[] = [];
+  let off = 32;
+  const add = (r: Buffer): void => {
+    r.writeUInt32LE(r.length, 0);
+    r.writeUInt32LE(crc32(r.subarray(8)), 4);
+    parts.push(r);
+    offsets.push(off);
+    off += r.length;
+  };
+  for (let i = 1; i <= n; i++) {
+    const body = Buffer.from(`job ${i}`);
+    const r = Buffer.alloc(72 + 7 + body.length);
+    r[8] = 1;
+    r[9] = 1;
+    r.writeUInt16LE(7, 10);
+    r.writeUInt32LE(i, 12);
+    r.writeUInt32LE(60, 20);
+    r.writeDoubleLE(i, 24);
+    r.writeDoubleLE(Date.now(), 32);
+    r.writeUInt32LE(body.length, 68);
+    r.write("default", 72);
+    body.copy(r, 79);
+    add(r);
+  }
+  const del = Buffer.alloc(24);
+  del[8] = 2;
+  del.writeDoubleLE(2, 16);
+  add(del);
+  const buf = Buffer.concat([...parts, Buffer.alloc(65536)]);
+  writeFileSync(join(d, "wal.1"), buf);
+  return { d, buf, offsets };
+}
+
+test("a version 1 log is read (with a damaged record skipped by searching byte by byte), then its jobs move to version 2 files", async () => {
+  const { d, buf, offsets } = await v1Log(10);
+  buf[offsets[5]! + 40]! ^= 0xff; // job 6's creation time: checksum mismatch
+  writeFileSync(join(d, "wal.1"), buf);
+  const { present, stderr, next } = await jobsAfterRestart(d, 10);
+  expect(present).toEqual([1, 3, 4, 5, 7, 8, 9, 10]);
+  expect(stderr).toMatch(/checksum mismatch.*reading resumed.*job of job 6/);
+  expect(Number(next.split(" ")[1])).toBeGreaterThan(10);
+  // Its valid records were rewritten in version 2: the next start reads them without damage.
+  await movedAside(join(d, "wal.1"));
+  const again = await jobsAfterRestart(d, 10);
+  expect(again.present).toEqual([1, 3, 4, 5, 7, 8, 9, 10]);
+  expect(again.stderr).not.toMatch(/damaged/);
+});
+
+test("an undamaged version 1 log is read as it is and new records go to a version 2 file", async () => {
+  const { d } = await v1Log(4);
+  const { present, stderr, next } = await jobsAfterRestart(d, 4);
+  expect(present).toEqual([1, 3, 4]);
+  expect(stderr).not.toMatch(/damaged/);
+  expect(next).toBe("INSERTED 5");
+  expect(readdirSync(d).filter((n) => n.startsWith("wal.")).length).toBeGreaterThan(1);
 });
