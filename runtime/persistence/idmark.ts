@@ -96,6 +96,16 @@ export class IdMark {
     return m;
   }
 
+  /** open(), or null with a warning when the file cannot be written (ids after damage then rest on the readable records). */
+  static openOrWarn(dir: string, state: IdMarkState, atLeast: number, log: (msg: string) => void): IdMark | null {
+    try {
+      return IdMark.open(dir, state, atLeast);
+    } catch (e) {
+      log(`WARNING: cannot write the ids file in ${dir}: ${(e as Error).message}; after damage to the log, ids would rest on its readable records alone`);
+      return null;
+    }
+  }
+
   /** Whether writing a record for `id` needs a new mark first (kept ID_BLOCK/2 ahead). */
   needs(id: number): boolean {
     return id + ID_BLOCK / 2 >= this.mark;

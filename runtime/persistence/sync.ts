@@ -273,6 +273,33 @@ export class NoSync extends WriteEachTurn {
   }
 }
 
+/** Whether writes or syncs are failing (then puts are refused), logged once when it starts and when it ends. */
+export class FailureState {
+  message: string | null = null;
+
+  constructor(private readonly log: (msg: string) => void) {}
+
+  get failing(): boolean {
+    return this.message !== null;
+  }
+
+  set(msg: string): void {
+    if (this.message === null) {
+      this.log(
+        `ERROR: ${msg}. Jobs are NOT safe until this is fixed: new jobs are refused (OUT_OF_MEMORY), ` +
+          `replies that need the log are held, and the write is retried every ${RETRY_MS / 1000} s`,
+      );
+    }
+    this.message = msg;
+  }
+
+  clear(): void {
+    if (this.message === null) return;
+    this.log(`the log works again (after: ${this.message}); new jobs are accepted`);
+    this.message = null;
+  }
+}
+
 export function syncPolicy(mode: SyncMode, ms: number, host: SyncHost): SyncPolicy {
   if (mode === "always") return new GroupCommit(host);
   if (mode === "interval") return new IntervalSync(host, ms);

@@ -8,23 +8,23 @@
  * (space.ts), and compaction (compaction.ts) keeps disk use close to the
  * live data. FORMAT.md describes the bytes.
  *
- * The log never holds the queue: it reads job fields through a JobSource
+ * Which file records go into is files.ts's business. The log never holds the queue: it reads job fields through a JobSource
  * (the store's columns, a tube name, the clock), and recovery hands back
  * data that the server's wiring restores into the queue, telling the log
  * where each job lives (`adopt`).
  *
- * Errors: a failed write or fsync is logged loudly, puts are refused, held
- * replies stay held, and the batch is retried every second until it works.
+ * Errors: a failed write or fsync is logged loudly (FailureState), puts are
+ * refused, held replies stay held, and the batch is retried every second
+ * until it works.
  */
 import * as fs from "node:fs";
 import type { Journal, JournalStats } from "../queue/journal.ts";
 import { JobState, type JobStore } from "../queue/jobs.ts";
 import { RecordBuffer, type Batch } from "./buffer.ts";
 import { Compactor } from "./compaction.ts";
-import { WalError, describe } from "./errors.ts";
+import { describe } from "./errors.ts";
 import {
   DELETE_SIZE,
-  FORMAT_VERSION,
   HEADER_SIZE,
   ST_BURIED,
   ST_DELAYED,
@@ -39,9 +39,10 @@ import {
 import { ID_BLOCK, IdMark } from "./idmark.ts";
 import type { DirLock } from "./lock.ts";
 import type { RecoveredJob, Recovery } from "./recover.ts";
-import { newSegment, segmentPath, syncDirAsync, type Segment } from "./segment.ts";
+import { LogFiles } from "./files.ts";
+import { newSegment, type Segment } from "./segment.ts";
 import { SpaceLedger } from "./space.ts";
-import { RETRY_MS, syncPolicy, type SyncMode, type SyncPolicy } from "./sync.ts";
+import { FailureState, syncPolicy, type SyncMode, type SyncPolicy } from "./sync.ts";
 import { DurabilityWaiters } from "./waiters.ts";
 
 export type { SyncMode } from "./sync.ts";
@@ -71,13 +72,11 @@ export const MAX_TUBE_NAME = 200;
 export class Wal implements Journal {
   written = 0;
 
-  /** Files with data, oldest first; the last one is current. */
-  readonly files: Segment[] = [];
-  readonly bySeq = new Map<number, Segment>();
+  private readonly log: LogFiles;
   /** Bytes of the latest records of live jobs. */
   liveBytes = 0;
   /** Set while writes or syncs fail: puts are refused. */
-  private failure: string | null = null;
+  private readonly failure: FailureState;
 
   private source: JobSource | null = null;
   private readonly cfg: WalConfig;
@@ -107,66 +106,40 @@ export class Wal implements Journal {
     this.cfg = cfg;
     this.lock = lock;
     this.idMark = recovery.nextId;
+    this.failure = new FailureState(cfg.log);
+    this.log = new LogFiles(cfg, (seg) => this.started(seg));
     for (const f of recovery.files) {
       const seg = newSegment(cfg.dir, f.seq, -1, f.size);
       seg.pos = f.end;
       seg.version = f.version;
       seg.key = f.key;
       seg.damaged = f.damage.length > 0;
-      this.files.push(seg);
-      this.bySeq.set(seg.seq, seg);
+      this.log.add(seg);
     }
     const minFile = Math.ceil((HEADER_SIZE + 2 * cfg.maxRecord) / 4096) * 4096;
     this.space = new SpaceLedger({ ...cfg, minFile }, () => this.current, recovery.maxSeq + 1);
+    this.log.space = this.space;
     for (const sp of recovery.spares) this.space.spares.push(newSegment(cfg.dir, sp.seq, fs.openSync(sp.path, "r+"), sp.size));
     this.sync = syncPolicy(cfg.mode, cfg.fsyncMs, {
       take: () => this.buffer.take(this.written),
       recycle: (b: Batch) => this.buffer.recycle(b),
       onDurable: () => this.waiters.wake(this.durable),
       onSynced: () => this.compactStep(),
-      setFailing: (m: string) => this.setFailing(m),
-      clearFailing: () => this.clearFailing(),
+      setFailing: (m: string) => this.failure.set(m),
+      clearFailing: () => this.failure.clear(),
     });
     this.compactor = new Compactor({ dir: cfg.dir, fileSize: cfg.fileSize, rewrite: cfg.compact, log: cfg.log }, this);
-    this.ids = this.openIds(recovery);
+    this.ids = IdMark.openOrWarn(cfg.dir, recovery.idMark, recovery.nextId + ID_BLOCK, cfg.log);
     this.carryDeletes = recovery.carryDeletes;
-    this.openCurrent();
+    this.log.openCurrent();
   }
 
-  private openIds(recovery: Recovery): IdMark | null {
-    try {
-      return IdMark.open(this.cfg.dir, recovery.idMark, recovery.nextId + ID_BLOCK);
-    } catch (e) {
-      this.cfg.log(`WARNING: cannot write the ids file in ${this.cfg.dir}: ${describe(e)}; after damage to the log, ids would rest on its readable records alone`);
-      return null;
-    }
-  }
-
-  /**
-   * Records continue in the newest file when it is of this version, undamaged
-   * and has room; else in a spare (one left by the last run, or a new one),
-   * else, on a full disk, in a file that grows as it can. No new file has to
-   * be preallocated for the server to start.
-   */
-  private openCurrent(): void {
-    const last = this.files[this.files.length - 1];
-    if (last && last.version === FORMAT_VERSION && !last.damaged && last.size - last.pos >= this.cfg.maxRecord) {
-      try {
-        last.fd = fs.openSync(last.path, "r+");
-        return;
-      } catch (e) {
-        this.cfg.log(`cannot reopen ${last.path} for writing (${describe(e)}); starting a new log file`);
-      }
-    }
-    if (last) last.pos = last.size; // nothing more goes into it
-    this.roll(true);
-  }
   get durable(): number {
     return this.sync.durable;
   }
 
   get failing(): boolean {
-    return this.failure !== null;
+    return this.failure.failing;
   }
 
   get store(): JobStore {
@@ -174,7 +147,29 @@ export class Wal implements Journal {
   }
 
   private get current(): Segment {
-    return this.files[this.files.length - 1]!;
+    return this.log.current;
+  }
+
+  /** Files with data, oldest first; the last one is current. */
+  get files(): Segment[] {
+    return this.log.list;
+  }
+
+  get bySeq(): Map<number, Segment> {
+    return this.log.bySeq;
+  }
+
+  private place(n: number): Segment {
+    return this.log.place(n);
+  }
+
+  /** A file became current: its header is the first record written into it. */
+  private started(seg: Segment): void {
+    const at = this.buffer.append(seg, HEADER_SIZE);
+    encodeHeader(this.buffer.buf, at, seg.seq, this.idMark, seg.key);
+    this.buffer.len += HEADER_SIZE;
+    this.written++;
+    seg.headerSeq = seg.lastSeq = this.written;
   }
 
   // ---- start-up ------------------------------------------------------------
@@ -247,7 +242,7 @@ export class Wal implements Journal {
 
   reservePut(slot: number): boolean {
     const ok = this.reserve(this.recordSize(slot) + DELETE_SIZE);
-    if (this.failure === null) this.spaceShort = !ok;
+    if (!this.failure.failing) this.spaceShort = !ok;
     return ok;
   }
 
@@ -343,58 +338,13 @@ export class Wal implements Journal {
   }
 
   private reserve(n: number): boolean {
-    if (this.failure !== null || this.closed) return false;
+    if (this.failure.failing || this.closed) return false;
     return this.space.reserve(n);
   }
 
   /** Room the space ledger can still promise. */
   get free(): number {
     return this.space.free();
-  }
-
-  /** The file a record of n bytes goes into (moving to the next file if the current one is full). */
-  private place(n: number): Segment {
-    const cur = this.current;
-    if (cur.growable) {
-      if (this.space.spares.length) return this.roll();
-      if (cur.pos + n > cur.size) cur.size = cur.pos + n;
-      return cur;
-    }
-    return cur.pos + n > cur.size ? this.roll() : cur;
-  }
-
-  /**
-   * The next spare becomes the current file; its header is the first record
-   * written into it. With no spare and no room for one, a file that grows
-   * as it is written (writes that find no space fail and are retried).
-   */
-  private roll(quiet = false): Segment {
-    let next = this.space.takeSpare(quiet);
-    if (!next) {
-      const seq = this.space.nextSeq++;
-      const path = segmentPath(this.cfg.dir, seq);
-      let fd: number;
-      try {
-        fd = fs.openSync(path, "wx+", 0o644);
-      } catch (e) {
-        throw new WalError(`cannot create a log file in ${this.cfg.dir}: ${describe(e)}`);
-      }
-      syncDirAsync(this.cfg.dir);
-      this.cfg.log(`WARNING: no room for a preallocated log file in ${this.cfg.dir}; writing ${path} as space allows`);
-      next = newSegment(this.cfg.dir, seq, fd, HEADER_SIZE);
-      next.growable = true;
-    }
-    next.version = FORMAT_VERSION;
-    next.key = (Math.random() * 0xfffffffe + 1) >>> 0;
-    this.files.push(next);
-    this.bySeq.set(next.seq, next);
-    const at = this.buffer.append(next, HEADER_SIZE);
-    encodeHeader(this.buffer.buf, at, next.seq, this.idMark, next.key);
-    this.buffer.len += HEADER_SIZE;
-    this.written++;
-    next.headerSeq = next.lastSeq = this.written;
-    this.space.topUp();
-    return next;
   }
 
   private appendJob(slot: number, size: number): void {
@@ -454,23 +404,5 @@ export class Wal implements Journal {
   private compactStep(): void {
     if (this.closed || !this.source) return;
     this.compactor.step();
-  }
-
-  // ---- failures ------------------------------------------------------------
-
-  private setFailing(msg: string): void {
-    if (this.failure === null) {
-      this.cfg.log(
-        `ERROR: ${msg}. Jobs are NOT safe until this is fixed: new jobs are refused (OUT_OF_MEMORY), ` +
-          `replies that need the log are held, and the write is retried every ${RETRY_MS / 1000} s`,
-      );
-    }
-    this.failure = msg;
-  }
-
-  private clearFailing(): void {
-    if (this.failure === null) return;
-    this.cfg.log(`the log works again (after: ${this.failure}); new jobs are accepted`);
-    this.failure = null;
   }
 }
