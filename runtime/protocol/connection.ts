@@ -61,6 +61,8 @@ export class Connection implements ConnEvents, Session {
   private putAt = 0;
   private putLen = 0;
   private putRead = 0;
+  /** Set while the body being read is an extension's data block (readData), not a job's. */
+  private dataDone: ((data: Uint8Array) => void) | null = null;
   private skipLeft = 0;
   private skipReply: Uint8Array = R.BAD_FORMAT;
 
@@ -174,6 +176,15 @@ export class Connection implements ConnEvents, Session {
     this.putAt = store.bodyOffset(slot);
     this.putLen = store.size[slot]!;
     this.putRead = 0;
+    this.state = In.Body;
+  }
+
+  readData(n: number, done: (data: Uint8Array) => void): void {
+    this.putBuf = new Uint8Array(n + 2);
+    this.putAt = 0;
+    this.putLen = n + 2;
+    this.putRead = 0;
+    this.dataDone = done;
     this.state = In.Body;
   }
 
@@ -294,6 +305,7 @@ export class Connection implements ConnEvents, Session {
   }
 
   private finishPut(): void {
+    if (this.dataDone) return this.finishData();
     const slot = this.putSlot;
     const queue = this.ctx.queue;
     const id = queue.store.id[slot]!;
@@ -307,6 +319,17 @@ export class Connection implements ConnEvents, Session {
     this.out.ascii("INSERTED ");
     this.out.num(id);
     this.out.crlf();
+  }
+
+  private finishData(): void {
+    const buf = this.putBuf!;
+    const done = this.dataDone!;
+    this.dataDone = null;
+    this.putBuf = null;
+    this.state = In.Command;
+    const n = buf.length - 2;
+    if (buf[n] !== CR || buf[n + 1] !== LF) return this.out.bytes(R.EXPECTED_CRLF);
+    done(buf.subarray(0, n));
   }
 
   private hold(buf: Uint8Array, pos: number): void {

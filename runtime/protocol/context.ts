@@ -42,6 +42,12 @@ export interface ProtocolContext {
   compat: Compat;
   /** Operator-facing warnings (stderr in the server). */
   log(line: string): void;
+  /**
+   * Failure records, for the note/peek-note extensions
+   * (docs/protocol-extensions.md); without it those words are unknown.
+   * `set` is called for live jobs only and answers false for data that is not a record.
+   */
+  failures?: { set(id: number, json: string): boolean; getText(id: number): string | undefined };
   /** Asks for `flush` at the end of the current event. */
   markDirty(c: Scheduled): void;
   /** Asks for `resume` at the end of the current event. */
@@ -60,6 +66,12 @@ export interface Session {
   sendYaml(yaml: string): void;
   /** The next bytes on the wire are the body of the job allocated in `slot`. */
   beginBody(slot: number): void;
+  /**
+   * The next n bytes and a "\r\n" are a data block of an extension command:
+   * read them into a buffer of their own and pass the n bytes to `done`
+   * (a missing "\r\n" is answered EXPECTED_CRLF instead).
+   */
+  readData(n: number, done: (data: Uint8Array) => void): void;
   /** Discards the next n bytes, then replies `reply`. */
   skip(n: number, reply: Uint8Array): void;
   /** The command waits (a blocking reserve): stop reading commands until the queue answers. */

@@ -128,6 +128,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     host: hostInfo(compat),
     compat,
     log: opts.log ?? ((line) => console.error(line)),
+    failures,
     markDirty: (c) => void dirty.push(c),
     markRunnable: (c) => void runnable.push(c),
   };

@@ -58,3 +58,22 @@ test("with -b, records of jobs that come back after a restart come back too", as
   // Rewritten on start: only the live record is left in the file.
   expect(readFileSync(join(dir, "failures.log"), "utf8").trim().split("\n")).toHaveLength(1);
 });
+
+test("the note and peek-note extensions: set over the wire, read back byte for byte, refused clearly", async () => {
+  const s = await startServer({ port: 0 });
+  cleanup.push(() => s.close());
+  const rec = record(2, "über");
+  const bytes = Buffer.byteLength(rec);
+  const got = await send(
+    s.port,
+    `put 0 0 10 2\r\nhi\r\nnote 1 ${bytes}\r\n${rec}\r\npeek-note 1\r\nnote 9 2\r\n{}\r\nnote 1 4\r\nnope\r\nnote 1 2\r\n{}XX` +
+      `note 1 99999\r\n${"x".repeat(99999)}\r\npeek-note 2\r\nnote 1\r\npeek-note x\r\n`,
+  );
+  const recLatin1 = Buffer.from(rec).toString("latin1");
+  expect(got).toBe(
+    `INSERTED 1\r\nNOTED\r\nFOUND 1 ${bytes}\r\n${recLatin1}\r\nNOT_FOUND\r\nBAD_FORMAT\r\nEXPECTED_CRLF\r\n` +
+      "JOB_TOO_BIG\r\nNOT_FOUND\r\nBAD_FORMAT\r\nBAD_FORMAT\r\n",
+  );
+  // Standard commands are untouched: the extensions count in no stats field.
+  expect(await send(s.port, "stats\r\n")).toContain("cmd-peek: 0");
+});

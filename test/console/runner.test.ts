@@ -7,12 +7,13 @@
  * the tube's schema rejects. Screenshots of each page go to docs/screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { ev, put, startRunner, type Runner } from "../runner/support.ts";
+import { ev, put, ROOT, startRunner, type Runner } from "../runner/support.ts";
 import { haveChromium, launch } from "./browser.ts";
 import { screenshot } from "./shots.ts";
 
@@ -69,7 +70,9 @@ describe.skipIf(!haveChromium)("console in chromium (run)", () => {
     expect(await p.textContent(`[data-job="${id}"] pre.stack`)).toContain("mailer.ts");
     await screenshot(p, "tube");
 
-    // PEEK-CHECK
+    const peek = spawnSync(process.execPath, [join(ROOT, "runtime/cli.ts"), "peek", String(id), "-s", `127.0.0.1:${runner.port}`], { encoding: "utf8" });
+    expect(peek.stdout).toContain("last-failure: smtp down: cannot send to ada@example.com");
+    expect(peek.stdout).toContain("failure-stack: |");
 
     writeFileSync(flag, "");
     await p.click(`[data-job="${id}"] [data-act="kick"]`);
