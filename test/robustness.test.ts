@@ -5,6 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
+import { existsSync, readFileSync } from "node:fs";
+import { startOurs } from "./support/servers.ts";
+import { Wire } from "./support/wire.ts";
 import { startServer, type RunningServer } from "../runtime/server/index.ts";
 import { Connection } from "../runtime/protocol/connection.ts";
 import { Queue } from "../runtime/queue/queue.ts";
@@ -220,6 +223,62 @@ describe("abrupt disconnects", () => {
     expect(d.take()).toBe("");
     expect(h.queue.counters).toMatchObject({ ready: 1, reserved: 0, connections: 0 });
   });
+});
+
+describe("at the descriptor limit", () => {
+  /** User + system CPU seconds of a process. */
+  const cpuSeconds = (pid: number) => {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
+
+  test.skipIf(!existsSync("/proc/self/limits"))(
+    "ulimit -n 256 and 400 clients: no busy loop, extra clients closed at once, one warning, old connections served, new ones once some close",
+    async () => {
+      const s = await startOurs([], { runtime: ["bash", "-c", 'ulimit -n 256 && exec "$0" "$@"', process.execPath] });
+      const socks: net.Socket[] = [];
+      try {
+        const old = await Wire.open(s.port);
+        let closedByServer = 0;
+        let served = 0;
+        for (let i = 0; i < 400; i++) {
+          const c = net.connect(s.port, "127.0.0.1", () => c.write("list-tube-used\r\n"));
+          c.on("error", () => {});
+          c.on("data", () => served++);
+          c.on("close", () => closedByServer++);
+          socks.push(c);
+        }
+        // Every client gets an answer: served, or closed at once (at EMFILE they used to hang).
+        for (let i = 0; i < 300 && served + closedByServer < 400; i++) await Bun.sleep(50);
+        expect(served + closedByServer).toBe(400);
+        expect(closedByServer).toBeGreaterThan(100);
+        const c0 = cpuSeconds(s.pid);
+        const t0 = performance.now();
+        await Bun.sleep(2000);
+        const cpu = (cpuSeconds(s.pid) - c0) / ((performance.now() - t0) / 1000);
+        console.log(`server CPU at the limit with 400 clients: ${(cpu * 100).toFixed(0)}% of a core`);
+        expect(cpu).toBeLessThan(0.3); // spinning on EMFILE used 20-100%
+        expect(await old.cmd("list-tube-used\r\n")).toBe("USING default\r\n");
+        for (const c of socks.splice(0)) c.destroy();
+        let fresh = "";
+        for (let i = 0; i < 100 && fresh !== "USING default\r\n"; i++) {
+          await Bun.sleep(50);
+          const w = await Wire.open(s.port);
+          fresh = await w.cmd("list-tube-used\r\n", 2000);
+          w.close();
+        }
+        expect(fresh).toBe("USING default\r\n");
+        old.close();
+        const warnings = s.stderr().split("\n").filter((l) => l.includes("descriptor limit"));
+        expect(warnings).toHaveLength(1);
+        expect(s.stderr()).toContain("accepting connections again");
+      } finally {
+        for (const c of socks) c.destroy();
+        await s.stop();
+      }
+    },
+    60_000,
+  );
 });
 
 describe("HTTP sent to the queue port (cross-protocol requests)", () => {

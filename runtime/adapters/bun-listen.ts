@@ -1,13 +1,16 @@
-/** Transport on Bun.listen: zero-copy reads, partial writes reported to the caller. */
+/** Transport on Bun.listen: zero-copy reads, partial writes reported to the caller; connections over the descriptor budget closed at once. */
 import type { Listen, SocketEvents, TransportSocket } from "./transport.ts";
+import { AcceptGate } from "./accept-gate.ts";
 
-export const listen: Listen = async (host, port, accept, afterEvent) => {
-  const server = Bun.listen<SocketEvents>({
+export const listen: Listen = async (host, port, accept, afterEvent, log = (l) => console.error(l)) => {
+  const gate = AcceptGate.forProcess(log);
+  const server = Bun.listen<SocketEvents | undefined>({
     hostname: host,
     port,
     allowHalfOpen: true,
     socket: {
       open(s) {
+        if (!gate.admit()) return void s.terminate();
         s.setNoDelay(true);
         const sock: TransportSocket = {
           write: (d, start, end) => s.write(d, start, end - start),
@@ -18,27 +21,34 @@ export const listen: Listen = async (host, port, accept, afterEvent) => {
         s.data = accept(sock);
       },
       data(s, chunk) {
-        s.data.onData(chunk);
+        s.data?.onData(chunk);
         afterEvent();
       },
       drain(s) {
-        s.data.onDrain();
+        s.data?.onDrain();
         afterEvent();
       },
       end(s) {
-        s.data.onEnd();
+        s.data?.onEnd();
         afterEvent();
       },
       close(s) {
-        s.data?.onClose();
-        afterEvent();
+        closed(s);
       },
       error(s) {
-        s.data?.onClose();
-        afterEvent();
+        closed(s);
       },
     },
   });
+  /** close and error can both come: release the connection's place once. */
+  function closed(s: { data: SocketEvents | undefined }): void {
+    const ev = s.data;
+    if (ev === undefined) return;
+    s.data = undefined;
+    gate.release();
+    ev.onClose();
+    afterEvent();
+  }
   return {
     host,
     port: server.port,

@@ -1,11 +1,18 @@
-/** Transport on node:net, for Deno and any runtime without Bun's sockets. */
+/** Transport on node:net, for Deno and any runtime without Bun's sockets; connections over the descriptor budget closed at once. */
 import * as net from "node:net";
 import type { Listen, TransportSocket } from "./transport.ts";
+import { AcceptGate } from "./accept-gate.ts";
 
-export const listen: Listen = (host, port, accept, afterEvent) =>
+export const listen: Listen = (host, port, accept, afterEvent, log = (l) => console.error(l)) =>
   new Promise((resolve, reject) => {
     const sockets = new Set<net.Socket>();
+    const gate = AcceptGate.forProcess(log);
     const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => {
+      if (!gate.admit()) {
+        s.on("error", () => {});
+        s.destroy();
+        return;
+      }
       sockets.add(s);
       const sock: TransportSocket = {
         // node:net keeps a reference to what it is given: hand it a copy.
@@ -23,6 +30,7 @@ export const listen: Listen = (host, port, accept, afterEvent) =>
         if (closed) return;
         closed = true;
         sockets.delete(s);
+        gate.release();
         ev.onClose();
         afterEvent();
       };

@@ -31,13 +31,16 @@ export interface Listener {
 /**
  * Listens on host:port. `accept` is called per connection; `afterEvent` runs
  * after every event the transport delivers, so the server can flush replies
- * once per event.
+ * once per event. Connections beyond what the descriptor limit leaves room
+ * for are closed before `accept` sees them (accept-gate.ts); `log` gets the
+ * warning (stderr by default).
  */
 export type Listen = (
   host: string,
   port: number,
   accept: (sock: TransportSocket) => SocketEvents,
   afterEvent: () => void,
+  log?: (line: string) => void,
 ) => Promise<Listener>;
 
 export async function platformListen(): Promise<Listen> {

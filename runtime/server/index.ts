@@ -136,7 +136,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   const listen = opts.listen ?? (await platformListen());
   let listener;
   try {
-    listener = await listen(opts.host ?? DEFAULT_HOST, opts.port ?? DEFAULT_PORT, opts.verbose ? verboseOpen(ctx, opts.log) : (sock) => new Connection(ctx, sock), settle);
+    listener = await listen(opts.host ?? DEFAULT_HOST, opts.port ?? DEFAULT_PORT, opts.verbose ? verboseOpen(ctx, opts.log) : (sock) => new Connection(ctx, sock), settle, ctx.log);
   } catch (e) {
     queue.stop();
     await journal?.close?.();
