@@ -32,34 +32,14 @@ import { newCounters, Result, type QueueCounters } from "./counters.ts";
 import { TubeRegistry } from "./tube-registry.ts";
 import { JobStates } from "./states.ts";
 import { Waiting } from "./waiting.ts";
+import { fillRestored, type RestoredJob } from "./restore.ts";
+export type { RestoredJob } from "./restore.ts";
 
 export { systemClock, type Clock } from "./clock.ts";
 export { Result, type QueueCounters } from "./counters.ts";
 export { URGENT_THRESHOLD } from "./states.ts";
 
 export { SAFETY_MARGIN_MS } from "./timeouts.ts";
-
-/** A job as recovered from persistent storage. */
-export interface RestoredJob {
-  id: number;
-  tube: string;
-  pri: number;
-  /** Seconds, as last set by put or release. */
-  delay: number;
-  ttr: number;
-  state: JobState.Ready | JobState.Delayed | JobState.Buried;
-  /** For delayed jobs: milliseconds of delay still to run. */
-  delayLeftMs?: number;
-  /** Milliseconds since the job was created. */
-  ageMs: number;
-  reserves: number;
-  timeouts: number;
-  releases: number;
-  buries: number;
-  kicks: number;
-  /** Body bytes without the trailing "\r\n". */
-  body: Uint8Array;
-}
 
 export interface QueueOptions {
   maxJobSize?: number;
@@ -448,29 +428,15 @@ export class Queue {
   /** Re-creates a job read back from the log (reserved jobs come back ready). */
   restore(r: RestoredJob): number {
     const t = this.registry.findOrMake(r.tube);
-    const s = this.store;
-    const slot = s.alloc(r.id, r.body.length + 2);
-    const body = s.bodyOf(slot);
-    body.set(r.body);
-    body[r.body.length] = 13;
-    body[r.body.length + 1] = 10;
-    s.pri[slot] = r.pri;
-    s.delay[slot] = r.delay;
-    s.ttr[slot] = r.ttr < 1 ? 1 : r.ttr;
-    s.created[slot] = this.clock.now() - r.ageMs;
-    s.tube[slot] = t.index;
-    s.reserves[slot] = r.reserves;
-    s.timeouts[slot] = r.timeouts;
-    s.releases[slot] = r.releases;
-    s.buries[slot] = r.buries;
-    s.kicks[slot] = r.kicks;
+    const slot = this.store.alloc(r.id, r.body.length + 2);
+    fillRestored(this.store, slot, r, t.index, this.clock.now());
     this.registry.ref(t);
     this.continueIdsFrom(r.id + 1);
     this.n.totalJobs++;
     t.totalJobs++;
     if (r.state === JobState.Buried) {
       this.states.bury(slot);
-      s.buries[slot] = r.buries; // bury() counts a bury; this one is only restored
+      this.store.buries[slot] = r.buries; // bury() counts a bury; this one is only restored
     } else {
       this.enqueue(slot, r.state === JobState.Delayed ? Math.max(0, r.delayLeftMs ?? 0) : 0);
     }
