@@ -32,7 +32,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
   const ops = ctx.ops;
   const exact = argAt === end;
   const a = new Args().reset(buf, argAt, end);
-  const run = <T>(step: Step<T>, reply: (v: T) => Uint8Array): void => s.later(ctx.front.run(step, s).then(reply));
+  const run = <T>(step: Step<T>, reply: (v: T) => Uint8Array, durable = true): void => s.later(ctx.front.run(step, s, durable).then(reply));
 
   switch (op) {
     case Op.Put: {
@@ -58,7 +58,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       const kind = op === Op.PeekReady ? "ready" : op === Op.PeekDelayed ? "delayed" : "buried";
-      return run(S.peekTube(kind, s.use), found);
+      return run(S.peekTube(kind, s.use), found, false);
     }
 
     case Op.Peek: {
@@ -66,7 +66,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
-      return run(S.peekId(id), found);
+      return run(S.peekId(id), found, false);
     }
 
     case Op.ReserveTimeout:
@@ -100,7 +100,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
         s.reserved.set(j.id, Date.now() + j.ttr * 1000);
         ctx.front.dueIn(j.ttr * 1000);
         return Session.job(R.RESERVED, j.id, j.body);
-      });
+      }, false);
     }
 
     case Op.Delete: {
@@ -162,13 +162,13 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
         s.reserved.set(id, Date.now() + ttr * 1000);
         ctx.front.dueIn(ttr * 1000);
         return R.TOUCHED;
-      });
+      }, false);
     }
 
     case Op.Stats: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
-      return run(I.serverStats(), (r) => Session.yaml(ctx.formatStats(r)));
+      return run(I.serverStats(), (r) => Session.yaml(ctx.formatStats(r)), false);
     }
 
     case Op.StatsJob: {
@@ -176,7 +176,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
-      return run(I.jobStats(id), (j) => (j ? Session.yaml(I.formatJob(j, ctx.compat)) : R.NOT_FOUND));
+      return run(I.jobStats(id), (j) => (j ? Session.yaml(I.formatJob(j, ctx.compat)) : R.NOT_FOUND), false);
     }
 
     case Op.StatsTube: {
@@ -189,7 +189,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
         if (!refs && jobs === 0 && t.pauseLeftMs <= 0) return R.NOT_FOUND;
         const local = { using: refs?.using ?? 0, watching: refs?.watching ?? 0, waiting: ctx.waitingOn(name) };
         return Session.yaml(I.formatTube(name, t, local, ctx.compat));
-      });
+      }, false);
     }
 
     case Op.ListTubes: {
@@ -198,7 +198,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       return run(I.liveTubes(), (names) => {
         const all = new Set(["default", ...ctx.refs.keys(), ...names]);
         return Session.yaml(I.formatTubeNames([...all]));
-      });
+      }, false);
     }
 
     case Op.ListTubesWatched: {

@@ -3,10 +3,10 @@
  * database, the per-front-end counters and tube references that stats
  * reports, and the routing of wake-ups to waiting reserves.
  *
- * Wake-ups are handed to one idle waiting session per wake (the first, in
- * connection order, that watches a woken tube); a session that then gets a
- * job passes the wake on to the next one, so one put costs one or two reserve
- * attempts, not one per waiting connection. Sessions whose attempt is in
+ * Wake-ups carry how many jobs became ready in each tube; that many idle
+ * waiting sessions watching the tube are poked (in connection order), and a
+ * session that then gets a job passes the wake on to the next one, so a put
+ * costs one or two reserve attempts, not one per waiting connection. Sessions whose attempt is in
  * flight are marked to try once more, since their attempt may have read the
  * table before the job was committed.
  */
@@ -53,14 +53,19 @@ export class FrontContext {
     return n;
   }
 
+  /** A session got a job: there may be more, let the next waiter on these tubes try. */
   wakeLocal(tubes: readonly string[]): void {
-    this.wake(new Set(tubes));
+    this.wake(new Map(tubes.map((t) => [t, 1])));
   }
 
-  private wake(tubes: ReadonlySet<string>): void {
+  /** Pokes as many idle waiters as jobs became ready (those in flight try once more). */
+  private wake(tubes: ReadonlyMap<string, number>): void {
+    let left = 0;
+    for (const n of tubes.values()) left += n;
     for (const s of this.sessions) {
+      if (left <= 0) return;
       if (!s.wait || !s.watch.some((t) => tubes.has(t))) continue;
-      if (s.poke()) return;
+      if (s.poke()) left--;
     }
   }
 

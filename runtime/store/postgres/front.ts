@@ -27,7 +27,12 @@ import { migrate } from "./migrations.ts";
 
 export const LEASE_MS = 10_000;
 const SWEEP_MAX_MS = 1000;
-const LANES = 4;
+/**
+ * Transactions in flight at once per front end (BEANRUN_PG_LANES, default 8).
+ * With clients that wait for each reply, throughput is clients / latency, and
+ * more lanes cut the time a command waits for a transaction to start.
+ */
+const LANES = Math.max(1, Number(process.env.BEANRUN_PG_LANES) || 8);
 
 export interface FrontOptions {
   url: string;
@@ -36,8 +41,8 @@ export interface FrontOptions {
   log?: (line: string) => void;
 }
 
-/** Notified when jobs may have become ready in these tubes. */
-export type WakeListener = (tubes: ReadonlySet<string>) => void;
+/** Notified when jobs became ready in these tubes: how many (Infinity: unknown). */
+export type WakeListener = (tubes: ReadonlyMap<string, number>) => void;
 
 export class UnreachableError extends Error {}
 
@@ -91,8 +96,8 @@ export class Front {
       if (opts.migrate !== false) await migrate(f.sql);
       await f.register();
       await f.listenSql.listen("beanrun", (payload) => {
-        const colon = payload.indexOf(":");
-        if (payload.slice(0, colon) !== String(f.id)) f.wake(new Set([payload.slice(colon + 1)]));
+        const [from, n, tube] = payload.split(":", 3) as [string, string, string];
+        if (from !== String(f.id)) f.wake(new Map([[tube, Number(n) < 0 ? Infinity : Number(n)]]));
       });
     } catch (e) {
       await f.close();
@@ -103,9 +108,9 @@ export class Front {
     return f;
   }
 
-  /** Runs a step in the next batch; steps of one `key` (a connection) run in order. */
-  run<T>(step: Step<T>, key?: object): Promise<T> {
-    return this.commit.run(step, key);
+  /** Runs a step in the next batch; steps of one `key` (a connection) run in order (see GroupCommit.run for `durable`). */
+  run<T>(step: Step<T>, key?: object, durable = true): Promise<T> {
+    return this.commit.run(step, key, durable);
   }
 
   onWake(fn: WakeListener): () => void {
@@ -113,7 +118,7 @@ export class Front {
     return () => this.wakeListeners.delete(fn);
   }
 
-  private wake(tubes: ReadonlySet<string>): void {
+  private wake(tubes: ReadonlyMap<string, number>): void {
     for (const fn of this.wakeListeners) fn(tubes);
   }
 
@@ -170,7 +175,7 @@ export class Front {
                    where state = 2 and deadline <= beanrun_now() returning tube, 1 as timeout),
              d as (update beanrun_jobs set state = 1, front = 0, conn = 0, deadline = 0
                    where state = 2 and deadline > beanrun_now() and front in (select id from dead) returning tube, 0 as timeout),
-             u as (update beanrun_tubes set pause_until = 0 where pause_until > 0 and pause_until <= beanrun_now() returning name as tube, 0 as timeout)
+             u as (update beanrun_tubes set pause_until = 0 where pause_until > 0 and pause_until <= beanrun_now() returning name as tube, 2 as timeout)
              select tube, timeout from p union all select tube, timeout from e union all select tube, timeout from d
              union all select tube, timeout from u`,
           ),
@@ -181,12 +186,12 @@ export class Front {
           ),
         ]);
         for (const r of changed) {
-          b.woken.add(r.tube);
-          if (r.timeout) b.delta(r.tube).timeouts++;
+          b.wake(r.tube, r.timeout === 2 ? Infinity : 1);
+          if (r.timeout === 1) b.delta(r.tube).timeouts++;
         }
         const ms = due[0]?.ms as number | null;
         return ms === null ? SWEEP_MAX_MS : ms;
-      });
+      }, undefined, false);
     } catch (e) {
       if (!this.stopped) this.log(`beanrun: sweep failed: ${(e as Error).message}`);
     } finally {

@@ -17,9 +17,10 @@
  * a lost connection rejects every step of the batch (the caller answers
  * INTERNAL_ERROR, never a success it cannot prove).
  */
-import type { Sql, TransactionSql } from "postgres";
+import type { ReservedSql, Sql } from "postgres";
 
-export type Tx = TransactionSql;
+/** The connection a batch's transaction runs on. */
+export type Tx = ReservedSql;
 
 /** Per-tube counter deltas, flushed once per batch. */
 export interface TubeDelta {
@@ -30,7 +31,12 @@ export interface TubeDelta {
 }
 
 export class Batch {
-  readonly woken = new Set<string>();
+  /** Tubes that got ready jobs, and how many (Infinity: unknown, e.g. a pause ended). */
+  readonly woken = new Map<string, number>();
+
+  wake(tube: string, n = 1): void {
+    this.woken.set(tube, (this.woken.get(tube) ?? 0) + n);
+  }
   readonly deltas = new Map<string, TubeDelta>();
   /** Tubes that must have a row in beanrun_tubes (puts). */
   readonly touched = new Set<string>();
@@ -48,6 +54,8 @@ interface Item {
   step: Step<unknown>;
   /** Items of one key (a connection) run in order: never two batches at once. */
   key: object | undefined;
+  /** Must its commit wait for the WAL flush? False for reservations (see run()). */
+  durable: boolean;
   resolve(v: unknown): void;
   reject(e: unknown): void;
 }
@@ -63,7 +71,7 @@ export interface GroupCommitOptions {
   /** Prefix of this front end's notifications ("<front id>:"), so it can skip its own. */
   notifyTag(): string;
   /** Called after a batch committed, with the tubes that got ready jobs. */
-  committed(woken: ReadonlySet<string>): void;
+  committed(woken: ReadonlyMap<string, number>): void;
 }
 
 export class GroupCommit {
@@ -79,10 +87,19 @@ export class GroupCommit {
     this.freeLanes = Array.from({ length: opts.lanes }, (_, i) => i);
   }
 
-  /** Runs `step` in the next batch; resolves after that batch committed. */
-  run<T>(step: Step<T>, key?: object): Promise<T> {
+  /**
+   * Runs `step` in the next batch; resolves after that batch committed.
+   * `durable: false` (reserve, touch, reads, the sweep) lets a batch made only
+   * of such steps commit without waiting for the WAL flush
+   * (synchronous_commit off for that transaction): like beanstalkd, which
+   * never logs a reservation, a crash of the database may forget a
+   * reservation, and the job is then ready again. Any batch with a put,
+   * delete, release, bury, kick or pause waits for the flush, and that flush
+   * covers every earlier commit too.
+   */
+  run<T>(step: Step<T>, key?: object, durable = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ step, key, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ step, key, durable, resolve: resolve as (v: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -150,17 +167,38 @@ export class GroupCommit {
     }
   }
 
+  /**
+   * BEGIN, every step's statement and, once their results are in, the side
+   * effects and COMMIT: two round trips per batch, however many commands it
+   * holds. (A COMMIT of a transaction in which something failed reports
+   * ROLLBACK without an error, so nothing is committed unless every statement
+   * before it succeeded, which is checked first.)
+   */
   private async transaction(items: Item[], lane: number): Promise<{ values: unknown[]; batch: Batch }> {
     const batch = new Batch();
-    const values = await this.sql.begin(async (tx) => {
-      const pending = items.map((it) => it.step(tx, batch));
-      const settled = await Promise.allSettled(pending);
+    const conn = await this.sql.reserve();
+    let open = false;
+    try {
+      // Queries are lazy in postgres.js: execute() sends BEGIN now, ahead of the steps' statements.
+      const begin = conn.unsafe("begin").execute();
+      open = true;
+      const relaxed = !items.some((it) => it.durable) ? conn.unsafe("set local synchronous_commit = off").execute() : undefined;
+      const pending = items.map((it) => it.step(conn, batch));
+      const settled = await Promise.allSettled([begin, ...pending]);
+      await relaxed;
       const failed = settled.find((s) => s.status === "rejected");
       if (failed) throw (failed as PromiseRejectedResult).reason;
-      await this.flushSideEffects(tx, batch, lane);
-      return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value);
-    });
-    return { values: values as unknown[], batch };
+      const effects = this.flushSideEffects(conn, batch, lane);
+      const commit = conn.unsafe("commit").execute();
+      await Promise.all([effects, commit]);
+      open = false;
+      return { values: settled.slice(1).map((s) => (s as PromiseFulfilledResult<unknown>).value), batch };
+    } catch (e) {
+      if (open) await conn.unsafe("rollback").catch(() => {});
+      throw e;
+    } finally {
+      conn.release();
+    }
   }
 
   /** One statement for the batch's tube rows and counters, one for its NOTIFYs. */
@@ -184,7 +222,12 @@ export class GroupCommit {
       );
     }
     if (batch.woken.size) {
-      work.push(tx.unsafe("select pg_notify('beanrun', $2 || t) from unnest($1::text[]) as t", [[...batch.woken].sort(), this.opts.notifyTag()]));
+      // Payload "<front>:<count>:<tube>" (tube names cannot hold ':'); count -1 means unknown.
+      const tubes = [...batch.woken.keys()].sort();
+      const counts = tubes.map((t) => (Number.isFinite(batch.woken.get(t)) ? batch.woken.get(t)! : -1));
+      work.push(
+        tx.unsafe("select pg_notify('beanrun', $2 || n || ':' || t) from unnest($1::text[], $3::int[]) as u(t, n)", [tubes, this.opts.notifyTag(), counts]),
+      );
     }
     await Promise.all(work);
   }

@@ -330,7 +330,7 @@ export class Session implements SocketEvents {
     const gen = w.gen;
     w.attempting = true;
     this.everReserved = true;
-    this.ctx.front.run(S.reserve(this.owner, this.watch), this).then(
+    this.ctx.front.run(S.reserve(this.owner, this.watch), this, false).then(
       (job) => {
         w.attempting = false;
         if (job) {

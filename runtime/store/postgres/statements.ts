@@ -47,7 +47,7 @@ export function put(tube: string, pri: number, delay: number, ttr: number, body:
     );
     b.touched.add(tube);
     b.delta(tube).total++;
-    if (delay === 0) b.woken.add(tube);
+    if (delay === 0) b.wake(tube);
     return Number(one(await rows)!.id);
   };
 }
@@ -114,7 +114,7 @@ export function release(owner: Owner, id: number, pri: number, delay: number): S
       P,
     );
     const r = one(rows);
-    if (r && delay === 0) b.woken.add(r.tube);
+    if (r && delay === 0) b.wake(r.tube);
     return r !== undefined;
   };
 }
@@ -159,7 +159,7 @@ export function kick(tube: string, n: number): Step<number> {
       [tube, n] as never[],
       P,
     );
-    if (rows.length) b.woken.add(tube);
+    if (rows.length) b.wake(tube, rows.length);
     return rows.length;
   };
 }
@@ -172,7 +172,7 @@ export function kickJob(id: number): Step<boolean> {
       P,
     );
     const r = one(rows);
-    if (r) b.woken.add(r.tube);
+    if (r) b.wake(r.tube);
     return r !== undefined;
   };
 }
@@ -207,7 +207,7 @@ export function releaseConn(owner: Owner): Step<number> {
       [owner.front, owner.conn] as never[],
       P,
     );
-    for (const r of rows) b.woken.add(r.tube);
+    for (const r of rows) b.wake(r.tube);
     return rows.length;
   };
 }
@@ -230,7 +230,7 @@ export function pauseTube(tube: string, secs: number, mustExist: boolean): Step<
     );
     if (!rows.length) return false;
     b.delta(tube).pauses++;
-    if (secs === 0) b.woken.add(tube);
+    if (secs === 0) b.wake(tube, Infinity);
     return true;
   };
 }

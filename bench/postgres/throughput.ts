@@ -1,0 +1,198 @@
+/**
+ * put -> reserve -> delete through 1, 2 and 3 beanrun front ends on one
+ * PostgreSQL database, against graphile-worker and pg-boss doing the same
+ * work (enqueue one job at a time, process it, complete it) on the same
+ * cluster, side by side in one run, alternating, medians of the rounds.
+ * Then the wake-up latency across front ends (a reserve waiting on B, a put
+ * through A). synchronous_commit is on (and fsync): every acknowledged job is
+ * on disk for all three systems.
+ *
+ *   bun bench/postgres/throughput.ts [--jobs N] [--rounds R] [--clients C]
+ *
+ * A throwaway cluster (test/postgres/cluster.ts) is started and removed.
+ * Figures on a shared 2-core machine are noisy: read the ratios.
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import postgres from "postgres";
+import { makeWorkerUtils, run as runGraphile } from "graphile-worker";
+import { PgBoss } from "pg-boss";
+import { startCluster, type Cluster } from "../../test/postgres/cluster.ts";
+import { Wire } from "../../test/support/wire.ts";
+
+const { values } = parseArgs({
+  options: { jobs: { type: "string", default: "3000" }, rounds: { type: "string", default: "2" }, clients: { type: "string", default: "16" } },
+});
+const JOBS = Number(values.jobs);
+const ROUNDS = Number(values.rounds);
+const CLIENTS = Number(values.clients);
+const ROOT = join(import.meta.dir, "../..");
+
+interface Front {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startFront(url: string): Promise<Front> {
+  const proc = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], { stderr: "pipe", stdout: "ignore" });
+  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`front end did not start: ${text}`);
+    text += new TextDecoder().decode(value);
+    const m = /listening on [^\s]+:(\d+)/.exec(text);
+    if (m) {
+      void (async () => {
+        while (!(await reader.read()).done);
+      })();
+      return { port: Number(m[1]), stop: async () => void (proc.kill(), await proc.exited) };
+    }
+  }
+}
+
+/** Runs `jobs` units over `clients` concurrent loops. */
+async function spread(jobs: number, clients: number, one: (k: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: clients }, async (_, k) => {
+    while (next < jobs) {
+      next++;
+      await one(k);
+    }
+  }));
+}
+
+async function beanrun(cluster: Cluster, fronts: number): Promise<number> {
+  const url = await cluster.database();
+  const fe: Front[] = [];
+  for (let i = 0; i < fronts; i++) fe.push(await startFront(url));
+  const producers = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => Wire.open(fe[k % fronts]!.port)));
+  const consumers = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => Wire.open(fe[k % fronts]!.port)));
+  const t0 = performance.now();
+  let done = 0;
+  const consume = Promise.all(consumers.map(async (w) => {
+    while (done < JOBS) {
+      const r = await w.cmd("reserve-with-timeout 1\r\n", 30_000);
+      if (!r.startsWith("RESERVED")) continue;
+      const id = /RESERVED (\d+)/.exec(r)![1];
+      if ((await w.cmd(`delete ${id}\r\n`, 30_000)) === "DELETED\r\n") done++;
+    }
+  }));
+  await spread(JOBS, CLIENTS, async (k) => {
+    const r = await producers[k]!.cmd("put 0 0 60 16\r\n{\"n\":1234567890}\r\n", 30_000);
+    if (!r.startsWith("INSERTED")) throw new Error(`put: ${r}`);
+  });
+  await consume;
+  const rate = JOBS / ((performance.now() - t0) / 1000);
+  for (const w of [...producers, ...consumers]) w.close();
+  await Promise.all(fe.map((f) => f.stop()));
+  return rate;
+}
+
+async function graphile(cluster: Cluster): Promise<number> {
+  const url = await cluster.database();
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => (finish = r));
+  const silent = { debug() {}, info() {}, warn() {}, error() {} };
+  const { Logger } = await import("graphile-worker");
+  const logger = new Logger(() => (level: string, msg: string) => void (level === "error" && console.error(msg)));
+  void silent;
+  const utils = await makeWorkerUtils({ connectionString: url, logger });
+  await utils.migrate();
+  const runner = await runGraphile({
+    connectionString: url,
+    concurrency: CLIENTS,
+    noHandleSignals: true,
+    pollInterval: 1000,
+    logger,
+    taskList: { t: async () => void (++done === JOBS && finish()) },
+  });
+  const t0 = performance.now();
+  await spread(JOBS, CLIENTS, async () => void (await utils.addJob("t", { n: 1234567890 })));
+  await all;
+  const rate = JOBS / ((performance.now() - t0) / 1000);
+  await runner.stop();
+  await utils.release();
+  return rate;
+}
+
+async function pgboss(cluster: Cluster): Promise<number> {
+  const url = await cluster.database();
+  const boss = new PgBoss(url);
+  boss.on("error", (e) => console.error("pg-boss:", e));
+  await boss.start();
+  await boss.createQueue("q");
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => (finish = r));
+  await boss.work("q", { batchSize: CLIENTS, pollingIntervalSeconds: 0.5 }, async (jobs: unknown[]) => {
+    done += jobs.length;
+    if (done >= JOBS) finish();
+  });
+  const t0 = performance.now();
+  await spread(JOBS, CLIENTS, async () => void (await boss.send("q", { n: 1234567890 })));
+  await all;
+  const rate = JOBS / ((performance.now() - t0) / 1000);
+  await boss.stop({ graceful: false, wait: true } as never);
+  return rate;
+}
+
+async function wakeLatency(cluster: Cluster, rounds: number): Promise<number[]> {
+  const url = await cluster.database();
+  const [a, b] = [await startFront(url), await startFront(url)];
+  const pa = await Wire.open(a.port);
+  const rb = await Wire.open(b.port);
+  const ms: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    rb.send("reserve\r\n");
+    await Bun.sleep(20);
+    const t0 = performance.now();
+    pa.send("put 0 0 60 1\r\nx\r\n");
+    const got = await rb.reply(10_000);
+    ms.push(performance.now() - t0);
+    await pa.reply(10_000);
+    await rb.cmd(`delete ${/RESERVED (\d+)/.exec(got)![1]}\r\n`);
+  }
+  pa.close();
+  rb.close();
+  await a.stop();
+  await b.stop();
+  return ms;
+}
+
+const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
+
+const cluster = await startCluster();
+try {
+  const sql = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+  const [s] = await sql`select current_setting('synchronous_commit') as sc, current_setting('fsync') as f, version() as v`;
+  await sql.end();
+  console.log(`${JOBS} jobs, ${CLIENTS} producers + ${CLIENTS} consumers, ${ROUNDS} rounds; synchronous_commit=${s!.sc} fsync=${s!.f}; ${String(s!.v).split(" on ")[0]}`);
+  const systems: [string, () => Promise<number>][] = [
+    ["beanrun, 1 front end", () => beanrun(cluster, 1)],
+    ["beanrun, 2 front ends", () => beanrun(cluster, 2)],
+    ["beanrun, 3 front ends", () => beanrun(cluster, 3)],
+    ["graphile-worker", () => graphile(cluster)],
+    ["pg-boss", () => pgboss(cluster)],
+  ];
+  const results = new Map<string, number[]>();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, fn] of r % 2 ? [...systems].reverse() : systems) {
+      const rate = await fn();
+      (results.get(name) ?? results.set(name, []).get(name)!).push(rate);
+      console.log(`  round ${r + 1}: ${name.padEnd(24)} ${rate.toFixed(0).padStart(7)} jobs/s`);
+    }
+  }
+  const best = Math.max(med(results.get("graphile-worker")!), med(results.get("pg-boss")!));
+  console.log("\nmedians (put -> reserve -> delete, jobs/s):");
+  for (const [name, rates] of results) {
+    const m = med(rates);
+    console.log(`  ${name.padEnd(24)} ${m.toFixed(0).padStart(7)}   ${(m / best).toFixed(2)}x the better of graphile-worker and pg-boss`);
+  }
+  const lat = await wakeLatency(cluster, 200);
+  console.log(`\nwake-up across front ends (reserve waiting on B, put through A), ${lat.length} rounds: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`);
+} finally {
+  await cluster.stop();
+}
