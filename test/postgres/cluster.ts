@@ -51,6 +51,20 @@ async function run(cmd: string[]): Promise<string> {
 
 let dbSeq = 0;
 
+/** Creates an empty database next to the one `adminUrl` names; returns its URL. */
+export async function freshDatabase(adminUrl: string): Promise<string> {
+  const name = `t${process.pid}_${++dbSeq}`;
+  const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(`create database ${name}`);
+  } finally {
+    await sql.end();
+  }
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 export async function startCluster(settings: string[] = []): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "beanrun-pg-"));
   if (asRoot) chownSync(dir, Number(Bun.spawnSync(["id", "-u", "postgres"]).stdout.toString().trim()), 0);
@@ -67,16 +81,7 @@ export async function startCluster(settings: string[] = []): Promise<Cluster> {
     port,
     dir,
     url,
-    async database() {
-      const name = `t${process.pid}_${++dbSeq}`;
-      const sql = postgres(url(), { max: 1, onnotice: () => {} });
-      try {
-        await sql.unsafe(`create database ${name}`);
-      } finally {
-        await sql.end();
-      }
-      return url(name);
-    },
+    database: () => freshDatabase(url()),
     async restart(mode = "fast") {
       await stopWith(mode);
       await start();

@@ -12,6 +12,9 @@
  *   self-check: every differential test must then pass trivially), or, with
  *   BEANRUN_DIFF_SUBJECT=ours-1.13, ours in its default 1.13 wire format (a
  *   negative control: scenarios that show YAML names must then fail).
+ *   With BEANRUN_DIFF_STORE=postgres://... (an admin URL), ours keeps its
+ *   jobs in PostgreSQL, a fresh database per server
+ *   (test/postgres/differential.test.ts runs the scenarios that way).
  *
  * Extra args pass through to both, e.g. maxJobSize(10) = ["-z", "10"].
  * Every process started here is SIGKILLed when the test process exits, even
@@ -215,9 +218,11 @@ export function startPair(args: string[] = []): Promise<[ServerProcess, ServerPr
 }
 
 /** The server compared against the reference (see SUBJECT). */
-export function startSubject(args: string[] = []): Promise<ServerProcess> {
+export async function startSubject(args: string[] = []): Promise<ServerProcess> {
   if (SUBJECT === "reference") return startReference(args);
+  const store = process.env.BEANRUN_DIFF_STORE;
+  const storeArgs = store ? ["--store", await (await import("../postgres/cluster.ts")).freshDatabase(store)] : [];
   // "ours-1.13" is a negative control: without --compat 1.12 the YAML quoting
   // and negative reserve timeouts of 1.13 must make several scenarios fail.
-  return startOurs(SUBJECT === "ours-1.13" ? args : ["--compat", "1.12", ...args]);
+  return startOurs(SUBJECT === "ours-1.13" ? [...storeArgs, ...args] : ["--compat", "1.12", ...storeArgs, ...args]);
 }
