@@ -4,7 +4,7 @@
  * Each command lives in runtime/cli/<command>.ts (the operators' admin
  * commands in runtime/cli/admin/<command>.ts) and exports `main(argv)`.
  */
-export {};
+import { VERSION } from "./version.ts";
 
 type Command = (argv: string[]) => Promise<number | void>;
 
@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<{ main: Command }>> = {
   worker: () => import("./cli/worker.ts"),
   build: () => import("./cli/build.ts"),
   migrate: () => import("./cli/migrate.ts"),
+  init: () => import("./cli/init.ts"),
   stats: () => import("./cli/admin/stats.ts"),
   tubes: () => import("./cli/admin/tubes.ts"),
   top: () => import("./cli/admin/top.ts"),
@@ -30,13 +31,15 @@ const commands: Record<string, () => Promise<{ main: Command }>> = {
 function usage(): string {
   return [
     "usage: beanrun <command> [flags]",
+    "       beanrun --version",
     "",
     "commands:",
     "  serve    run the beanstalkd-compatible server (beanstalkd's flags; -h for help)",
     "  run      the server plus one supervised worker process per jobs/<tube>.ts (-h for help)",
-    "  worker   one tube's worker (started by run; or by hand with --server HOST:PORT)",
-    "  build    compile the runtime and every job into one executable, dist/beanrun",
+    "  worker   one tube's worker (started by run; or by hand with --server HOST:PORT; -h for help)",
+    "  build    compile the runtime and every job into one executable, dist/beanrun (-h for help)",
     "  migrate  apply the PostgreSQL store's schema migrations (--store postgres://...)",
+    "  init     create a project: package.json, tsconfig.json, jobs/hello.ts (-h for help)",
     "",
     "admin commands, against any beanstalkd-compatible server (-h for help):",
     "  (server: -s HOST:PORT, else $BEANRUN_SERVER, else 127.0.0.1:11300)",
@@ -60,6 +63,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return name ? 0 : 2;
   }
+  if (name === "--version" || name === "-v" || name === "version") {
+    console.log(`beanrun ${VERSION}`);
+    return 0;
+  }
   const load = commands[name];
   if (!load) {
     console.error(`beanrun: unknown command "${name}"\n\n${usage()}`);
@@ -69,5 +76,26 @@ async function main(argv: string[]): Promise<number> {
   return typeof code === "number" ? code : 0;
 }
 
-const code = await main(process.argv.slice(2));
+/**
+ * A reader that stops early (`beanrun peek 1 | head -1`) closes the pipe: that
+ * is the reader's choice, not an error, so the command ends quietly (exit 0)
+ * instead of printing a stack for EPIPE, whether the write failed at once or later.
+ */
+function isBrokenPipe(e: unknown): boolean {
+  return (e as { code?: unknown } | null)?.code === "EPIPE";
+}
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (e: unknown) => {
+    if (isBrokenPipe(e)) process.exit(0);
+    throw e;
+  });
+}
+
+let code: number;
+try {
+  code = await main(process.argv.slice(2));
+} catch (e) {
+  if (isBrokenPipe(e)) process.exit(0);
+  throw e;
+}
 if (code !== 0) process.exit(code);

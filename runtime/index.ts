@@ -1,7 +1,10 @@
 /**
  * beanrun's public API for job modules and producers:
  *
- *   import { defineJob, enqueue } from "../runtime/index.ts";
+ *   import { defineJob, enqueue, close } from "beanrun";
+ *
+ * Bun loads this file as it is; Node and Deno get the same API compiled to
+ * JavaScript (dist/node, built at npm pack).
  */
 export {
   defineJob,
@@ -13,6 +16,6 @@ export {
   type Schedule,
   type ScheduleEntry,
 } from "./runner/define.ts";
-export { enqueue, EnqueueError, Producer, type EnqueueOptions } from "./runner/enqueue.ts";
+export { close, enqueue, EnqueueError, Producer, type EnqueueOptions } from "./runner/enqueue.ts";
 export type { StandardSchemaV1 } from "./runner/standard-schema.ts";
 export { Client, BeanstalkError, type Job, type PutOptions } from "./client/index.ts";

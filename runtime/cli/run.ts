@@ -4,14 +4,21 @@
  * With --connect the workers use another beanstalkd-compatible server and
  * nothing is scheduled.
  */
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import process from "node:process";
+import { EMBEDDED_JOBS } from "../runner/discover.ts";
 import { parseAddress } from "../runner/enqueue.ts";
 import { RunnerEvents } from "../runner/events.ts";
 import { logEvents } from "../runner/log-events.ts";
 import { createLogger, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from "../runner/log.ts";
 import { RunnerStartError, startRunner } from "../runner/runner.ts";
+import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
-import { FlagError, parseServeFlags, SERVE_USAGE } from "./serve-flags.ts";
+import { type FlagSpec, parseFlags, UsageError, usageFailure } from "./flags.ts";
+import { listenFailure } from "./listen-error.ts";
+import { hasServeFlags, SERVE_FLAGS, SERVE_USAGE, type ServeFlags, serveFlagsFrom } from "./serve-flags.ts";
+import { waitForStop } from "./stop-signal.ts";
 
 export const RUN_USAGE = `Use: beanrun run [OPTIONS] [SERVER OPTIONS]
 
@@ -52,105 +59,125 @@ export interface RunFlags {
   spare: boolean;
   logFormat: LogFormat;
   logLevel: LogLevel;
-  serverArgs: string[];
+  /** The embedded server's settings (serve's flags). */
+  server: ServeFlags;
+  /** True when any of serve's flags was given. */
+  serverFlagsGiven: boolean;
 }
 
+/** run's own flags; serve's (SERVE_FLAGS) are accepted as well, for the embedded server. */
+export const RUN_FLAGS: readonly FlagSpec[] = [
+  { name: "jobs", value: true },
+  { name: "connect", value: true },
+  { name: "watch", value: false },
+  { name: "no-spare", value: false },
+  { name: "only", value: true },
+  { name: "except", value: true },
+  { name: "idle", value: true },
+  { name: "max-processes", value: true },
+  { name: "grace", value: true },
+  { name: "log-format", value: true },
+  { name: "log-level", value: true },
+];
+
 export function parseRunFlags(argv: readonly string[]): RunFlags {
-  const f: RunFlags = { help: false, watch: false, spare: true, graceMs: 25_000, logFormat: "human", logLevel: "info", serverArgs: [] };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf("=");
-    const name = arg.startsWith("--") && eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (arg.startsWith("--") && eq > 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new FlagError(`${name} requires a value`);
-      return v;
-    };
-    switch (name) {
-      case "-h":
-      case "--help":
-        f.help = true;
-        break;
-      case "--jobs":
-        f.jobs = value();
-        break;
-      case "--connect":
-        f.connect = value();
-        break;
-      case "--watch":
-        f.watch = true;
-        break;
-      case "--no-spare":
-        f.spare = false;
-        break;
-      case "--only":
-      case "--except": {
-        const tubes = value().split(",").map((t) => t.trim()).filter(Boolean);
-        if (!tubes.length) throw new FlagError(`${name} needs a list of tubes`);
-        if (name === "--only") f.only = tubes;
-        else f.except = tubes;
-        break;
-      }
-      case "--idle":
-      case "--max-processes": {
-        const v = value();
-        if (!/^[1-9]\d*$/.test(v)) throw new FlagError(`${name}: "${v}" is not a whole number >= 1`);
-        if (name === "--idle") f.idleSeconds = Number(v);
-        else f.maxProcesses = Number(v);
-        break;
-      }
-      case "--grace": {
-        const v = value();
-        const n = Number(v);
-        if (!/^\d+(\.\d+)?$/.test(v) || !Number.isFinite(n)) throw new FlagError(`--grace: "${v}" is not a number of seconds`);
-        f.graceMs = Math.round(n * 1000);
-        break;
-      }
-      case "--log-format":
-        f.logFormat = wrap(() => parseLogFormat(value()));
-        break;
-      case "--log-level":
-        f.logLevel = wrap(() => parseLogLevel(value()));
-        break;
-      default:
-        f.serverArgs.push(arg);
-    }
+  const args = parseFlags(argv, [...RUN_FLAGS, ...SERVE_FLAGS]);
+  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+  const server = serveFlagsFrom(args);
+  const v = args.values;
+  const f: RunFlags = {
+    help: server.action === "help",
+    jobs: v.get("jobs"),
+    connect: v.get("connect"),
+    watch: args.switches.has("watch"),
+    spare: !args.switches.has("no-spare"),
+    graceMs: 25_000,
+    only: tubeList("--only", v.get("only")),
+    except: tubeList("--except", v.get("except")),
+    idleSeconds: wholeNumber("--idle", v.get("idle")),
+    maxProcesses: wholeNumber("--max-processes", v.get("max-processes")),
+    logFormat: wrap(() => parseLogFormat(v.get("log-format") ?? "human")),
+    logLevel: wrap(() => parseLogLevel(v.get("log-level") ?? "info")),
+    server,
+    serverFlagsGiven: hasServeFlags(args),
+  };
+  const grace = v.get("grace");
+  if (grace !== undefined) {
+    const n = Number(grace);
+    if (!/^\d+(\.\d+)?$/.test(grace) || !Number.isFinite(n)) throw new UsageError(`--grace: "${grace}" is not a number of seconds`);
+    f.graceMs = Math.round(n * 1000);
   }
+  if (server.user) throw new UsageError("-u is not supported by run: start it as the user the workers should run as");
+  if (f.connect && f.serverFlagsGiven) throw new UsageError("server flags make no sense with --connect (the server is elsewhere)");
+  if (f.connect) wrap(() => parseAddress(f.connect!));
   return f;
+}
+
+function tubeList(flag: string, v: string | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  const tubes = v.split(",").map((t) => t.trim()).filter(Boolean);
+  if (!tubes.length) throw new UsageError(`${flag} needs a list of tubes`);
+  return tubes;
+}
+
+function wholeNumber(flag: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(v)) throw new UsageError(`${flag}: "${v}" is not a whole number >= 1`);
+  return Number(v);
 }
 
 function wrap<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    throw new FlagError((e as Error).message);
+    throw new UsageError((e as Error).message);
   }
 }
 
 export async function main(argv: string[]): Promise<number> {
   let flags: RunFlags;
-  let serverOpts;
   try {
     flags = parseRunFlags(argv);
-    const sf = parseServeFlags(flags.serverArgs);
-    if (sf.action === "help") flags.help = true;
-    if (sf.user) throw new FlagError("-u is not supported by run: start it as the user the workers should run as");
-    if (flags.connect && flags.serverArgs.length) throw new FlagError(`server options (${flags.serverArgs.join(" ")}) make no sense with --connect`);
-    if (flags.connect) parseAddress(flags.connect);
-    serverOpts = sf.options;
   } catch (e) {
-    if (!(e instanceof FlagError) && !(e instanceof Error && /expected HOST:PORT|port out of range/.test(e.message))) throw e;
-    console.error(`beanrun run: ${(e as Error).message}\n\n${RUN_USAGE}`);
-    return 2;
+    if (!(e instanceof UsageError)) throw e;
+    return usageFailure("run", e, RUN_USAGE);
   }
+  const serverOpts = flags.server.options;
   if (flags.help) {
     console.log(RUN_USAGE);
     return 0;
   }
+  if (flags.server.action === "version") {
+    console.log(`beanrun ${VERSION}`);
+    return 0;
+  }
 
   const events = new RunnerEvents();
-  logEvents(events, createLogger({ format: flags.logFormat, level: flags.logLevel }));
+  const logger = createLogger({ format: flags.logFormat, level: flags.logLevel });
+  logEvents(events, logger);
+  // With --log-format json every line is JSON: the start-up messages and the embedded server's lines go through the logger too.
+  const json = flags.logFormat === "json";
+  const say = (level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown> = {}): void => {
+    if (json) logger[level](msg, fields);
+    else console.error(`beanrun: ${msg}`);
+  };
+  if (json) {
+    serverOpts.log = (line) => {
+      const msg = line.replace(/^beanrun: /, "");
+      // -V's connection lines are routine; anything else the server says (the log's warnings) is not.
+      if (/^(accept|close) \d+$/.test(msg)) logger.info(msg, { event: "connection" });
+      else logger.warn(msg, { event: "server" });
+    };
+  }
+  if (flags.jobs !== undefined || EMBEDDED_JOBS === null) {
+    const dir = resolve(flags.jobs ?? "jobs");
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      say("error", `no jobs directory at ${dir}: put job modules in ${flags.jobs ?? "jobs"}/<tube>.ts, or pass --jobs DIR (\`npx beanrun init\` creates a project)`, {
+        event: "no-jobs-dir",
+      });
+      return 2;
+    }
+  }
   let runner;
   try {
     runner = await startRunner({
@@ -170,26 +197,25 @@ export async function main(argv: string[]): Promise<number> {
     });
   } catch (e) {
     if (!(e instanceof RunnerStartError)) throw e;
-    console.error(`beanrun: ${e.message}`);
+    // A server that cannot listen: the address, the reason and a hint.
+    const cause = (e as { cause?: { syscall?: unknown } }).cause;
+    const listen = cause?.syscall === "listen" || cause?.syscall === "bind";
+    say("error", listen ? listenFailure(cause, serverOpts.host ?? "127.0.0.1", serverOpts.port ?? 11300) : e.message, { event: "cannot-start" });
     return 1;
   }
-  if (runner.server) console.error(`beanrun: listening on ${runner.address}`);
-  if (runner.server) announceConsole(runner.server, serverOpts.httpToken);
+  if (runner.server) {
+    say("info", `listening on ${runner.address}`, { event: "listening", address: runner.address });
+    announceConsole(runner.server, serverOpts.httpToken, (line) => say("info", line.replace(/^beanrun: /, ""), { event: "console" }));
+  }
 
   // As with serve: SIGUSR1 makes the server refuse new jobs (DRAINING); the workers carry on.
   if (runner.server) process.on("SIGUSR1", () => runner.drain());
 
-  const signal = await new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
-  // A second signal means now.
-  const force = (): void => {
+  // A second signal (not the same one delivered twice) means now.
+  const signal = await waitForStop(() => {
     events.emit({ type: "runner.error", msg: "second signal: exiting now" });
     process.exit(1);
-  };
-  process.once("SIGTERM", force);
-  process.once("SIGINT", force);
+  });
   await runner.stop(signal);
   return 0;
 }

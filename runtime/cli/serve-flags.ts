@@ -1,10 +1,14 @@
 /**
- * beanstalkd's command-line flags, parsed the way its getopt-like parser
- * does: "-p 11300" and "-p11300" are the same, flags without values can be
- * grouped ("-nV"). Long options are beanrun's own.
+ * beanstalkd's command-line flags for `serve` (and `run`'s embedded server),
+ * in beanstalkd's forms: "-p 11300" and "-p11300" are the same, switches can
+ * be grouped ("-nV", "-VV"), the last of -f/-F wins. Long options are
+ * beanrun's own. Parsing is the shared parser's (flags.ts); this module
+ * declares the flags (SERVE_FLAGS, which run adds to its own) and turns them
+ * into ServerOptions.
  */
 import process from "node:process";
 import type { ServerOptions } from "../server/options.ts";
+import { type FlagSpec, HELP, type ParsedArgs, parseFlags, UsageError } from "./flags.ts";
 
 export const SERVE_USAGE = `Use: beanrun serve [OPTIONS]
 
@@ -43,129 +47,117 @@ export interface ServeFlags {
   verbose: number;
 }
 
-export class FlagError extends Error {}
+/** Every flag serve takes; one entry per flag, so adding one is one line here and one case below. */
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  ...["b", "f", "l", "p", "u", "z", "s"].map((name) => ({ name, short: name, value: true })),
+  ...["F", "c", "n", "v", "V"].map((name) => ({ name, short: name, value: false })),
+  { name: "compat", value: true },
+  { name: "http", value: true },
+  { name: "http-token", value: true },
+  { name: "http-allow-host", value: true },
+  { name: "store", value: true },
+  { name: "version", value: false },
+  HELP,
+];
 
 const MAX_JOB_SIZE = 1073741824;
 
 function int(flag: string, v: string, min: number, max: number): number {
-  if (!/^\d+$/.test(v)) throw new FlagError(`-${flag}: "${v}" is not a number`);
+  if (!/^\d+$/.test(v)) throw new UsageError(`${flag}: "${v}" is not a number`);
   const n = Number(v);
-  if (n < min || n > max) throw new FlagError(`-${flag}: ${v} is out of range (${min}..${max})`);
+  if (n < min || n > max) throw new UsageError(`${flag}: ${v} is out of range (${min}..${max})`);
   return n;
 }
 
+/** `beanrun serve ARGS`: no positionals. */
 export function parseServeFlags(argv: readonly string[], env: Record<string, string | undefined> = process.env): ServeFlags {
+  const args = parseFlags(argv, SERVE_FLAGS);
+  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+  return serveFlagsFrom(args, env);
+}
+
+/** The server's settings from flags parsed with SERVE_FLAGS among others (run's), in command-line order. */
+export function serveFlagsFrom(args: ParsedArgs, env: Record<string, string | undefined> = process.env): ServeFlags {
   const f: ServeFlags = { action: "serve", options: {}, verbose: 0 };
   const o = f.options;
   if (env.BEANRUN_HTTP_TOKEN) o.httpToken = env.BEANRUN_HTTP_TOKEN;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "--compat") {
-      const v = argv[++i];
-      if (v !== "1.12" && v !== "1.13") throw new FlagError(`--compat: expected 1.12 or 1.13, got "${v ?? ""}"`);
-      o.compat = v;
-      continue;
-    }
-    if (arg.startsWith("--compat=")) {
-      const v = arg.slice(9);
-      if (v !== "1.12" && v !== "1.13") throw new FlagError(`--compat: expected 1.12 or 1.13, got "${v}"`);
-      o.compat = v;
-      continue;
-    }
-    if (arg === "--http" || arg.startsWith("--http=")) {
-      const v = arg === "--http" ? argv[++i] : arg.slice(7);
-      const m = /^(?:(.+):)?(\d+)$/.exec(v ?? "");
-      if (!m) throw new FlagError(`--http: expected [ADDR:]PORT, got "${v ?? ""}"`);
-      if (m[1]) o.httpHost = m[1];
-      o.httpPort = int("-http", m[2]!, 0, 65535);
-      continue;
-    }
-    if (arg === "--http-token" || arg.startsWith("--http-token=")) {
-      const v = arg === "--http-token" ? argv[++i] : arg.slice(13);
-      if (!v) throw new FlagError("--http-token requires a value");
-      o.httpToken = v;
-      continue;
-    }
-    if (arg === "--http-allow-host" || arg.startsWith("--http-allow-host=")) {
-      const v = arg === "--http-allow-host" ? argv[++i] : arg.slice(18);
-      if (!v || /[\s/]/.test(v)) throw new FlagError(`--http-allow-host: expected a host name, got "${v ?? ""}"`);
-      (o.httpAllowHosts ??= []).push(v);
-      continue;
-    }
-    if (arg === "--store" || arg.startsWith("--store=")) {
-      const v = arg === "--store" ? argv[++i] : arg.slice(8);
-      if (!v || !/^postgres(ql)?:\/\//.test(v)) throw new FlagError(`--store: expected postgres://..., got "${v ?? ""}"`);
-      o.store = v;
-      continue;
-    }
-    if (arg === "--help") {
-      f.action = "help";
-      continue;
-    }
-    if (arg === "--version") {
-      f.action = "version";
-      continue;
-    }
-    if (!arg.startsWith("-") || arg.length < 2) throw new FlagError(`unknown argument "${arg}"`);
-    for (let k = 1; k < arg.length; k++) {
-      const flag = arg[k]!;
-      const value = (): string => {
-        const rest = arg.slice(k + 1);
-        k = arg.length;
-        if (rest) return rest;
-        const next = argv[++i];
-        if (next === undefined) throw new FlagError(`-${flag} requires a value`);
-        return next;
-      };
-      switch (flag) {
-        case "b":
-          o.walDir = value();
-          break;
-        case "f":
-          o.fsyncMs = int("f", value(), 0, 2 ** 31 - 1);
-          o.noFsync = false;
-          break;
-        case "F":
-          o.noFsync = true;
-          break;
-        case "l":
-          o.host = value();
-          break;
-        case "p":
-          o.port = int("p", value(), 0, 65535);
-          break;
-        case "u":
-          f.user = value();
-          break;
-        case "z": {
-          const n = int("z", value(), 0, Number.MAX_SAFE_INTEGER);
-          if (n > MAX_JOB_SIZE) console.error(`beanrun: maximum job size was set to ${MAX_JOB_SIZE}`);
-          o.maxJobSize = Math.min(n, MAX_JOB_SIZE);
-          break;
-        }
-        case "s":
-          o.walFileSize = int("s", value(), 1, 2 ** 31 - 1);
-          break;
-        case "c":
-          o.compact = true;
-          break;
-        case "n":
-          o.compact = false;
-          break;
-        case "v":
-          f.action = "version";
-          break;
-        case "V":
-          f.verbose++;
-          f.options.verbose = f.verbose;
-          break;
-        case "h":
-          f.action = "help";
-          break;
-        default:
-          throw new FlagError(`unknown flag -${flag}`);
+  for (const { name, value = "" } of args.flags) {
+    switch (name) {
+      case "b":
+        o.walDir = value;
+        break;
+      case "f":
+        o.fsyncMs = int("-f", value, 0, 2 ** 31 - 1);
+        o.noFsync = false;
+        break;
+      case "F":
+        o.noFsync = true;
+        break;
+      case "l":
+        o.host = value;
+        break;
+      case "p":
+        o.port = int("-p", value, 0, 65535);
+        break;
+      case "u":
+        f.user = value;
+        break;
+      case "z": {
+        const n = int("-z", value, 0, Number.MAX_SAFE_INTEGER);
+        if (n > MAX_JOB_SIZE) console.error(`beanrun: maximum job size was set to ${MAX_JOB_SIZE}`);
+        o.maxJobSize = Math.min(n, MAX_JOB_SIZE);
+        break;
       }
+      case "s":
+        o.walFileSize = int("-s", value, 1, 2 ** 31 - 1);
+        break;
+      case "c":
+        o.compact = true;
+        break;
+      case "n":
+        o.compact = false;
+        break;
+      case "v":
+      case "version":
+        f.action = "version";
+        break;
+      case "V":
+        f.verbose++;
+        o.verbose = f.verbose;
+        break;
+      case "help":
+        f.action = "help";
+        break;
+      case "compat":
+        if (value !== "1.12" && value !== "1.13") throw new UsageError(`--compat: expected 1.12 or 1.13, got "${value}"`);
+        o.compat = value;
+        break;
+      case "http": {
+        const m = /^(?:(.+):)?(\d+)$/.exec(value);
+        if (!m) throw new UsageError(`--http: expected [ADDR:]PORT, got "${value}"`);
+        if (m[1]) o.httpHost = m[1];
+        o.httpPort = int("--http", m[2]!, 0, 65535);
+        break;
+      }
+      case "http-token":
+        if (!value) throw new UsageError("--http-token requires a value");
+        o.httpToken = value;
+        break;
+      case "store":
+        if (!/^postgres(ql)?:\/\//.test(value)) throw new UsageError(`--store: expected postgres://..., got "${value}"`);
+        o.store = value;
+        break;
+      case "http-allow-host":
+        if (!value || /[\s/]/.test(value)) throw new UsageError(`--http-allow-host: expected a host name, got "${value}"`);
+        (o.httpAllowHosts ??= []).push(value);
+        break;
     }
   }
   return f;
+}
+
+/** True when any of serve's flags was given (run refuses them with --connect). */
+export function hasServeFlags(args: ParsedArgs): boolean {
+  const names = new Set(SERVE_FLAGS.map((s) => s.name));
+  return args.flags.some((f) => names.has(f.name) && f.name !== "help");
 }

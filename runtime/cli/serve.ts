@@ -1,7 +1,10 @@
 /** `beanrun serve`: the beanstalkd-compatible server on its own. */
 import process from "node:process";
 import { startServer } from "../server/index.ts";
-import { FlagError, parseServeFlags, SERVE_USAGE, type ServeFlags } from "./serve-flags.ts";
+import { UsageError, usageFailure } from "./flags.ts";
+import { listenFailure } from "./listen-error.ts";
+import { waitForStop } from "./stop-signal.ts";
+import { parseServeFlags, SERVE_USAGE, type ServeFlags } from "./serve-flags.ts";
 import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
 
@@ -12,9 +15,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     flags = parseServeFlags(argv);
   } catch (e) {
-    if (!(e instanceof FlagError)) throw e;
-    console.error(`beanrun: ${e.message}\n\n${SERVE_USAGE}`);
-    return 2;
+    if (!(e instanceof UsageError)) throw e;
+    return usageFailure("serve", e, SERVE_USAGE);
   }
   if (flags.action === "help") {
     console.log(SERVE_USAGE);
@@ -30,12 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     server = await startServer(o);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    const where = `${o.host ?? "127.0.0.1"}:${o.port ?? 11300}`;
-    if (code === "EADDRINUSE") console.error(`beanrun: cannot listen on ${where}: address already in use`);
-    else if (code === "EADDRNOTAVAIL") console.error(`beanrun: cannot listen on ${where}: address not available`);
-    else if (code === "EACCES") console.error(`beanrun: cannot listen on ${where}: permission denied`);
-    else console.error(`beanrun: cannot start: ${(e as Error).message ?? e}`);
+    console.error(`beanrun: ${listenFailure(e, o.host ?? "127.0.0.1", o.port ?? 11300)}`);
     return 1;
   }
   if (flags.user) {
@@ -55,11 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     server.drain();
     if (flags.verbose) console.error("beanrun: draining: new jobs are refused");
   });
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
-  });
+  await waitForStop(() => process.exit(1));
   await server.close();
   return 0;
 }

@@ -13,40 +13,62 @@ import { parseAddress } from "../runner/enqueue.ts";
 import { createLogger, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from "../runner/log.ts";
 import { ipcLink, standaloneLink } from "../runner/worker/link.ts";
 import { runWorker } from "../runner/worker/worker.ts";
+import { type FlagSpec, HELP, parseFlags, UsageError, usageFailure } from "./flags.ts";
 
 const USAGE = `Use: beanrun worker --file PATH [--tube NAME] [--server HOST:PORT] [--log-format human|json] [--log-level LEVEL]
-     beanrun worker --spare ...   (started by run: waits for a tube over IPC)`;
+       beanrun worker --spare ...   (started by run: waits for a tube over IPC)
+
+Runs one tube's handlers: reserves jobs of TUBE (default: the file's name)
+from the server (default $BEANRUN_SERVER, else 127.0.0.1:11300) and runs the
+job module in PATH. \`beanrun run\` starts these by itself.`;
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: "file", value: true },
+  { name: "tube", value: true },
+  { name: "display", value: true },
+  { name: "server", value: true },
+  { name: "log-format", value: true },
+  { name: "log-level", value: true },
+  { name: "spare", value: false },
+  HELP,
+];
 
 export async function main(argv: string[]): Promise<number> {
-  let file = "";
-  let tube = "";
-  let display = "";
-  let server = process.env.BEANRUN_SERVER ?? "127.0.0.1:11300";
-  let format: LogFormat = "human";
-  let level: LogLevel = "info";
-  let spare = false;
+  let file: string;
+  let tube: string;
+  let display: string;
+  let server: string;
+  let format: LogFormat;
+  let level: LogLevel;
+  let spare: boolean;
   try {
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      const v = (): string => {
-        const x = argv[++i];
-        if (x === undefined) throw new Error(`${a} requires a value`);
-        return x;
-      };
-      if (a === "--file") file = v();
-      else if (a === "--tube") tube = v();
-      else if (a === "--display") display = v();
-      else if (a === "--server") server = v();
-      else if (a === "--log-format") format = parseLogFormat(v());
-      else if (a === "--log-level") level = parseLogLevel(v());
-      else if (a === "--spare") spare = true;
-      else throw new Error(`unknown argument "${a}"`);
+    const args = parseFlags(argv, FLAGS);
+    if (args.switches.has("help")) {
+      console.log(USAGE);
+      return 0;
     }
-    if (!file && !spare) throw new Error("--file is required");
-    if (spare && !process.send) throw new Error("--spare is only for workers started by run");
+    if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+    const v = args.values;
+    file = v.get("file") ?? "";
+    tube = v.get("tube") ?? "";
+    display = v.get("display") ?? "";
+    server = v.get("server") ?? process.env.BEANRUN_SERVER ?? "127.0.0.1:11300";
+    spare = args.switches.has("spare");
+    const wrapped = <T>(fn: () => T): T => {
+      try {
+        return fn();
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    };
+    format = wrapped(() => parseLogFormat(v.get("log-format") ?? "human"));
+    level = wrapped(() => parseLogLevel(v.get("log-level") ?? "info"));
+    wrapped(() => parseAddress(server));
+    if (!file && !spare) throw new UsageError("--file is required");
+    if (spare && !process.send) throw new UsageError("--spare is only for workers started by run");
   } catch (e) {
-    console.error(`beanrun worker: ${(e as Error).message}\n${USAGE}`);
-    return 2;
+    if (!(e instanceof UsageError)) throw e;
+    return usageFailure("worker", e, USAGE);
   }
   const { host, port } = parseAddress(server);
   const log = createLogger({ format, level });

@@ -13,6 +13,7 @@
  * behaves the same, and nothing depends on object identity (a compiled binary
  * bundles a copy of this file into each job).
  */
+import { callerFile, DEFINED_IN } from "./defined-in.ts";
 import type { InferInput, InferOutput, StandardSchemaV1 } from "./standard-schema.ts";
 
 export const JOB_BRAND = "beanrun.job/1";
@@ -119,7 +120,8 @@ export function defineJob<S extends StandardSchemaV1>(
 ): JobDefinition<InferInput<S>, InferOutput<S>>;
 export function defineJob<P = unknown>(def: JobOptionsWithoutSchema<P>): JobDefinition<P, P>;
 export function defineJob(def: CommonOptions<unknown, unknown> & { schema?: StandardSchemaV1 }): JobDefinition {
-  return { ...def, brand: JOB_BRAND };
+  // Must stay the direct caller of callerFile(): it reads this call's caller from the stack.
+  return { ...def, brand: JOB_BRAND, [DEFINED_IN]: callerFile() } as JobDefinition;
 }
 
 /** What the runner uses after validation: every default filled in. */

@@ -5,12 +5,14 @@
  * helpers can live next to handlers.
  */
 import { readdirSync, statSync } from "node:fs";
-import { basename, extname, join, relative, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { ResolvedJob } from "./define.ts";
+import { jobFileTube } from "./defined-in.ts";
 import { registerTube } from "./enqueue.ts";
 import { validatePayload } from "./standard-schema.ts";
-import { JobModuleError, resolveJob } from "./validate.ts";
+import { describeLoadError } from "./load-error.ts";
+import { checkTubeName, JobModuleError, resolveJob } from "./validate.ts";
 
 /** Set by `beanrun build` (--define) to the jobs directory compiled in. */
 declare const BEANRUN_EMBEDDED_JOBS: string | undefined;
@@ -25,8 +27,6 @@ export interface JobFile {
   display: string;
 }
 
-const EXTS = new Set([".ts", ".mts", ".js", ".mjs"]);
-
 /** `dir` undefined: the compiled-in jobs in an executable, `jobs/` otherwise. */
 export function listJobFiles(dir?: string): { dir: string; files: JobFile[] } {
   const embedded = dir === undefined && EMBEDDED_JOBS !== null;
@@ -38,13 +38,20 @@ export function listJobFiles(dir?: string): { dir: string; files: JobFile[] } {
     throw new JobModuleError(dir ?? "jobs", null, `cannot read the jobs directory: ${(e as Error).message}`);
   }
   const files: JobFile[] = [];
+  const byTube = new Map<string, string>();
   for (const name of names.sort()) {
-    const ext = extname(name);
-    if (!EXTS.has(ext) || name.startsWith("_") || name.startsWith(".") || /\.(test|spec|d)\.[mc]?[jt]s$/.test(name)) continue;
+    const tube = jobFileTube(name);
+    if (tube === null) continue;
     const path = join(root, name);
     if (!embedded && !statSync(path).isFile()) continue;
-    const display = embedded ? `${EMBEDDED_JOBS}/${basename(name, ext)}.ts` : relative(process.cwd(), path) || path;
-    files.push({ tube: basename(name, ext), path, display });
+    const display = embedded ? `${EMBEDDED_JOBS}/${tube}.ts` : relative(process.cwd(), path) || path;
+    checkTubeName(display, tube);
+    const other = byTube.get(tube);
+    if (other !== undefined) {
+      throw new JobModuleError(display, null, `makes the tube "${tube}", as ${other} does: one file per tube (rename or remove one)`);
+    }
+    byTube.set(tube, display);
+    files.push({ tube, path, display });
   }
   return { dir: root, files };
 }
@@ -59,7 +66,14 @@ export async function loadJob(f: JobFile): Promise<ResolvedJob> {
   try {
     mod = await import(moduleSpecifier(f.path));
   } catch (e) {
-    throw new JobModuleError(f.display, null, `cannot be loaded: ${(e as Error)?.stack ?? e}`);
+    const err = new JobModuleError(f.display, null, "cannot be loaded");
+    err.message = describeLoadError(f.display, f.path, e);
+    throw err;
+  }
+  const exported = Object.keys(mod as object);
+  if (!exported.includes("default")) {
+    const what = exported.length ? `has no default export (it exports ${exported.join(", ")})` : "exports nothing";
+    throw new JobModuleError(f.display, null, `${what}: a job file's default export is its definition, export default defineJob({ handler(payload, ctx) { ... } })`);
   }
   const job = resolveJob(f.display, f.tube, mod);
   if (job.schema) {

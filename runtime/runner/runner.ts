@@ -160,7 +160,7 @@ async function embeddedServer(options: ServerOptions): Promise<Server> {
   try {
     return await startServer(options);
   } catch (e) {
-    throw new RunnerStartError(`cannot start the server: ${(e as Error).message}`);
+    throw new RunnerStartError(`cannot start the server: ${(e as Error).message}`, { cause: e });
   }
 }
 

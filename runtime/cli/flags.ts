@@ -1,0 +1,90 @@
+/**
+ * The one flag parser every command uses (serve, run, worker, build, init and
+ * the admin commands), on node:util's parseArgs, which Bun, Deno and Node all
+ * build in. parseArgs gives the grammar (`--flag value`, `--flag=value`,
+ * `-s value`, beanstalkd's `-p11300` and grouped `-nVV`, `--` ending flags,
+ * a lone `-` as a positional); this module adds the checks and the messages:
+ * an unknown flag is named in full as typed, a missing value (a flag where
+ * the value should be) or a value given to a switch is a UsageError, and one-letter flags (beanstalkd's) are only
+ * accepted in their one-dash form. Commands turn a UsageError into their
+ * usage text and exit code 2 (see `usageFailure`).
+ *
+ * A command declares its flags as a list, so a command that takes another's
+ * flags (run takes serve's) concatenates the lists, and adding a flag is one
+ * line in that list.
+ */
+import { parseArgs } from "node:util";
+
+export class UsageError extends Error {}
+
+export interface FlagSpec {
+  /** Long name without dashes ("server"), or a one-letter name for a flag that only has the short form ("p"). */
+  name: string;
+  /** One-letter alias without the dash ("s"). */
+  short?: string;
+  /** True when the flag takes a value; false for a switch. */
+  value: boolean;
+}
+
+export interface ParsedArgs {
+  /** Values of flags that take one, by name (the last occurrence wins). */
+  values: ReadonlyMap<string, string>;
+  /** Switches that were given, by name. */
+  switches: ReadonlySet<string>;
+  /** Every flag in command-line order, for parsers where order or repetition matters (-VV; -f then -F). */
+  flags: ReadonlyArray<{ name: string; value?: string }>;
+  positionals: readonly string[];
+}
+
+export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple: true }> = {};
+  for (const s of specs) options[s.name] = { type: s.value ? "string" : "boolean", multiple: true, ...(s.short ? { short: s.short } : {}) };
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  let tokens;
+  try {
+    ({ tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true }));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const values = new Map<string, string>();
+  const switches = new Set<string>();
+  const flags: { name: string; value?: string }[] = [];
+  const positionals: string[] = [];
+  for (const t of tokens) {
+    if (t.kind === "positional") positionals.push(t.value);
+    if (t.kind !== "option") continue;
+    const spec = byName.get(t.name);
+    const typed = t.inlineValue && t.rawName.startsWith("--") ? `${t.rawName}=${t.value}` : t.rawName;
+    // "--p" is not beanstalkd's "-p": one-letter names exist only as short flags.
+    if (!spec || (t.rawName.startsWith("--") && spec.name.length === 1)) throw new UsageError(`unknown flag "${typed}"`);
+    if (spec.value) {
+      if (t.value === undefined) throw new UsageError(`${t.rawName} requires a value`);
+      // "--jobs --watch" forgot the value; "--jobs=-x" or "-b-x" says it on purpose. ("-1" is a value, checked by the command.)
+      if (!t.inlineValue && /^-[A-Za-z-]/.test(t.value)) {
+        throw new UsageError(`${t.rawName} requires a value (got the flag "${t.value}"; write ${t.rawName}${t.rawName.startsWith("--") ? "=" : ""}${t.value} if that is the value)`);
+      }
+      values.set(spec.name, t.value);
+      flags.push({ name: spec.name, value: t.value });
+    } else {
+      if (t.value !== undefined) throw new UsageError(`${t.rawName} takes no value (got "${t.value}")`);
+      switches.add(spec.name);
+      flags.push({ name: spec.name });
+    }
+  }
+  return { values, switches, flags, positionals };
+}
+
+/** How many times a switch was given (-VV is 2). */
+export function countOf(args: ParsedArgs, name: string): number {
+  let n = 0;
+  for (const f of args.flags) if (f.name === name) n++;
+  return n;
+}
+
+/** The message and exit code for bad usage: "beanrun CMD: MESSAGE", a blank line, the usage text; exit 2. */
+export function usageFailure(command: string, e: UsageError, usage: string): number {
+  console.error(`beanrun ${command}: ${e.message}\n\n${usage}`);
+  return 2;
+}
+
+export const HELP: FlagSpec = { name: "help", short: "h", value: false };
