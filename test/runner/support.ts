@@ -106,7 +106,7 @@ export async function startRunner(
     const end = Date.now() + 10_000;
     while (!port) {
       // The listening line is on stderr, or a JSON log line on stdout with --log-format json.
-      const m = err.match(/listening on [^\s]+:(\d+)/) ?? String(lines.find((l) => l.event === "listening")?.msg ?? "").match(/:(\d+)$/);
+      const m = err.match(/listening on [^\s]+:(\d+)/) ?? other.join("\n").match(/listening on [^\s"]+:(\d+)/);
       if (m) port = Number(m[1]);
       else if (proc.exitCode !== null || Date.now() > end) throw new Error(`runner did not start: ${err}`);
       else await Bun.sleep(10);
