@@ -7,7 +7,9 @@
  * (test/deploy/containerfile.ts). The replayed image's ENTRYPOINT + CMD then
  * run as its USER (setpriv, when we are root) with its ENV from an otherwise
  * empty filesystem root: it must answer a put, run the example mail job into
- * its state volume, pass its own HEALTHCHECK and stop cleanly on SIGTERM.
+ * its state volume, pass its own HEALTHCHECK and stop cleanly on SIGTERM;
+ * started again with SMTP_URL, the same executable sends the mail through
+ * STARTTLS and AUTH to a real SMTP server (smtp-server).
  *
  * What this cannot check: the base images themselves (RUN steps use this
  * machine's node and npm) and the container runtime's handling of USER and
@@ -15,8 +17,10 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
+import { SMTPServer } from "smtp-server";
 import { freePort, ROOT } from "../support/servers.ts";
 import { contextFiles, parseContainerfile, replay } from "./containerfile.ts";
 import { launch, ORDER, putJob, waitForFile } from "./launch.ts";
@@ -52,7 +56,7 @@ test("multi-stage; the final stage holds only the executable and runs as a numer
   expect(step("HEALTHCHECK")).toHaveLength(1);
 });
 
-test("its steps, replayed in a clean directory, give an image that runs as its user, answers a put and passes its HEALTHCHECK", async () => {
+test("its steps, replayed in a clean directory, give an image that runs as its user, answers a put, passes its HEALTHCHECK and sends mail over STARTTLS+AUTH", async () => {
   const work = mkdtempSync(join(tmpdir(), "beanrun-image-"));
   dirs.push(work);
   chmodSync(work, 0o755); // the image's user must reach its files below
@@ -94,4 +98,33 @@ test("its steps, replayed in a clean directory, give an image that runs as its u
     expect(await run.stop()).toBe(0);
   }
   expect(posix.isAbsolute(image.workdir)).toBe(true);
+
+  // Again with SMTP_URL (as `docker run -e` would set it): the example mailer in the
+  // single executable sends through STARTTLS and AUTH to a real SMTP server.
+  const got: { secure: boolean; user: unknown; raw: string }[] = [];
+  const relay = new SMTPServer({
+    logger: false,
+    onAuth: (a, _s, cb) => (a.username === "mailer" && a.password === "pw" ? cb(null, { user: a.username }) : cb(new Error("bad password"))),
+    onData(stream, session, done) {
+      let raw = "";
+      stream.on("data", (c: Buffer) => (raw += c.toString("latin1")));
+      stream.on("end", () => {
+        got.push({ secure: session.secure, user: session.user, raw });
+        done();
+      });
+    },
+  });
+  await new Promise<void>((r) => relay.listen(0, "127.0.0.1", r));
+  const relayPort = (relay.server.address() as AddressInfo).port;
+  env.SMTP_URL = `smtp://mailer:pw@127.0.0.1:${relayPort}?requireTLS=true&tls.rejectUnauthorized=false`;
+  const again = await launch([...asUser, ...[...image.entrypoint, ...image.cmd].map(inRoot)], { cwd: join(root, image.workdir), env });
+  try {
+    await putJob(again.port, "order-confirmation", JSON.stringify({ ...ORDER, orderId: "A-1002" }));
+    for (let i = 0; i < 600 && got.length === 0; i++) await Bun.sleep(50);
+    expect(got.map((g) => [g.secure, g.user])).toEqual([[true, "mailer"]]);
+    expect(got[0]!.raw).toContain("Message-ID: <order-A-1002@shop.example>");
+  } finally {
+    expect(await again.stop()).toBe(0);
+    await new Promise<void>((r) => relay.close(() => r()));
+  }
 }, 600_000);
