@@ -124,3 +124,34 @@ for (const k of cases) {
     await r2.server!.stop();
   }, 60_000);
 }
+
+test("a job body shaped like a record is not taken for one when reading resumes after damage", async () => {
+  const { crc32 } = await import("../../runtime/persistence/crc.ts");
+  const d = tempDir("damage-forge");
+  dirs.push(d);
+  let r = await startWal(d, ["-F"]);
+  const c = await Client.connect(r.server!.port);
+  expect((await c.put("victim")).line).toBe("INSERTED 1");
+  // A client-made "delete job 1" record (version 2 layout), with a key guessed as well as a client can.
+  const fake = Buffer.alloc(28);
+  fake.writeUInt32LE(28, 0);
+  fake.writeUInt32LE(0x12345678, 8);
+  fake[12] = 2;
+  fake.writeDoubleLE(1, 20);
+  fake.writeUInt32LE(crc32(fake.subarray(8)), 4);
+  expect((await c.put(Buffer.concat([Buffer.from("x"), fake, Buffer.from("y")]))).line).toBe("INSERTED 2");
+  expect((await c.put("after")).line).toBe("INSERTED 3");
+  c.close();
+  await r.server!.kill9();
+  const file = join(d, "wal.1");
+  const buf = readFileSync(file);
+  buf[find(records(buf), 1, 2).off]! ^= 0x5a; // job 2's length: the reader must search through its body
+  writeFileSync(file, buf);
+  r = await startWal(d, ["-f", "0"]);
+  const c2 = await Client.connect(r.server!.port);
+  expect((await c2.send("peek 1")).body?.toString()).toBe("victim");
+  expect((await c2.send("peek 3")).body?.toString()).toBe("after");
+  expect((await c2.send("peek 2")).line).toBe("NOT_FOUND");
+  c2.close();
+  await r.server!.stop();
+});
