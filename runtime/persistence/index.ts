@@ -63,7 +63,7 @@ export interface OpenedWal {
   recovery: Recovery;
 }
 
-/** Locks the directory, reads the log back and starts a new log file. */
+/** Locks the directory, reads the log back and opens the file records go into next (no new file is needed to start). */
 export function openWal(opts: WalOptions): OpenedWal {
   const dir = opts.walDir;
   const log = opts.log ?? ((m: string) => console.error(`beanrun: ${m}`));
