@@ -1,10 +1,10 @@
 /**
  * What an open console costs the server, and what the page weighs.
  *
- *   bun bench/console.ts [--rounds N] [--secs S] [--conns C]
+ *   bun bench/console.ts [--rounds N] [--secs S] [--conns C] [--pin]
  *
- * One beanrun server (`serve --http`, pinned to CPU 0) runs put -> reserve
- * -> delete cycles from bench/loadgen.c (pinned to CPU 1) in rounds that
+ * One beanrun server (`serve --http`; with --pin on CPU 0) runs put -> reserve
+ * -> delete cycles from bench/loadgen.c (with --pin on CPU 1) in rounds that
  * alternate between no browser and a headless Chromium with the console's
  * overview open (it polls /api/overview every 2 s). Per round: cycles/s and
  * the server's CPU seconds per million cycles; the result is the median of
@@ -32,7 +32,10 @@ function arg(name: string, dflt: number): number {
 }
 const ROUNDS = arg("rounds", 4);
 const SECS = arg("secs", 8);
-const CONNS = arg("conns", 4);
+const CONNS = arg("conns", 8);
+/** --pin: server on CPU 0, load generator on CPU 1 (best on a quiet machine; on a crowded one it starves the server). */
+const PIN = process.argv.includes("--pin");
+const pinned = (cpu: string, cmd: string[]) => (PIN ? ["taskset", "-c", cpu, ...cmd] : cmd);
 
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
   }
   const port = await freePort();
   const http = await freePort();
-  const server = Bun.spawn(["taskset", "-c", "0", process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", String(port), "--http", String(http)], { stderr: "pipe", stdout: "ignore" });
+  const server = Bun.spawn(pinned("0", [process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", String(port), "--http", String(http)]), { stderr: "pipe", stdout: "ignore" });
   children.add(server);
   const base = `http://127.0.0.1:${http}/`;
   for (let i = 0; ; i++) {
@@ -98,7 +101,7 @@ async function main(): Promise<void> {
         await page.waitForSelector("main table");
       }
       const c0 = cpuSeconds(server.pid);
-      const gen = Bun.spawn(["taskset", "-c", "1", LOADGEN, "cycle", String(port), "-c", String(CONNS), "-s", "100", "-t", String(SECS), "-w", "1"], { stdout: "pipe" });
+      const gen = Bun.spawn(pinned("1", [LOADGEN, "cycle", String(port), "-c", String(CONNS), "-s", "100", "-t", String(SECS), "-w", "1"]), { stdout: "pipe" });
       children.add(gen);
       const out = await new Response(gen.stdout).text();
       await gen.exited;
@@ -131,6 +134,7 @@ async function main(): Promise<void> {
           rounds: ROUNDS,
           secs: SECS,
           conns: CONNS,
+          pinned: PIN,
         },
         null,
         2,
