@@ -94,9 +94,9 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
-      s.worker = true;
       return run(S.reserveJob(s.owner, id), (j) => {
         if (!j) return R.NOT_FOUND;
+        s.worker = true;
         s.reserved.set(j.id, Date.now() + j.ttr * 1000);
         ctx.front.dueIn(j.ttr * 1000);
         return Session.job(R.RESERVED, j.id, j.body);

@@ -110,7 +110,7 @@ export class FrontContext {
       `job-timeouts: ${r.timeouts}\n` +
       `total-jobs: ${r.total}\n` +
       `max-job-size: ${this.maxJobSize}\n` +
-      `current-tubes: ${r.tubes}\n` +
+      `current-tubes: ${new Set(["default", ...this.refs.keys(), ...r.tubes]).size}\n` +
       `current-connections: ${this.sessions.size}\n` +
       `current-producers: ${producers}\n` +
       `current-workers: ${workers}\n` +
@@ -121,7 +121,8 @@ export class FrontContext {
       `rusage-utime: ${rusage(cpu.user)}\n` +
       `rusage-stime: ${rusage(cpu.system)}\n` +
       `uptime: ${Math.trunc((Date.now() - this.startedAt) / 1000)}\n` +
-      "binlog-oldest-index: 0\nbinlog-current-index: 0\nbinlog-records-migrated: 0\nbinlog-records-written: 0\nbinlog-max-size: 0\n" +
+      // No binlog: PostgreSQL is the log; max-size is beanstalkd's default, as the in-memory server reports.
+      "binlog-oldest-index: 0\nbinlog-current-index: 0\nbinlog-records-migrated: 0\nbinlog-records-written: 0\nbinlog-max-size: 10485760\n" +
       `draining: ${this.draining ? "true" : "false"}\n` +
       `id: ${this.host.instanceId}\n` +
       `hostname: ${q(this.host.hostname)}\n` +

@@ -75,7 +75,8 @@ export function tubeStats(tube: string): Step<TubeRow> {
 export interface ServerRow extends Counts {
   total: number;
   timeouts: number;
-  tubes: number;
+  /** Tubes that hold jobs or are paused (stats adds this front end's used and watched ones). */
+  tubes: string[];
 }
 
 export function serverStats(): Step<ServerRow> {
@@ -84,7 +85,7 @@ export function serverStats(): Step<ServerRow> {
       `select ${COUNTS("")},
          (select coalesce(sum(total_jobs), 0) from beanrun_tube_counts)::float8 as total,
          (select coalesce(sum(timeouts), 0) from beanrun_tube_counts)::float8 as timeouts,
-         (select count(*) from beanrun_tubes)::int as tubes`,
+         coalesce((select array_agg(name) from beanrun_tubes t where t.pause_until > beanrun_now() or beanrun_tube_has_jobs(t.name)), '{}') as tubes`,
       [] as never[],
       P,
     );

@@ -295,9 +295,10 @@ export class Session implements SocketEvents {
   /** reserve (timeoutMs -1: forever) and reserve-with-timeout. */
   reserve(timeoutMs: number): void {
     this.worker = true;
-    if (this.deadlineSoon()) return this.reply(R.DEADLINE_SOON);
     this.busy = true;
     const w: Wait = { timeoutMs, attempting: false, gen: 0, expired: null, timers: [], slot: this.replies.length };
+    // As beanstalkd: DEADLINE_SOON only when no job can be reserved right now.
+    if (this.deadlineSoon()) w.expired = R.DEADLINE_SOON;
     this.replies.push(null);
     this.wait = w;
     if (timeoutMs > 0) w.timers.push(setTimeout(() => this.expire(R.TIMED_OUT), timeoutMs));

@@ -41,7 +41,7 @@ export function put(tube: string, pri: number, delay: number, ttr: number, body:
   return async (tx, b) => {
     const rows = tx.unsafe(
       `insert into beanrun_jobs (tube, state, pri, delay, ttr, created, ready_at, body)
-       values ($1, $2, $3, $4::integer, $5, beanrun_now(), beanrun_now() + $4::integer * 1000::bigint, $6) returning id`,
+       values ($1, $2, $3, $4::bigint, $5::bigint, beanrun_now(), beanrun_now() + $4::bigint * 1000, $6) returning id`,
       [tube, delay > 0 ? DELAYED : READY, pri, delay, Math.max(ttr, 1), body] as never[],
       P,
     );
@@ -72,7 +72,7 @@ export function reserve(owner: Owner, tubes: readonly string[]): Step<Reserved |
       P,
     );
     const r = one(rows);
-    return r ? { id: Number(r.id), ttr: r.ttr, body: r.body } : undefined;
+    return r ? { id: Number(r.id), ttr: Number(r.ttr), body: r.body } : undefined;
   };
 }
 
@@ -87,7 +87,7 @@ export function reserveJob(owner: Owner, id: number): Step<Reserved | undefined>
       P,
     );
     const r = one(rows);
-    return r ? { id: Number(r.id), ttr: r.ttr, body: r.body } : undefined;
+    return r ? { id: Number(r.id), ttr: Number(r.ttr), body: r.body } : undefined;
   };
 }
 
@@ -107,7 +107,7 @@ export function remove(owner: Owner, id: number): Step<boolean> {
 export function release(owner: Owner, id: number, pri: number, delay: number): Step<boolean> {
   return async (tx, b) => {
     const rows = await tx.unsafe(
-      `update beanrun_jobs set state = $5, pri = $4, delay = $6::integer, ready_at = beanrun_now() + $6::integer * 1000::bigint,
+      `update beanrun_jobs set state = $5, pri = $4, delay = $6::bigint, ready_at = beanrun_now() + $6::bigint * 1000,
          releases = releases + 1, front = 0, conn = 0, deadline = 0
        where id = $1 and state = 2 and front = $2 and conn = $3 returning tube`,
       [id, owner.front, owner.conn, pri, delay > 0 ? DELAYED : READY, delay] as never[],
@@ -142,7 +142,7 @@ export function touch(owner: Owner, id: number): Step<number> {
       P,
     );
     const r = one(rows);
-    return r ? r.ttr : -1;
+    return r ? Number(r.ttr) : -1;
   };
 }
 
