@@ -20,6 +20,9 @@ export const DIVERGENCES: Record<string, string> = {
   "counters in stats, stats-tube and stats-job":
     "its list-tubes shows the order above",
   "list-tubes order after tubes vanish": "the order above, not beanstalkd's (the last tube moving into the hole)",
+  "list-tubes-watched order after ignores": "its closing list-tubes shows the order above",
+  "tubes vanish when unused, paused or not": "its list-tubes shows the order above",
+  "150 tubes with 200-byte names": "its list-tubes shows the order above",
   "waiting connections: several jobs in one packet":
     "which of several waiting connections gets which job: wake-ups go through batches, not beanstalkd's exact waiter order",
   "pause-tube: waiting reserves are held until the pause ends":

@@ -168,7 +168,8 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     case Op.Stats: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
-      return run(I.serverStats(), (r) => Session.yaml(ctx.formatStats(r)), false);
+      const local = ctx.snapshot();
+      return run(I.serverStats(), (r) => Session.yaml(ctx.formatStats(r, local)), false);
     }
 
     case Op.StatsJob: {
@@ -183,11 +184,11 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (!isValidTubeName(buf, argAt, end)) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       const name = latin1(buf, argAt, end);
+      const refs = ctx.refs.get(name);
+      const local = { using: refs?.using ?? 0, watching: refs?.watching ?? 0, waiting: ctx.waitingOn(name) };
       return run(I.tubeStats(name), (t) => {
-        const refs = ctx.refs.get(name);
         const jobs = t.ready + t.reserved + t.delayed + t.buried;
         if (!refs && jobs === 0 && t.pauseLeftMs <= 0) return R.NOT_FOUND;
-        const local = { using: refs?.using ?? 0, watching: refs?.watching ?? 0, waiting: ctx.waitingOn(name) };
         return Session.yaml(I.formatTube(name, t, local, ctx.compat));
       }, false);
     }
@@ -195,8 +196,9 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     case Op.ListTubes: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
+      const localTubes = [...ctx.refs.keys()];
       return run(I.liveTubes(), (names) => {
-        const all = new Set(["default", ...ctx.refs.keys(), ...names]);
+        const all = new Set(["default", ...localTubes, ...names]);
         return Session.yaml(I.formatTubeNames([...all]));
       }, false);
     }

@@ -16,6 +16,16 @@ import type { Front } from "./front.ts";
 import type { ServerRow } from "./inspect.ts";
 import type { Session } from "./session.ts";
 
+export interface LocalStats {
+  ops: Float64Array;
+  producers: number;
+  workers: number;
+  waiting: number;
+  connections: number;
+  totalConns: number;
+  tubes: string[];
+}
+
 export interface TubeRefs {
   using: number;
   watching: number;
@@ -77,20 +87,23 @@ export class FrontContext {
     this.log(`beanrun: PostgreSQL: ${msg}`);
   }
 
+  /** This front end's figures for stats, taken when the command is read (its reply comes later). */
+  snapshot(): LocalStats {
+    const l: LocalStats = { ops: this.ops.slice(), producers: 0, workers: 0, waiting: 0, connections: this.sessions.size, totalConns: this.totalConns, tubes: [...this.refs.keys()] };
+    for (const s of this.sessions) {
+      if (s.producer) l.producers++;
+      if (s.worker) l.workers++;
+      if (s.wait) l.waiting++;
+    }
+    return l;
+  }
+
   /** stats: job counts cluster-wide, the rest this front end's. */
-  formatStats(r: ServerRow): string {
-    const ops = this.ops;
+  formatStats(r: ServerRow, l: LocalStats): string {
+    const { ops, producers, workers, waiting } = l;
     const cpu = this.host.cpuUsage();
     const rusage = (us: number) => `${Math.floor(us / 1e6)}.${String(Math.floor(us % 1e6)).padStart(6, "0")}`;
     const q = (s: string) => (this.compat === "1.12" ? s : `"${s}"`);
-    let producers = 0;
-    let workers = 0;
-    let waiting = 0;
-    for (const s of this.sessions) {
-      if (s.producer) producers++;
-      if (s.worker) workers++;
-      if (s.wait) waiting++;
-    }
     const names: [string, Op][] = [
       ["put", Op.Put], ["peek", Op.Peek], ["peek-ready", Op.PeekReady], ["peek-delayed", Op.PeekDelayed],
       ["peek-buried", Op.PeekBuried], ["reserve", Op.Reserve], ["reserve-with-timeout", Op.ReserveTimeout],
@@ -110,12 +123,12 @@ export class FrontContext {
       `job-timeouts: ${r.timeouts}\n` +
       `total-jobs: ${r.total}\n` +
       `max-job-size: ${this.maxJobSize}\n` +
-      `current-tubes: ${new Set(["default", ...this.refs.keys(), ...r.tubes]).size}\n` +
-      `current-connections: ${this.sessions.size}\n` +
+      `current-tubes: ${new Set(["default", ...l.tubes, ...r.tubes]).size}\n` +
+      `current-connections: ${l.connections}\n` +
       `current-producers: ${producers}\n` +
       `current-workers: ${workers}\n` +
       `current-waiting: ${waiting}\n` +
-      `total-connections: ${this.totalConns}\n` +
+      `total-connections: ${l.totalConns}\n` +
       `pid: ${this.host.pid}\n` +
       `version: "${this.host.version}"\n` +
       `rusage-utime: ${rusage(cpu.user)}\n` +

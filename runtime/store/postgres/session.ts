@@ -73,6 +73,8 @@ export class Session implements SocketEvents {
   private readPaused = false;
   private busy = false;
   private closing = false;
+  /** The peer half-closed: finish what it sent (reserves no longer wait), then close. */
+  private peerEnded = false;
   private closed = false;
   private everReserved = false;
 
@@ -110,12 +112,11 @@ export class Session implements SocketEvents {
   }
 
   onEnd(): void {
+    this.peerEnded = true;
     // beanstalkd answers a waiting reserve with TIMED_OUT when the peer hangs up.
     if (this.wait && !this.wait.attempting) this.finishWait(R.TIMED_OUT);
     else if (this.wait) this.wait.expired = R.TIMED_OUT;
     this.pump();
-    this.closing = true;
-    this.maybeEnd();
   }
 
   onClose(): void {
@@ -189,7 +190,9 @@ export class Session implements SocketEvents {
   }
 
   private maybeEnd(): void {
-    if (!this.closing || this.closed || this.pendingOut || this.replyHead < this.replies.length || this.wait) return;
+    if (this.closed || this.pendingOut || this.replyHead < this.replies.length || this.wait) return;
+    // After a half-close: once every complete command was handled (an unfinished one is dropped, as beanstalkd does).
+    if (!this.closing && !(this.peerEnded && !this.busy && !this.canStep())) return;
     this.closed = true;
     this.sock.end();
     this.teardown();
@@ -201,6 +204,7 @@ export class Session implements SocketEvents {
     while (!this.busy && !this.closing && this.head < this.tail && this.replies.length - this.replyHead < MAX_OUTSTANDING) {
       if (!this.step()) break;
     }
+    this.maybeEnd();
     const held = this.tail - this.head;
     if (!this.readPaused && held > HELD_HIGH) {
       this.readPaused = true;
@@ -209,6 +213,15 @@ export class Session implements SocketEvents {
       this.readPaused = false;
       this.sock.resume();
     }
+  }
+
+  /** Whether the buffered input holds a complete unit (line, body, or bytes to skip). */
+  private canStep(): boolean {
+    const avail = this.tail - this.head;
+    if (avail === 0) return false;
+    if (this.state === In.Body) return avail >= this.body!.size + 2;
+    if (this.state === In.Skip) return true;
+    return avail >= LINE_MAX || lineEnd(this.buf, this.head, this.head + Math.min(avail, LINE_MAX)) >= 0;
   }
 
   /** Handles one unit of input; false when more bytes are needed. */
@@ -245,7 +258,11 @@ export class Session implements SocketEvents {
         this.head += b.size + 2;
         this.state = In.Command;
         this.body = null;
-        if (buf[at + b.size] !== 13 || buf[at + b.size + 1] !== 10) return this.reply(R.EXPECTED_CRLF), true;
+        if (buf[at + b.size] !== 13 || buf[at + b.size + 1] !== 10) {
+          // beanstalkd gave the job its id before reading the body: that id is used up.
+          this.later(this.ctx.front.run(S.burnId(), this, false).then(() => R.EXPECTED_CRLF));
+          return true;
+        }
         if (this.ctx.draining) return this.reply(R.DRAINING), true;
         const data = buf.slice(at, at + b.size);
         this.later(this.ctx.front.run(S.put(this.use, b.pri, b.delay, b.ttr, data), this).then((id) => Session.line(`INSERTED ${id}`)));
@@ -299,6 +316,8 @@ export class Session implements SocketEvents {
     const w: Wait = { timeoutMs, attempting: false, gen: 0, expired: null, timers: [], slot: this.replies.length };
     // As beanstalkd: DEADLINE_SOON only when no job can be reserved right now.
     if (this.deadlineSoon()) w.expired = R.DEADLINE_SOON;
+    // After a half-close nothing can be waited for: answer at once.
+    else if (this.peerEnded) w.timeoutMs = 0;
     this.replies.push(null);
     this.wait = w;
     if (timeoutMs > 0) w.timers.push(setTimeout(() => this.expire(R.TIMED_OUT), timeoutMs));
@@ -376,9 +395,14 @@ export class Session implements SocketEvents {
   }
 
   dropWatch(tube: string): boolean {
-    if (!this.watch.includes(tube)) return true;
+    const at = this.watch.indexOf(tube);
+    if (at < 0) return true;
     if (this.watch.length === 1) return false;
-    this.watch = this.watch.filter((t) => t !== tube);
+    // beanstalkd's list removal: the last watched tube moves into the hole.
+    const next = [...this.watch];
+    next[at] = next[next.length - 1]!;
+    next.pop();
+    this.watch = next;
     this.ctx.tubeRef(tube, "watching", -1);
     return true;
   }

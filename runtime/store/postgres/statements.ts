@@ -234,3 +234,10 @@ export function pauseTube(tube: string, secs: number, mustExist: boolean): Step<
     return true;
   };
 }
+
+/** Uses up one job id, as beanstalkd does for a put whose body was refused (EXPECTED_CRLF). */
+export function burnId(): Step<void> {
+  return async (tx) => {
+    await tx.unsafe("select nextval(pg_get_serial_sequence('beanrun_jobs', 'id'))", [] as never[], P);
+  };
+}
