@@ -23,52 +23,8 @@ afterAll(async () => {
   await server.close();
 });
 
-/** A raw connection that collects every byte the server sends. */
-class Raw {
-  private chunks: Buffer[] = [];
-  private waiters: (() => void)[] = [];
-  closed = false;
-  private constructor(readonly sock: net.Socket) {
-    sock.on("data", (d: Buffer) => {
-      this.chunks.push(d);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    sock.on("close", () => {
-      this.closed = true;
-      for (const w of this.waiters.splice(0)) w();
-    });
-    sock.on("error", () => {});
-  }
-  static open(): Promise<Raw> {
-    return new Promise((resolve, reject) => {
-      const s = net.connect(server.port, "127.0.0.1", () => resolve(new Raw(s)));
-      s.once("error", reject);
-    });
-  }
-  send(data: string | Uint8Array): void {
-    this.sock.write(data);
-  }
-  text(): string {
-    return Buffer.concat(this.chunks).toString("latin1");
-  }
-  /** Waits until the received text satisfies `done` (or the timeout passes). */
-  async until(done: (s: string) => boolean, ms = 5000): Promise<string> {
-    const end = Date.now() + ms;
-    while (!done(this.text()) && !this.closed && Date.now() < end) {
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-    return this.text();
-  }
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
 async function roundTrip(cmd: string, expectPrefix: string): Promise<string> {
-  const c = await Raw.open();
+  const c = await Wire.open(server.port);
   c.send(cmd);
   const out = await c.until((s) => s.includes("\r\n"));
   c.close();
@@ -78,7 +34,7 @@ async function roundTrip(cmd: string, expectPrefix: string): Promise<string> {
 
 describe("bad input", () => {
   test("a command split byte by byte is answered once, correctly", async () => {
-    const c = await Raw.open();
+    const c = await Wire.open(server.port);
     const bytes = Buffer.from("put 5 0 10 7\r\nab\r\ncde\r\n");
     for (const b of bytes) {
       c.send(Buffer.from([b]));
@@ -95,7 +51,7 @@ describe("bad input", () => {
   });
 
   test("many commands pipelined in one packet get every reply in order", async () => {
-    const c = await Raw.open();
+    const c = await Wire.open(server.port);
     c.send("use pipe\r\n" + "put 0 0 10 1\r\nx\r\n".repeat(500) + "stats-tube pipe\r\n");
     const out = await c.until((s) => s.includes("pause-time-left"));
     expect(out.startsWith("USING pipe\r\n")).toBe(true);
@@ -104,7 +60,7 @@ describe("bad input", () => {
     c.send("kick 0\r\nquit\r\n");
     c.close();
     // Clean up the 500 jobs.
-    const d = await Raw.open();
+    const d = await Wire.open(server.port);
     d.send("watch pipe\r\nignore default\r\n" + "reserve-with-timeout 0\r\n".repeat(500));
     const got = await d.until((s) => (s.match(/RESERVED/g) ?? []).length === 500);
     const ids = [...got.matchAll(/RESERVED (\d+)/g)].map((m) => m[1]);
@@ -114,21 +70,21 @@ describe("bad input", () => {
   });
 
   test("an over-long line is answered BAD_FORMAT and the connection goes on", async () => {
-    const c = await Raw.open();
+    const c = await Wire.open(server.port);
     c.send("use " + "a".repeat(5000) + "\r\nlist-tube-used\r\n");
     expect(await c.until((s) => s.includes("USING"))).toBe("BAD_FORMAT\r\nUSING default\r\n");
     c.close();
   });
 
   test("a body longer than declared is EXPECTED_CRLF; the rest is read as commands", async () => {
-    const c = await Raw.open();
+    const c = await Wire.open(server.port);
     c.send("put 0 0 10 2\r\nabcd\r\nlist-tube-used\r\n");
     expect(await c.until((s) => s.includes("USING"))).toBe("EXPECTED_CRLF\r\nUNKNOWN_COMMAND\r\nUSING default\r\n");
     c.close();
   });
 
   test("an oversized body is skipped whole after JOB_TOO_BIG", async () => {
-    const c = await Raw.open();
+    const c = await Wire.open(server.port);
     const body = Buffer.alloc(5000, 0x0d); // full of CRs that must not be parsed as commands
     c.send(Buffer.concat([Buffer.from("put 0 0 10 5000\r\n"), body, Buffer.from("\r\nlist-tube-used\r\n")]));
     expect(await c.until((s) => s.includes("USING"))).toBe("JOB_TOO_BIG\r\nUSING default\r\n");
@@ -136,7 +92,7 @@ describe("bad input", () => {
   });
 
   test("binary bodies with \\r\\n and NUL inside come back byte for byte", async () => {
-    const c = await Raw.open();
+    const c = await Wire.open(server.port);
     const body = Buffer.from([0, 13, 10, 255, 13, 10, 0, 1, 2, 13]);
     c.send(Buffer.concat([Buffer.from(`use bin\r\nput 0 0 10 ${body.length}\r\n`), body, Buffer.from("\r\npeek-ready\r\n")]));
     const out = await c.until((s) => s.includes("FOUND") && s.endsWith("\r\n") && s.length > 40);
@@ -154,7 +110,7 @@ describe("bad input", () => {
     let seed = 42;
     const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
     for (let round = 0; round < 20; round++) {
-      const c = await Raw.open();
+      const c = await Wire.open(server.port);
       const junk = Buffer.alloc(2000 + Math.floor(rand() * 4000));
       for (let i = 0; i < junk.length; i++) {
         const r = rand();
@@ -169,12 +125,12 @@ describe("bad input", () => {
 
 describe("abrupt disconnects", () => {
   test("a connection dropped mid-body loses that job only; others are unaffected", async () => {
-    const a = await Raw.open();
+    const a = await Wire.open(server.port);
     a.send("use drop\r\nput 0 0 10 100\r\n" + "x".repeat(50));
     await a.until((s) => s.includes("USING"));
     a.close();
     await new Promise((r) => setTimeout(r, 50));
-    const b = await Raw.open();
+    const b = await Wire.open(server.port);
     b.send("stats-tube drop\r\n");
     // The tube lived only through the dropped connection and its unfinished job.
     expect(await b.until((s) => s.endsWith("\r\n"))).toBe("NOT_FOUND\r\n");
@@ -182,13 +138,13 @@ describe("abrupt disconnects", () => {
   });
 
   test("a connection closed while holding a reservation returns the job to ready", async () => {
-    const a = await Raw.open();
+    const a = await Wire.open(server.port);
     a.send("use ret\r\nput 0 0 100 1\r\nz\r\nwatch ret\r\nreserve\r\n");
     const out = await a.until((s) => s.includes("RESERVED"));
     const id = out.match(/RESERVED (\d+)/)![1];
     a.close();
     await new Promise((r) => setTimeout(r, 50));
-    const b = await Raw.open();
+    const b = await Wire.open(server.port);
     b.send(`stats-job ${id}\r\ndelete ${id}\r\n`);
     const st = await b.until((s) => s.includes("DELETED"));
     expect(st).toContain("state: ready\n");
@@ -196,10 +152,10 @@ describe("abrupt disconnects", () => {
   });
 
   test("a waiting reserve whose peer half-closes gets TIMED_OUT", async () => {
-    const c = await Raw.open();
+    const c = await Wire.open(server.port);
     c.send("watch nothing-here\r\nignore default\r\nreserve\r\n");
     await c.until((s) => s.includes("WATCHING 1"));
-    c.sock.end();
+    c.end();
     expect(await c.until((s) => s.includes("TIMED_OUT"))).toEndWith("TIMED_OUT\r\n");
     c.close();
   });
@@ -346,8 +302,8 @@ describe("HTTP sent to the queue port (cross-protocol requests)", () => {
 describe("many connections", () => {
   test("2,000 idle connections cost little memory and do not slow a busy one", async () => {
     const before = process.memoryUsage().rss;
-    const idle: Raw[] = [];
-    for (let i = 0; i < 2000; i++) idle.push(await Raw.open());
+    const idle: Wire[] = [];
+    for (let i = 0; i < 2000; i++) idle.push(await Wire.open(server.port));
     // Half of them leave a partial command behind.
     for (let i = 0; i < idle.length; i += 2) idle[i]!.send("put 0 0 10 5\r\nab");
     await new Promise((r) => setTimeout(r, 200));
@@ -361,8 +317,8 @@ describe("many connections", () => {
 
   test("a client that never reads its replies is throttled, not buffered without bound", async () => {
     const before = process.memoryUsage().rss;
-    const c = await Raw.open();
-    c.sock.pause(); // never read
+    const c = await Wire.open(server.port);
+    c.pause(); // never read
     c.send("put 0 0 10 1000\r\n" + "y".repeat(1000) + "\r\n");
     const many = "peek-ready\r\n".repeat(20000); // ~20 MB of replies requested
     for (let i = 0; i < 10; i++) c.send(many);
@@ -373,7 +329,7 @@ describe("many connections", () => {
     await roundTrip("list-tube-used\r\n", "USING default");
     c.close();
     await new Promise((r) => setTimeout(r, 100));
-    const d = await Raw.open();
+    const d = await Wire.open(server.port);
     d.send("peek-ready\r\n");
     const out = await d.until((s) => s.includes("y\r\n"));
     const id = out.match(/FOUND (\d+)/)![1];

@@ -1,5 +1,7 @@
 /**
- * A raw protocol session for tests: exact bytes out, exactly one reply in.
+ * The one raw wire client of the tests: exact bytes out, and replies in
+ * either one at a time (`reply`, `cmd`) or as everything received so far
+ * (`received`, `until`) for tests that look at the byte stream itself.
  *
  * A reply is one line ending in "\r\n"; for `OK <n>`, `FOUND <id> <n>` and
  * `RESERVED <id> <n>` it also includes the n data bytes and their trailing
@@ -17,12 +19,14 @@ const DATA_LINE = /^(?:OK (\d+)|FOUND \d+ (\d+)|RESERVED \d+ (\d+))$/;
 
 export class Wire {
   private buf: Buffer = Buffer.alloc(0);
+  private readonly all: Buffer[] = [];
   private readonly wakers = new Set<() => void>();
   closed = false;
 
   private constructor(private readonly sock: net.Socket) {
     sock.setNoDelay(true);
     sock.on("data", (d: Buffer) => {
+      this.all.push(d);
       this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
       this.wake();
     });
@@ -130,6 +134,34 @@ export class Wire {
   async cmd(data: string | Uint8Array, ms?: number): Promise<string> {
     this.send(data);
     return this.reply(ms);
+  }
+
+  /** Everything received since the connection opened, as latin1 text (replies consumed by reply() included). */
+  received(): string {
+    return Buffer.concat(this.all).toString("latin1");
+  }
+
+  /** Waits until received() satisfies `done`, the server closes, or `ms` pass; returns received(). */
+  async until(done: (text: string) => boolean, ms = 5000): Promise<string> {
+    const end = Date.now() + ms;
+    while (!done(this.received()) && !this.closed && Date.now() < end) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(wake, 50);
+        const self = this;
+        function wake() {
+          clearTimeout(t);
+          self.wakers.delete(wake);
+          resolve();
+        }
+        this.wakers.add(wake);
+      });
+    }
+    return this.received();
+  }
+
+  /** Stops reading from the socket (a client that does not read its replies). */
+  pause(): void {
+    this.sock.pause();
   }
 
   /** Closes abruptly (both directions). */
