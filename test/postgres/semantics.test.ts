@@ -138,3 +138,16 @@ describe.skipIf(!POSTGRES)("one PostgreSQL-backed front end", () => {
     w.close();
   }, 30_000);
 });
+
+describe.skipIf(!POSTGRES)("reserve-job", () => {
+  test("a job taken by reserve-job comes back when its connection closes", async () => {
+    const { port } = await front();
+    const w = await Wire.open(port);
+    const id = /INSERTED (\d+)/.exec(await put(w, "rj", 0, 0, 120))![1];
+    expect(await w.cmd(`reserve-job ${id}\r\n`)).toBe(`RESERVED ${id} 2\r\nrj\r\n`);
+    w.close();
+    const v = await Wire.open(port);
+    expect(await v.cmd("reserve-with-timeout 10\r\n", 15_000)).toBe(`RESERVED ${id} 2\r\nrj\r\n`);
+    v.close();
+  }, 30_000);
+});

@@ -415,7 +415,7 @@ export class Session implements SocketEvents {
     }
     this.ctx.tubeRef(this.use, "using", -1);
     for (const t of this.watch) this.ctx.tubeRef(t, "watching", -1);
-    if (this.everReserved) {
+    if (this.everReserved || this.reserved.size) {
       this.ctx.front.run(S.releaseConn(this.owner), this).catch((e) => this.ctx.logError(e));
     }
   }
