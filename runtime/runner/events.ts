@@ -123,7 +123,8 @@ export type RunnerEvent =
   | { type: "tube.resumed"; tube: string; waitedMs: number }
   | { type: "schedule.registered"; tube: string; cron: string; next: string | null }
   /** A cron tick put a job. */
-  | { type: "schedule.tick"; tube: string; cron: string; id: number }
+  /** `at`: the tick's scheduled time (ms since the epoch), which a busy process may run late. */
+  | { type: "schedule.tick"; tube: string; cron: string; id: number; at: number }
   | { type: "schedule.failed"; tube: string; cron: string; error: ErrorInfo }
   /** Under --connect: the server stopped answering; `retryInMs` until the next try. */
   | { type: "server.gone"; server: string; error: ErrorInfo; retryInMs: number }

@@ -21,10 +21,14 @@ export function startScheduler(jobs: readonly ResolvedJob[], put: Put, events: R
   for (const job of jobs) {
     for (const s of job.schedules) {
       const body = JSON.stringify(s.payload);
-      const cron = new Cron(s.cron, { timezone: s.timezone, protect: true, name: `${job.tube}: ${s.cron}` }, async () => {
+      const cron = new Cron(s.cron, { timezone: s.timezone, protect: true, name: `${job.tube}: ${s.cron}` }, async (self: Cron) => {
+        // The tick's scheduled time (the pattern's latest time up to now, with
+        // a few ms for a timer that fires early), not when the callback ran:
+        // a busy loop delays callbacks, and ticks are still told apart.
+        const at = self.previousRuns(1, new Date(Date.now() + 5))[0]?.getTime() ?? Date.now();
         try {
           const id = await put(job.tube, body, { priority: job.priority, ttr: job.ttr, delay: 0 });
-          events.emit({ type: "schedule.tick", tube: job.tube, cron: s.cron, id });
+          events.emit({ type: "schedule.tick", tube: job.tube, cron: s.cron, id, at });
         } catch (e) {
           events.emit({ type: "schedule.failed", tube: job.tube, cron: s.cron, error: errorInfo(e) });
         }
