@@ -63,7 +63,10 @@ async function main(): Promise<void> {
   }
   const port = await freePort();
   const http = await freePort();
-  const server = Bun.spawn(pinned("0", [process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", String(port), "--http", String(http)]), { stderr: "pipe", stdout: "ignore" });
+  const server = Bun.spawn(
+    pinned("0", [process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", String(port), "--http", String(http)]),
+    { stderr: "pipe", stdout: "ignore" },
+  );
   children.add(server);
   const base = `http://127.0.0.1:${http}/`;
   for (let i = 0; ; i++) {
@@ -75,7 +78,11 @@ async function main(): Promise<void> {
     }
   }
 
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
   try {
     // Page weight and time to first render.
     const pageBytes = (await (await fetch(base)).arrayBuffer()).byteLength;
@@ -101,7 +108,10 @@ async function main(): Promise<void> {
         await page.waitForSelector("main table");
       }
       const c0 = cpuSeconds(server.pid);
-      const gen = Bun.spawn(pinned("1", [LOADGEN, "cycle", String(port), "-c", String(CONNS), "-s", "100", "-t", String(SECS), "-w", "1"]), { stdout: "pipe" });
+      const gen = Bun.spawn(
+        pinned("1", [LOADGEN, "cycle", String(port), "-c", String(CONNS), "-s", "100", "-t", String(SECS), "-w", "1"]),
+        { stdout: "pipe" },
+      );
       children.add(gen);
       const out = await new Response(gen.stdout).text();
       await gen.exited;
@@ -112,7 +122,9 @@ async function main(): Promise<void> {
       // CPU over the whole run (warm-up included) per cycle completed in it, scaled to a million.
       const cycles = g.rate * (SECS + 1);
       rows.push({ console: withConsole, rate: g.rate, cpuPerM: (cpu / cycles) * 1e6 });
-      console.error(`round ${r + 1}: ${withConsole ? "console" : "none   "} ${Math.round(g.rate)} cycles/s, ${((cpu / cycles) * 1e6).toFixed(1)} CPU s per million cycles`);
+      console.error(
+        `round ${r + 1}: ${withConsole ? "console" : "none   "} ${Math.round(g.rate)} cycles/s, ${((cpu / cycles) * 1e6).toFixed(1)} CPU s per million cycles`,
+      );
     }
     const ratios: number[] = [];
     const rateRatios: number[] = [];
@@ -127,8 +139,14 @@ async function main(): Promise<void> {
           pollBytes,
           firstRenderMs: Math.round(median(renders)),
           firstContentfulPaintMs: Math.round(median(fcps)),
-          cyclesPerSecond: { none: Math.round(median(rows.filter((x) => !x.console).map((x) => x.rate))), console: Math.round(median(rows.filter((x) => x.console).map((x) => x.rate))) },
-          serverCpuPerMillionCycles: { none: +median(rows.filter((x) => !x.console).map((x) => x.cpuPerM)).toFixed(2), console: +median(rows.filter((x) => x.console).map((x) => x.cpuPerM)).toFixed(2) },
+          cyclesPerSecond: {
+            none: Math.round(median(rows.filter((x) => !x.console).map((x) => x.rate))),
+            console: Math.round(median(rows.filter((x) => x.console).map((x) => x.rate))),
+          },
+          serverCpuPerMillionCycles: {
+            none: +median(rows.filter((x) => !x.console).map((x) => x.cpuPerM)).toFixed(2),
+            console: +median(rows.filter((x) => x.console).map((x) => x.cpuPerM)).toFixed(2),
+          },
           cpuRatioConsoleOverNone: +median(ratios).toFixed(3),
           rateRatioConsoleOverNone: +median(rateRatios).toFixed(3),
           rounds: ROUNDS,

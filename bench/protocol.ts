@@ -10,7 +10,7 @@
  *
  *   bun bench/protocol.ts [--reference DIR] [--pairs N]
  */
-import { resolve, join } from "node:path";
+import { join, resolve } from "node:path";
 
 const ROOT = resolve(import.meta.dir, "..");
 const N = 150_000;
@@ -22,7 +22,15 @@ async function measure(root: string): Promise<{ cycleUs: number; putUs: number }
   const queue = new Queue({ maxJobSize: 65535 });
   const marked: { flush(): void; resume?(): void }[] = [];
   const host = { pid: 1, version: "b", hostname: "h", os: "o", platform: "p", instanceId: "0", cpuUsage: () => ({ user: 0, system: 0 }) };
-  const ctx = { queue, ops: new Float64Array(64), host, compat: "1.13", log: () => {}, markDirty: (c: never) => void marked.push(c), markRunnable: (c: never) => void marked.push(c) };
+  const ctx = {
+    queue,
+    ops: new Float64Array(64),
+    host,
+    compat: "1.13",
+    log: () => {},
+    markDirty: (c: never) => void marked.push(c),
+    markRunnable: (c: never) => void marked.push(c),
+  };
   const sock = { write: (_d: Uint8Array, s: number, e: number) => e - s, end() {}, pause() {}, resume() {} };
   const conn = new Connection(ctx, sock);
   const settle = () => {

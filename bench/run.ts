@@ -11,9 +11,9 @@
  * --server-cpu (default 0); the C load generator runs on --gen-cpu (default 1).
  * Results go to bench/results/<timestamp>.json.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { tmpdir, loadavg, cpus } from "node:os";
 import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "./lib/processes.ts";
 
 const BENCH = import.meta.dir;
@@ -42,8 +42,18 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    quick: false, only: [], rounds: 3, secs: 2, warmup: 0.5, jobs: 1_000_000, fillRounds: 2, maxSecs: 40,
-    serverCpu: "0", genCpu: "1", list: false, reference: "",
+    quick: false,
+    only: [],
+    rounds: 3,
+    secs: 2,
+    warmup: 0.5,
+    jobs: 1_000_000,
+    fillRounds: 2,
+    maxSecs: 40,
+    serverCpu: "0",
+    genCpu: "1",
+    list: false,
+    reference: "",
   };
   const set: Partial<Record<keyof Options, boolean>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -59,20 +69,57 @@ function parseArgs(argv: string[]): Options {
       return v;
     };
     switch (a) {
-      case "--quick": o.quick = true; break;
-      case "--only": o.only = val().split(",").map((s) => s.trim()).filter(Boolean); break;
-      case "--rounds": o.rounds = Math.round(num()); set.rounds = true; break;
-      case "--secs": o.secs = num(); set.secs = true; break;
-      case "--warmup": o.warmup = Number(val()); set.warmup = true; break;
-      case "--jobs": o.jobs = Math.round(num()); set.jobs = true; break;
-      case "--fill-rounds": o.fillRounds = Math.round(num()); set.fillRounds = true; break;
-      case "--max-secs": o.maxSecs = num(); set.maxSecs = true; break;
-      case "--server-cpu": o.serverCpu = val(); break;
-      case "--gen-cpu": o.genCpu = val(); break;
-      case "--list": o.list = true; break;
-      case "--reference": o.reference = resolve(val()); break;
-      case "-h": case "--help": usage(); break;
-      default: usage(`unknown argument ${a}`);
+      case "--quick":
+        o.quick = true;
+        break;
+      case "--only":
+        o.only = val()
+          .split(",")
+          .map((s) => s.trim())
+          .filter(Boolean);
+        break;
+      case "--rounds":
+        o.rounds = Math.round(num());
+        set.rounds = true;
+        break;
+      case "--secs":
+        o.secs = num();
+        set.secs = true;
+        break;
+      case "--warmup":
+        o.warmup = Number(val());
+        set.warmup = true;
+        break;
+      case "--jobs":
+        o.jobs = Math.round(num());
+        set.jobs = true;
+        break;
+      case "--fill-rounds":
+        o.fillRounds = Math.round(num());
+        set.fillRounds = true;
+        break;
+      case "--max-secs":
+        o.maxSecs = num();
+        set.maxSecs = true;
+        break;
+      case "--server-cpu":
+        o.serverCpu = val();
+        break;
+      case "--gen-cpu":
+        o.genCpu = val();
+        break;
+      case "--list":
+        o.list = true;
+        break;
+      case "--reference":
+        o.reference = resolve(val());
+        break;
+      case "-h":
+      case "--help":
+        usage();
+        break;
+      default:
+        usage(`unknown argument ${a}`);
     }
   }
   if (o.quick) {
@@ -139,9 +186,12 @@ async function ask(port: number, cmd: string, timeoutMs = 5000): Promise<string>
   return await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`no reply to ${cmd.trim()}`)), timeoutMs);
     Bun.connect({
-      hostname: "127.0.0.1", port,
+      hostname: "127.0.0.1",
+      port,
       socket: {
-        open(s) { s.write(cmd); },
+        open(s) {
+          s.write(cmd);
+        },
         data(s, d) {
           buf += d.toString("latin1");
           const ok = /^OK (\d+)\r\n/.exec(buf);
@@ -151,12 +201,17 @@ async function ask(port: number, cmd: string, timeoutMs = 5000): Promise<string>
             res(buf);
           }
         },
-        error(_s, e) { clearTimeout(timer); rej(e); },
+        error(_s, e) {
+          clearTimeout(timer);
+          rej(e);
+        },
       },
-    }).catch((e) => { clearTimeout(timer); rej(e); });
+    }).catch((e) => {
+      clearTimeout(timer);
+      rej(e);
+    });
   });
 }
-
 
 // ---------------------------------------------------------------- servers
 
@@ -177,7 +232,9 @@ async function startServer(name: ServerName, opts: Options, extra: string[]): Pr
   if (name === "beanstalkd" && !opts.reference) {
     const port = await freePort();
     const proc = Bun.spawn([...pin, BEANSTALKD, "-l", "127.0.0.1", "-p", String(port), ...extra], {
-      stdin: "ignore", stdout: "ignore", stderr: "pipe",
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
     });
     children.add(proc);
     const err = tail(proc.stderr as ReadableStream<Uint8Array>);
@@ -194,7 +251,10 @@ async function startServer(name: ServerName, opts: Options, extra: string[]): Pr
   }
   const root = name === "beanstalkd" ? opts.reference : ROOT;
   const proc = Bun.spawn([...pin, BUN, join(root, "runtime", "cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...extra], {
-    cwd: root, stdin: "ignore", stdout: "ignore", stderr: "pipe",
+    cwd: root,
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
   });
   children.add(proc);
   let port = 0;
@@ -262,8 +322,8 @@ async function loadgen(opts: Options, args: string[], timeoutS: number): Promise
 // ---------------------------------------------------------------- workloads
 
 interface Metric {
-  key: string;           // e.g. "rate", "rss", "drain"
-  label: string;         // row label suffix
+  key: string; // e.g. "rate", "rss", "drain"
+  label: string; // row label suffix
   unit: string;
   higherIsBetter: boolean;
 }
@@ -293,8 +353,13 @@ const RATE = (unit: string): Metric => ({ key: "rate", label: "", unit, higherIs
 
 /** Runs a timed loadgen mode and samples the server's CPU use around it. */
 async function timed(s: Server, o: Options, args: string[]): Promise<Sample> {
-  const c0 = cpuSeconds(s.proc.pid), t0 = performance.now();
-  const r = await loadgen(o, [args[0]!, String(s.port), ...args.slice(1), "-t", String(o.secs), "-w", String(o.warmup)], o.secs + o.warmup + 20);
+  const c0 = cpuSeconds(s.proc.pid),
+    t0 = performance.now();
+  const r = await loadgen(
+    o,
+    [args[0]!, String(s.port), ...args.slice(1), "-t", String(o.secs), "-w", String(o.warmup)],
+    o.secs + o.warmup + 20,
+  );
   const serverCpu = (cpuSeconds(s.proc.pid) - c0) / ((performance.now() - t0) / 1000);
   return { values: { rate: r.rate }, gen_cpu: [r.gen_cpu], server_cpu: serverCpu, p50_us: r.p50_us, p99_us: r.p99_us };
 }
@@ -302,7 +367,8 @@ async function timed(s: Server, o: Options, args: string[]): Promise<Sample> {
 function cycleWorkload(conns: number, body: number): Workload {
   const b = body >= 1024 ? `${body / 1024}KB` : `${body}B`;
   return {
-    id: `cycle-${conns}c-${b}`, group: "cycle",
+    id: `cycle-${conns}c-${b}`,
+    group: "cycle",
     title: `put>reserve>delete, ${conns} conn, ${b}`,
     metrics: [RATE("cycles/s")],
     rounds: (o) => o.rounds,
@@ -313,7 +379,8 @@ function cycleWorkload(conns: number, body: number): Workload {
 function walWorkload(mode: "f0" | "f200" | "F", kind: "put" | "cycle"): Workload {
   const flags = mode === "F" ? ["-F"] : ["-f", mode.slice(1)];
   return {
-    id: `wal-${mode}-${kind}`, group: "wal",
+    id: `wal-${mode}-${kind}`,
+    group: "wal",
     title: `-b ${flags.join(" ")}: ${kind === "put" ? "put" : "put>reserve>delete"}, 50 conn, 100B`,
     metrics: [RATE(kind === "put" ? "puts/s" : "cycles/s")],
     rounds: (o) => o.rounds,
@@ -324,16 +391,24 @@ function walWorkload(mode: "f0" | "f200" | "F", kind: "put" | "cycle"): Workload
 }
 
 const WORKLOADS: Workload[] = [
-  cycleWorkload(1, 100), cycleWorkload(50, 100), cycleWorkload(200, 100),
-  cycleWorkload(1, 10240), cycleWorkload(50, 10240), cycleWorkload(200, 10240),
+  cycleWorkload(1, 100),
+  cycleWorkload(50, 100),
+  cycleWorkload(200, 100),
+  cycleWorkload(1, 10240),
+  cycleWorkload(50, 10240),
+  cycleWorkload(200, 10240),
   {
-    id: "pipe-64", group: "pipe", title: "pipelined puts, 1 conn, 64 in flight, 100B",
+    id: "pipe-64",
+    group: "pipe",
+    title: "pipelined puts, 1 conn, 64 in flight, 100B",
     metrics: [RATE("puts/s")],
     rounds: (o) => o.rounds,
     run: (s, o) => timed(s, o, ["pipe", "-d", "64", "-s", "100"]),
   },
   {
-    id: "fill-drain", group: "fill", title: "", // titles come from the metrics
+    id: "fill-drain",
+    group: "fill",
+    title: "", // titles come from the metrics
     metrics: [
       { key: "fill", label: "fill N jobs (100B, 64 in flight)", unit: "puts/s", higherIsBetter: true },
       { key: "rss", label: "RSS with N ready 100B jobs", unit: "MiB", higherIsBetter: false },
@@ -351,7 +426,9 @@ const WORKLOADS: Workload[] = [
       if (f.complete) {
         if (ready !== o.jobs) throw new Error(`${s.name}: after the fill, current-jobs-ready is ${ready}, expected ${o.jobs}`);
       } else {
-        notes.push(`${s.name}: fill stopped at the ${o.maxSecs}s limit after ${f.ops} of ${o.jobs} jobs (rate and RSS are for ${ready} jobs)`);
+        notes.push(
+          `${s.name}: fill stopped at the ${o.maxSecs}s limit after ${f.ops} of ${o.jobs} jobs (rate and RSS are for ${ready} jobs)`,
+        );
       }
       const d = await loadgen(o, ["drain", String(s.port), "-n", String(ready), "-d", "64", "-t", lim], o.maxSecs + 20);
       if (d.complete) {
@@ -363,9 +440,12 @@ const WORKLOADS: Workload[] = [
       return { values: { fill: f.rate, rss, drain: d.rate }, gen_cpu: [f.gen_cpu, d.gen_cpu], notes, idleRss: rss0 };
     },
   },
-  walWorkload("f0", "put"), walWorkload("f0", "cycle"),
-  walWorkload("f200", "put"), walWorkload("f200", "cycle"),
-  walWorkload("F", "put"), walWorkload("F", "cycle"),
+  walWorkload("f0", "put"),
+  walWorkload("f0", "cycle"),
+  walWorkload("f200", "put"),
+  walWorkload("f200", "cycle"),
+  walWorkload("F", "put"),
+  walWorkload("F", "cycle"),
 ];
 
 function selected(o: Options): Workload[] {
@@ -416,8 +496,12 @@ async function main(): Promise<void> {
   await buildLoadgen();
   const started = new Date();
   const load0 = loadavg()[0]!;
-  console.log(`bench: ${ws.length} workloads, ${o.rounds} round(s) x ${o.secs}s (+${o.warmup}s warm-up), fill/drain ${o.jobs} jobs x ${o.fillRounds} round(s)`);
-  console.log(`bench: servers on cpu ${o.serverCpu}, load generator on cpu ${o.genCpu}; ${cpus().length} cpus; load average ${load0.toFixed(2)}`);
+  console.log(
+    `bench: ${ws.length} workloads, ${o.rounds} round(s) x ${o.secs}s (+${o.warmup}s warm-up), fill/drain ${o.jobs} jobs x ${o.fillRounds} round(s)`,
+  );
+  console.log(
+    `bench: servers on cpu ${o.serverCpu}, load generator on cpu ${o.genCpu}; ${cpus().length} cpus; load average ${load0.toFixed(2)}`,
+  );
   if (load0 > 0.5) console.log("bench: WARNING: the machine is not idle (load average > 0.5): figures will be noisy");
 
   const tmpRoot = mkdtempSync(join(tmpdir(), "beanrun-bench-"));
@@ -428,10 +512,18 @@ async function main(): Promise<void> {
 
   for (const w of ws) {
     const rowsFor = w.metrics.map<RowResult>((m) => ({
-      workload: w.id, metric: m.key,
-      label: (w.title || m.label).replace("N jobs", `${o.jobs.toLocaleString("en")} jobs`).replace("N ready", `${o.jobs.toLocaleString("en")} ready`),
-      unit: m.unit, higherIsBetter: m.higherIsBetter,
-      beanstalkd: [], beanrun: [], median: { beanstalkd: null, beanrun: null }, ratio: null, notes: [],
+      workload: w.id,
+      metric: m.key,
+      label: (w.title || m.label)
+        .replace("N jobs", `${o.jobs.toLocaleString("en")} jobs`)
+        .replace("N ready", `${o.jobs.toLocaleString("en")} ready`),
+      unit: m.unit,
+      higherIsBetter: m.higherIsBetter,
+      beanstalkd: [],
+      beanrun: [],
+      median: { beanstalkd: null, beanrun: null },
+      ratio: null,
+      notes: [],
     }));
     rows.push(...rowsFor);
     let skipOurs: string | undefined;
@@ -496,18 +588,27 @@ async function main(): Promise<void> {
       row.ratio = row.median.beanstalkd && row.median.beanrun !== null ? row.median.beanrun / row.median.beanstalkd : null;
     }
     const genMax = Math.max(...samples.filter((x) => x.workload === w.id).flatMap((x) => (x as unknown as Sample).gen_cpu));
-    if (genMax > 0.85) warnings.push(`${w.id}: the load generator used ${(genMax * 100).toFixed(0)}% of its core: it may be the bottleneck`);
+    if (genMax > 0.85)
+      warnings.push(`${w.id}: the load generator used ${(genMax * 100).toFixed(0)}% of its core: it may be the bottleneck`);
     const srv = (n: ServerName) => {
-      const xs = samples.filter((x) => x.workload === w.id && x.server === n).map((x) => (x as unknown as Sample).server_cpu).filter((v): v is number => v !== undefined);
+      const xs = samples
+        .filter((x) => x.workload === w.id && x.server === n)
+        .map((x) => (x as unknown as Sample).server_cpu)
+        .filter((v): v is number => v !== undefined);
       return xs.length ? `${(median(xs) * 100).toFixed(0)}%` : "-";
     };
-    process.stdout.write(` gen cpu <= ${(genMax * 100).toFixed(0)}%; server cpu (median) ${refLabel(o)} ${srv("beanstalkd")}, beanrun ${srv("beanrun")}\n`);
+    process.stdout.write(
+      ` gen cpu <= ${(genMax * 100).toFixed(0)}%; server cpu (median) ${refLabel(o)} ${srv("beanstalkd")}, beanrun ${srv("beanrun")}\n`,
+    );
   }
 
   // ---- table
   const head = ["workload", "unit", refLabel(o), "beanrun", "ratio"];
   const body = rows.map((r) => [
-    r.label, r.unit, fmt(r.median.beanstalkd, r.unit), r.skipped ? "skipped" : fmt(r.median.beanrun, r.unit),
+    r.label,
+    r.unit,
+    fmt(r.median.beanstalkd, r.unit),
+    r.skipped ? "skipped" : fmt(r.median.beanrun, r.unit),
     r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${r.higherIsBetter ? "" : " (lower is better)"}`,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -530,10 +631,26 @@ async function main(): Promise<void> {
   const file = join(outDir, `${stamp}${o.quick ? "-quick" : ""}.json`);
   const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
   const bsVersion = Bun.spawnSync([BEANSTALKD, "-v"]).stdout.toString().trim();
-  writeFileSync(file, JSON.stringify({
-    started: started.toISOString(), finished: new Date().toISOString(), git, bun: Bun.version, beanstalkd: bsVersion,
-    cpus: cpus().length, loadavg: { start: load0, end: load1 }, options: o, rows, samples, warnings,
-  }, null, 2) + "\n");
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        git,
+        bun: Bun.version,
+        beanstalkd: bsVersion,
+        cpus: cpus().length,
+        loadavg: { start: load0, end: load1 },
+        options: o,
+        rows,
+        samples,
+        warnings,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   console.log(`\nresults: ${file.slice(ROOT.length + 1)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bun
+import { mkdtempSync } from "node:fs";
 /**
  * Timer lateness under load: how late delayed jobs become ready and TTRs
  * expire while producers put delayed jobs at a steady rate, in memory and
@@ -22,9 +23,8 @@
  * bench/run.ts. Figures on a shared machine are noisy: compare the rows of one run.
  */
 import * as net from "node:net";
-import { mkdtempSync } from "node:fs";
-import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "./lib/processes.ts";
 
@@ -58,7 +58,9 @@ async function start(name: string, flags: string[]): Promise<Server> {
   if (name === "beanstalkd") {
     const port = 20000 + Math.floor(Math.random() * 20000);
     const proc = Bun.spawn(["taskset", "-c", "0", BEANSTALKD, "-l", "127.0.0.1", "-p", String(port), ...flags], {
-      stdin: "ignore", stdout: "ignore", stderr: "pipe",
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
     });
     children.add(proc);
     const err = tail(proc.stderr as ReadableStream<Uint8Array>);
@@ -72,9 +74,15 @@ async function start(name: string, flags: string[]): Promise<Server> {
     }
     throw new Error(`beanstalkd did not start: ${err.text()}`);
   }
-  const proc = Bun.spawn(["taskset", "-c", "0", process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags], {
-    cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe",
-  });
+  const proc = Bun.spawn(
+    ["taskset", "-c", "0", process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags],
+    {
+      cwd: ROOT,
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  );
   children.add(proc);
   let port = 0;
   const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
@@ -196,14 +204,18 @@ async function measure(port: number): Promise<Result> {
 
 function row(name: string, r: Result): string {
   const f = (xs: number[]) =>
-    `${pct(xs, 50).toFixed(1).padStart(7)} ${pct(xs, 99).toFixed(1).padStart(8)} ${Math.max(...xs).toFixed(1).padStart(8)} ${String(xs.filter((x) => x > 100).length).padStart(6)} ${String(xs.length).padStart(7)}`;
+    `${pct(xs, 50).toFixed(1).padStart(7)} ${pct(xs, 99).toFixed(1).padStart(8)} ${Math.max(...xs)
+      .toFixed(1)
+      .padStart(8)} ${String(xs.filter((x) => x > 100).length).padStart(6)} ${String(xs.length).padStart(7)}`;
   return `${name.padEnd(24)} delayed ${f(r.delayed)}\n${"".padEnd(24)} ttr     ${f(r.ttr)}`;
 }
 
 cleanupOnSignals("bench/timers");
 const tmp = mkdtempSync(join(tmpdir(), "beanrun-timers-"));
 tempDirs.add(tmp);
-console.log(`bench/timers: ${RATE} delayed puts/s (delay 1-5 s) for ${SECS} s, ${WORKERS} workers; ${TTR_JOBS} TTR-1s jobs over ${HOLDERS} holders`);
+console.log(
+  `bench/timers: ${RATE} delayed puts/s (delay 1-5 s) for ${SECS} s, ${WORKERS} workers; ${TTR_JOBS} TTR-1s jobs over ${HOLDERS} holders`,
+);
 console.log(`${"server".padEnd(24)} kind    p50 ms   p99 ms   max ms  >100ms   count`);
 try {
   for (const mode of args.modes!.split(",")) {

@@ -67,7 +67,8 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2"]) {
 }
 
 child.on("error", (e) => {
-  const hint = e.code === "ENOENT" ? " (the bun package was not installed; reinstall beanrun without --ignore-scripts, or set BEANRUN_BUN)" : "";
+  const hint =
+    e.code === "ENOENT" ? " (the bun package was not installed; reinstall beanrun without --ignore-scripts, or set BEANRUN_BUN)" : "";
   console.error(`beanrun: cannot start Bun at ${bun}: ${e.message}${hint}`);
   process.exit(1);
 });

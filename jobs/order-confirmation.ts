@@ -35,8 +35,7 @@ const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 export function render(order: Order): { subject: string; text: string; html: string } {
-  const money = (cents: number): string =>
-    new Intl.NumberFormat("en", { style: "currency", currency: order.currency }).format(cents / 100);
+  const money = (cents: number): string => new Intl.NumberFormat("en", { style: "currency", currency: order.currency }).format(cents / 100);
   const total = order.items.reduce((s, i) => s + i.quantity * i.unitPrice, 0);
   const subject = `Your order ${order.orderId} is confirmed`;
   const lines = order.items.map((i) => `  ${i.quantity} x ${i.name} (${i.sku})  ${money(i.quantity * i.unitPrice)}`);

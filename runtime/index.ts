@@ -6,9 +6,11 @@
  * Bun loads this file as it is; Node and Deno get the same API compiled to
  * JavaScript (dist/node, built at npm pack).
  */
+
+export { BeanstalkError, Client, type Job, type PutOptions } from "./client/index.ts";
 export {
-  defineJob,
   type Backoff,
+  defineJob,
   type JobContext,
   type JobDefinition,
   type JobLogger,
@@ -16,6 +18,5 @@ export {
   type Schedule,
   type ScheduleEntry,
 } from "./runner/define.ts";
-export { close, enqueue, EnqueueError, Producer, type EnqueueOptions } from "./runner/enqueue.ts";
+export { close, EnqueueError, type EnqueueOptions, enqueue, Producer } from "./runner/enqueue.ts";
 export type { StandardSchemaV1 } from "./runner/standard-schema.ts";
-export { Client, BeanstalkError, type Job, type PutOptions } from "./client/index.ts";

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Client } from "../runtime/client/index.ts";
-import { BUN, ROOT, startOurs, type ServerProcess } from "./support/servers.ts";
+import { BUN, ROOT, type ServerProcess, startOurs } from "./support/servers.ts";
 
 let server: ServerProcess;
 let client: Client;
@@ -58,7 +58,10 @@ async function seed(tube: string, bodies: string[], opts: { priority?: number; d
 
 /** Puts `n` jobs into `tube` and buries them (reserve-job + bury); resolves with their ids. */
 async function seedBuried(tube: string, n: number): Promise<number[]> {
-  const ids = await seed(tube, Array.from({ length: n }, (_, i) => `dead ${i}`));
+  const ids = await seed(
+    tube,
+    Array.from({ length: n }, (_, i) => `dead ${i}`),
+  );
   const c = await Client.connect({ port: server.port });
   for (const id of ids) {
     await c.reserveJob(id);
@@ -184,7 +187,16 @@ describe("tubes", () => {
     const lines = text.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^TUBE +READY {2}RESERVED {2}DELAYED {2}BURIED {2}URGENT {2}WAITING {2}PAUSED$/);
     const row = lines.find((l) => l.startsWith("tb-jobs "))!;
-    expect(row.split(/ +/)).toEqual(["tb-jobs", "3", "0", "1", "1", "3", "0", expect.stringMatching(/^1(0\d|1\d|20)s$/) /* 120 s pause, seconds pass on a busy machine */]);
+    expect(row.split(/ +/)).toEqual([
+      "tb-jobs",
+      "3",
+      "0",
+      "1",
+      "1",
+      "3",
+      "0",
+      expect.stringMatching(/^1(0\d|1\d|20)s$/) /* 120 s pause, seconds pass on a busy machine */,
+    ]);
     expect(lines.some((l) => /^default +\d/.test(l))).toBe(true);
 
     const rows = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
@@ -311,7 +323,11 @@ describe("kick, kick-job, delete, delete-buried, pause", () => {
   test("kick-job ID; a job in another state is explained, a missing one is not found", async () => {
     const [buried] = await seedBuried("kj", 1);
     const [ready] = await seed("kj", ["r"]);
-    const [ok, wrong, missing] = await Promise.all([cli(["kick-job", String(buried)]), cli(["kick-job", String(ready)]), cli(["kick-job", "999998"])]);
+    const [ok, wrong, missing] = await Promise.all([
+      cli(["kick-job", String(buried)]),
+      cli(["kick-job", String(ready)]),
+      cli(["kick-job", "999998"]),
+    ]);
     expect(ok).toMatchObject({ code: 0, stdout: `kicked job ${buried}\n` });
     expect((await client.statsJob(buried)).state).toBe("ready");
     expect(wrong.code).toBe(1);
@@ -385,7 +401,11 @@ describe("top", () => {
       expect(block).toMatch(/\nconnections +\d+ \(producers \d+, workers \d+, waiting \d+\)/);
       expect(block).toMatch(/\nTUBE +READY +RESERVED +DELAYED +BURIED +URGENT +WAITING +PUT\/S +DEL\/S +PAUSED\n/);
     }
-    const row = (block: string): string[] => block.split("\n").find((l) => l.startsWith("top-t "))!.split(/ +/);
+    const row = (block: string): string[] =>
+      block
+        .split("\n")
+        .find((l) => l.startsWith("top-t "))!
+        .split(/ +/);
     expect(row(blocks[0]!).slice(7, 9)).toEqual(["-", "-"]);
     expect(blocks[0]).toContain("put/s -");
     const [putRate, delRate] = row(blocks[1]!).slice(7, 9).map(Number);

@@ -7,21 +7,21 @@
  * Run: node_modules/.bin/bun test test/client.test.ts --timeout 30000
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as net from "node:net";
 import { existsSync } from "node:fs";
+import * as net from "node:net";
 import {
   BeanstalkError,
   Client,
   ConnectionError,
+  connect,
   DEFAULT_PRIORITY,
   Job,
-  type Reply,
-  ReplyParser,
-  ReplyParseError,
-  connect,
   json,
   parseYamlList,
   parseYamlMap,
+  type Reply,
+  ReplyParseError,
+  ReplyParser,
   text,
 } from "../runtime/client/index.ts";
 
@@ -205,7 +205,14 @@ describe("against beanstalkd 1.12", () => {
     expect(Object.keys(s)).not.toContain("raw"); // non-enumerable
 
     const t = await c.statsTube("st");
-    expect(t).toMatchObject({ name: "st", "current-jobs-ready": 1, "current-jobs-urgent": 1, "total-jobs": 1, "current-using": 1, "current-watching": 1 });
+    expect(t).toMatchObject({
+      name: "st",
+      "current-jobs-ready": 1,
+      "current-jobs-urgent": 1,
+      "total-jobs": 1,
+      "current-using": 1,
+      "current-watching": 1,
+    });
     const j = await c.statsJob(id);
     expect(j).toEqual({
       id,
@@ -234,10 +241,11 @@ describe("against beanstalkd 1.12", () => {
 
   test("error replies become BeanstalkError with the protocol word", async () => {
     const c = await on("errs");
-    const code = (p: Promise<unknown>): Promise<unknown> => p.then(
-      () => "resolved",
-      (e: unknown) => (e instanceof BeanstalkError ? e.code : e),
-    );
+    const code = (p: Promise<unknown>): Promise<unknown> =>
+      p.then(
+        () => "resolved",
+        (e: unknown) => (e instanceof BeanstalkError ? e.code : e),
+      );
     expect(await code(c.delete(999999))).toBe("NOT_FOUND");
     expect(await code(c.release(999999))).toBe("NOT_FOUND");
     expect(await code(c.bury(999999))).toBe("NOT_FOUND");
@@ -288,7 +296,15 @@ describe("against beanstalkd 1.12", () => {
     const big = new Uint8Array(60000);
     for (let i = 0; i < big.length; i++) big[i] = (i * 7919) & 255;
     big.set([13, 10], 30000);
-    const bodies = [all, crlf, new Uint8Array(0), new Uint8Array([13]), new Uint8Array([10]), big, new Uint8Array([0, 13, 10, 255, 13, 10])];
+    const bodies = [
+      all,
+      crlf,
+      new Uint8Array(0),
+      new Uint8Array([13]),
+      new Uint8Array([10]),
+      big,
+      new Uint8Array([0, 13, 10, 255, 13, 10]),
+    ];
     const ids = await Promise.all(bodies.map((b) => c.put(b)));
     const peeked = await Promise.all(ids.map((id) => c.peek(id)));
     peeked.forEach((j, i) => expect(j!.body).toEqual(bodies[i]!));
@@ -623,7 +639,11 @@ describe("ReplyParser", () => {
 
 describe("YAML subset", () => {
   test("maps and lists, 1.12 plain and 1.13 quoted", () => {
-    expect(parseYamlMap('---\nname: default\nversion: "1.13"\nos: #1 SMP: x\n')).toEqual({ name: "default", version: "1.13", os: "#1 SMP: x" });
+    expect(parseYamlMap('---\nname: default\nversion: "1.13"\nos: #1 SMP: x\n')).toEqual({
+      name: "default",
+      version: "1.13",
+      os: "#1 SMP: x",
+    });
     expect(parseYamlList('---\n- default\n- "a b"\n- x\n')).toEqual(["default", "a b", "x"]);
     expect(parseYamlList("---\n")).toEqual([]);
   });

@@ -20,11 +20,12 @@
  * (a check that the comparison really bites).
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { BEANSTALKD, SUBJECT, maxJobSize, startPair, startSubject, stopSpares, type ServerProcess } from "./support/servers.ts";
+import { BEANSTALKD, maxJobSize, type ServerProcess, SUBJECT, startPair, startSubject, stopSpares } from "./support/servers.ts";
 
 afterAll(stopSpares);
-import { CLOSED, NONE, Wire } from "./support/wire.ts";
+
 import { normalise, reconcileClock } from "./support/normalise.ts";
+import { CLOSED, NONE, Wire } from "./support/wire.ts";
 
 type Entry = { text: string; reply?: string };
 
@@ -182,7 +183,8 @@ function explain(ref: Entry[], sub: Entry[]): string {
     const al = (ar ?? a?.text ?? "<missing>").split("\n");
     const bl = (br ?? b?.text ?? "<missing>").split("\n");
     if (al.length === bl.length && al.length > 3) {
-      for (let k = 0; k < al.length; k++) if (al[k] !== bl[k]) out.push(`    expected ${JSON.stringify(al[k])}\n    actual   ${JSON.stringify(bl[k])}`);
+      for (let k = 0; k < al.length; k++)
+        if (al[k] !== bl[k]) out.push(`    expected ${JSON.stringify(al[k])}\n    actual   ${JSON.stringify(bl[k])}`);
     } else {
       out.push(`    expected ${show(ar ?? a?.text ?? "<missing>", 400)}\n    actual   ${show(br ?? b?.text ?? "<missing>", 400)}`);
     }
@@ -207,7 +209,11 @@ async function nudge(c: Conn): Promise<void> {
 }
 
 const subjectName =
-  SUBJECT === "reference" ? "a second beanstalkd (self-check)" : SUBJECT === "ours-1.13" ? "beanrun without --compat (must fail)" : "beanrun --compat 1.12";
+  SUBJECT === "reference"
+    ? "a second beanstalkd (self-check)"
+    : SUBJECT === "ours-1.13"
+      ? "beanrun without --compat (must fail)"
+      : "beanrun --compat 1.12";
 
 describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, () => {
   describe("every command", () => {
@@ -480,21 +486,102 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
       same(async (r) => {
         const c = await r.conn();
         const lines = [
-          "put ", "put 1", "put 1 2", "put 1 2 3", "put a 0 0 1", "put 1 2 3 4 5", "put -1 0 0 1", "put 1 -2 3 1",
-          "put 1 2 -3 1", "put 1 2 3 -1", "put 1 2 3 1 ", "put 1 2 3 1x", "put +1 2 3 1", "put 0x1 2 3 1", "put 1e3 2 3 1",
-          "put 1.5 2 3 1", "put 1  2  3  1", "put  1 2 3 1", "put\t1 2 3 1", "put 1\t2 3 1",
-          "reserve ", "reserve x", "reserve-job", "reserve-job ", "reserve-job x", "reserve-job 1 ", "reserve-job -1",
-          "delete", "delete ", "delete x", "delete 1 ", "delete 1x", "delete -1", "delete +1", "delete 1 2", "delete  1",
-          "release", "release 1", "release 1 2", "release 1 2 3 ", "release 1 2 x", "release x 2 3", "release 1 -2 3",
-          "bury", "bury 1", "bury 1 x", "bury 1 2 ", "bury x 1",
-          "touch", "touch ", "touch x", "touch 1 ", "touch -5",
-          "kick", "kick ", "kick x", "kick -1", "kick 3x", "kick 1 ", "kick-job", "kick-job ", "kick-job x", "kick-job 1 ",
-          "peek", "peek ", "peek x", "peek 1 ", "peek -1", "peek-ready ", "peek-readyx", "peek-delayed ", "peek-delayedx",
-          "peek-buried ", "peek-buriedx",
-          "stats ", "statsx", "stats-job", "stats-job ", "stats-job x", "stats-job 1 ",
-          "list-tubes ", "list-tubesx", "list-tube-used ", "list-tube-usedx", "list-tubes-watched ", "list-tubes-watchedx",
-          "pause-tube", "pause-tube ", "pause-tube x", "pause-tube default", "pause-tube default ", "pause-tube default x",
-          "pause-tube default 1 ", "pause-tube default -1", "pause-tubedefault 0", "pause-tube  default 0",
+          "put ",
+          "put 1",
+          "put 1 2",
+          "put 1 2 3",
+          "put a 0 0 1",
+          "put 1 2 3 4 5",
+          "put -1 0 0 1",
+          "put 1 -2 3 1",
+          "put 1 2 -3 1",
+          "put 1 2 3 -1",
+          "put 1 2 3 1 ",
+          "put 1 2 3 1x",
+          "put +1 2 3 1",
+          "put 0x1 2 3 1",
+          "put 1e3 2 3 1",
+          "put 1.5 2 3 1",
+          "put 1  2  3  1",
+          "put  1 2 3 1",
+          "put\t1 2 3 1",
+          "put 1\t2 3 1",
+          "reserve ",
+          "reserve x",
+          "reserve-job",
+          "reserve-job ",
+          "reserve-job x",
+          "reserve-job 1 ",
+          "reserve-job -1",
+          "delete",
+          "delete ",
+          "delete x",
+          "delete 1 ",
+          "delete 1x",
+          "delete -1",
+          "delete +1",
+          "delete 1 2",
+          "delete  1",
+          "release",
+          "release 1",
+          "release 1 2",
+          "release 1 2 3 ",
+          "release 1 2 x",
+          "release x 2 3",
+          "release 1 -2 3",
+          "bury",
+          "bury 1",
+          "bury 1 x",
+          "bury 1 2 ",
+          "bury x 1",
+          "touch",
+          "touch ",
+          "touch x",
+          "touch 1 ",
+          "touch -5",
+          "kick",
+          "kick ",
+          "kick x",
+          "kick -1",
+          "kick 3x",
+          "kick 1 ",
+          "kick-job",
+          "kick-job ",
+          "kick-job x",
+          "kick-job 1 ",
+          "peek",
+          "peek ",
+          "peek x",
+          "peek 1 ",
+          "peek -1",
+          "peek-ready ",
+          "peek-readyx",
+          "peek-delayed ",
+          "peek-delayedx",
+          "peek-buried ",
+          "peek-buriedx",
+          "stats ",
+          "statsx",
+          "stats-job",
+          "stats-job ",
+          "stats-job x",
+          "stats-job 1 ",
+          "list-tubes ",
+          "list-tubesx",
+          "list-tube-used ",
+          "list-tube-usedx",
+          "list-tubes-watched ",
+          "list-tubes-watchedx",
+          "pause-tube",
+          "pause-tube ",
+          "pause-tube x",
+          "pause-tube default",
+          "pause-tube default ",
+          "pause-tube default x",
+          "pause-tube default 1 ",
+          "pause-tube default -1",
+          "pause-tubedefault 0",
+          "pause-tube  default 0",
         ];
         for (const l of lines) await c.cmd(`${l}\r\n`);
         await c.cmd("stats\r\n");
@@ -504,14 +591,29 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
       same(async (r) => {
         const c = await r.conn();
         const lines = [
-          "put 4294967296 0 1 1", "put 0 4294967296 1 1", "put 0 0 4294967296 1", "put 0 0 1 4294967296",
-          "put 99999999999999999999 0 1 1", "put 0 0 1 18446744073709551616",
-          "release 1 4294967296 0", "release 1 0 4294967296", "bury 1 4294967296",
-          "kick 4294967296", "kick 18446744073709551615", "pause-tube default 4294967296",
-          "delete 18446744073709551615", "delete 18446744073709551616", "delete 99999999999999999999999",
-          "peek 18446744073709551616", "peek 00000000000000000000000000001", "touch 18446744073709551616",
-          "kick-job 18446744073709551616", "stats-job 18446744073709551616", "reserve-job 18446744073709551616",
-          "release 18446744073709551616 0 0", "bury 18446744073709551616 0",
+          "put 4294967296 0 1 1",
+          "put 0 4294967296 1 1",
+          "put 0 0 4294967296 1",
+          "put 0 0 1 4294967296",
+          "put 99999999999999999999 0 1 1",
+          "put 0 0 1 18446744073709551616",
+          "release 1 4294967296 0",
+          "release 1 0 4294967296",
+          "bury 1 4294967296",
+          "kick 4294967296",
+          "kick 18446744073709551615",
+          "pause-tube default 4294967296",
+          "delete 18446744073709551615",
+          "delete 18446744073709551616",
+          "delete 99999999999999999999999",
+          "peek 18446744073709551616",
+          "peek 00000000000000000000000000001",
+          "touch 18446744073709551616",
+          "kick-job 18446744073709551616",
+          "stats-job 18446744073709551616",
+          "reserve-job 18446744073709551616",
+          "release 18446744073709551616 0 0",
+          "bury 18446744073709551616 0",
           "kick 4294967295",
         ];
         await c.cmd("put 0 0 60 1\r\nx\r\n");
@@ -523,10 +625,41 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
       same(async (r) => {
         const c = await r.conn();
         const lines = [
-          "", " ", "\t", "PUT 0 0 1 1", "Put 0 0 1 1", "RESERVE", "Reserve", "STATS", "Stats", "QUIT", "put", "put0 0 1 1",
-          "peek1", "delete1", "release", "bury1 0", "touch1", "watch", "watchx", "ignore", "use", "usex", "kick1",
-          "kick-job", "stats-tube", "stats-tubes", "list", "list-tube", "foo", "reserve-job", "peek-", " reserve",
-          "\0", "\x7fstats", "\xffstats",
+          "",
+          " ",
+          "\t",
+          "PUT 0 0 1 1",
+          "Put 0 0 1 1",
+          "RESERVE",
+          "Reserve",
+          "STATS",
+          "Stats",
+          "QUIT",
+          "put",
+          "put0 0 1 1",
+          "peek1",
+          "delete1",
+          "release",
+          "bury1 0",
+          "touch1",
+          "watch",
+          "watchx",
+          "ignore",
+          "use",
+          "usex",
+          "kick1",
+          "kick-job",
+          "stats-tube",
+          "stats-tubes",
+          "list",
+          "list-tube",
+          "foo",
+          "reserve-job",
+          "peek-",
+          " reserve",
+          "\0",
+          "\x7fstats",
+          "\xffstats",
         ];
         for (const l of lines) await c.cmd(`${l}\r\n`);
         await c.cmd("stats\r\n");
@@ -536,8 +669,28 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
       same(async (r) => {
         const c = await r.conn();
         const names = [
-          "a".repeat(200), "b".repeat(201), "A-Za-z0-9+/;.$_()", "a-", "-", "-a", "a*b", "a!b", "a,b", "a:b", "a#b",
-          "a\xe9b", "a@b", "a%b", "a'b", "a\"b", "a~b", "(x)", "$", "_", "a b", "a\tb",
+          "a".repeat(200),
+          "b".repeat(201),
+          "A-Za-z0-9+/;.$_()",
+          "a-",
+          "-",
+          "-a",
+          "a*b",
+          "a!b",
+          "a,b",
+          "a:b",
+          "a#b",
+          "a\xe9b",
+          "a@b",
+          "a%b",
+          "a'b",
+          'a"b',
+          "a~b",
+          "(x)",
+          "$",
+          "_",
+          "a b",
+          "a\tb",
         ];
         for (const n of names) {
           await c.cmd(`use ${n}\r\n`);
@@ -603,28 +756,25 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
       }));
 
     test("JOB_TOO_BIG with -z 10: the body is skipped and the next command works", () =>
-      same(
-        async (r) => {
-          const c = await r.conn();
-          await c.cmd("put 0 0 10 10\r\n0123456789\r\n");
-          await c.cmd("put 0 0 10 11\r\n0123456789A\r\nlist-tube-used\r\n");
-          await c.reply();
-          await c.cmd("put 0 0 10 11 trailing\r\n0123456789A\r\n");
-          // The reply to a too-big put comes only after its body has been skipped.
-          c.send("put 0 0 10 4294967295\r\n");
-          await c.none(300);
-          const d = await r.conn();
-          d.send("put 0 0 10 20\r\n");
-          await d.bytewise("0123456789\r\n01234567\r\n");
-          await d.reply();
-          await d.cmd("put 0 0 10 13\r\nuse skipped\r\n\r\nlist-tube-used\r\n");
-          await d.reply();
-          await d.cmd("put 0 0 10 11\r\nshort\r\nlist-tube-used\r\nlist-tube-used\r\n");
-          await d.replies(2, 300);
-          await d.cmd("stats\r\n");
-        },
-        maxJobSize(10),
-      ));
+      same(async (r) => {
+        const c = await r.conn();
+        await c.cmd("put 0 0 10 10\r\n0123456789\r\n");
+        await c.cmd("put 0 0 10 11\r\n0123456789A\r\nlist-tube-used\r\n");
+        await c.reply();
+        await c.cmd("put 0 0 10 11 trailing\r\n0123456789A\r\n");
+        // The reply to a too-big put comes only after its body has been skipped.
+        c.send("put 0 0 10 4294967295\r\n");
+        await c.none(300);
+        const d = await r.conn();
+        d.send("put 0 0 10 20\r\n");
+        await d.bytewise("0123456789\r\n01234567\r\n");
+        await d.reply();
+        await d.cmd("put 0 0 10 13\r\nuse skipped\r\n\r\nlist-tube-used\r\n");
+        await d.reply();
+        await d.cmd("put 0 0 10 11\r\nshort\r\nlist-tube-used\r\nlist-tube-used\r\n");
+        await d.replies(2, 300);
+        await d.cmd("stats\r\n");
+      }, maxJobSize(10)));
 
     test("JOB_TOO_BIG with the default -z 65535", () =>
       same(async (r) => {
@@ -640,8 +790,21 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
       same(async (r) => {
         const [c, d] = await r.conns_(2);
         const lines = [
-          "delete 0", "delete 1", "release 1 0 0", "bury 1 0", "touch 1", "peek 0", "peek 1", "peek-ready",
-          "peek-delayed", "peek-buried", "kick-job 1", "stats-job 0", "stats-job 1", "reserve-job 1", "stats-tube nope",
+          "delete 0",
+          "delete 1",
+          "release 1 0 0",
+          "bury 1 0",
+          "touch 1",
+          "peek 0",
+          "peek 1",
+          "peek-ready",
+          "peek-delayed",
+          "peek-buried",
+          "kick-job 1",
+          "stats-job 0",
+          "stats-job 1",
+          "reserve-job 1",
+          "stats-tube nope",
           "pause-tube nope 1",
         ];
         for (const l of lines) await c.cmd(`${l}\r\n`);
@@ -1018,7 +1181,9 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
     test("a whole session sent one byte per packet", () =>
       same(async (r) => {
         const c = await r.conn();
-        await c.bytewise("use bw\r\nput 1 0 10 6\r\na\r\nb\r\n\r\nwatch bw\r\nreserve\r\nstats-job 1\r\nrelease 1 0 0\r\npeek-ready\r\nbogus\r\ndelete 1\r\n");
+        await c.bytewise(
+          "use bw\r\nput 1 0 10 6\r\na\r\nb\r\n\r\nwatch bw\r\nreserve\r\nstats-job 1\r\nrelease 1 0 0\r\npeek-ready\r\nbogus\r\ndelete 1\r\n",
+        );
         await c.replies(9);
         await c.none(100);
       }));
@@ -1174,15 +1339,12 @@ describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${
     }));
 
   test("-z 0: only empty bodies fit", () =>
-    same(
-      async (r) => {
-        const c = await r.conn();
-        await c.cmd("put 0 0 10 0\r\n\r\n");
-        await c.cmd("put 0 0 10 1\r\nx\r\n");
-        await c.cmd("stats\r\n");
-      },
-      maxJobSize(0),
-    ));
+    same(async (r) => {
+      const c = await r.conn();
+      await c.cmd("put 0 0 10 0\r\n\r\n");
+      await c.cmd("put 0 0 10 1\r\nx\r\n");
+      await c.cmd("stats\r\n");
+    }, maxJobSize(0)));
 
   test("bodies around the arena's size classes, freed and reused with new contents, come back intact", () =>
     same(async (r) => {
@@ -1204,16 +1366,13 @@ describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${
     }));
 
   test("-z 100000: bodies above 65535 are accepted", () =>
-    same(
-      async (r) => {
-        const c = await r.conn();
-        await c.cmd(`put 0 0 10 100000\r\n${"z".repeat(100000)}\r\n`);
-        await c.cmd(`put 0 0 10 100001\r\n${"z".repeat(100001)}\r\n`);
-        await c.cmd("reserve\r\n");
-        await c.cmd("stats\r\n");
-      },
-      maxJobSize(100_000),
-    ));
+    same(async (r) => {
+      const c = await r.conn();
+      await c.cmd(`put 0 0 10 100000\r\n${"z".repeat(100000)}\r\n`);
+      await c.cmd(`put 0 0 10 100001\r\n${"z".repeat(100001)}\r\n`);
+      await c.cmd("reserve\r\n");
+      await c.cmd("stats\r\n");
+    }, maxJobSize(100_000)));
 
   test("a closing connection with reserved jobs feeds waiters on several tubes", () =>
     same(async (r) => {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { startServer, type RunningServer } from "../runtime/server/index.ts";
+import { type RunningServer, startServer } from "../runtime/server/index.ts";
 
 const PARSE = `
 import sys, json

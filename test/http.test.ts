@@ -1,7 +1,7 @@
 /** The operator's HTTP endpoints against a live server: pages, JSON API, actions, and the guard around them. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
-import { startServer, type RunningServer } from "../runtime/server/index.ts";
+import { type RunningServer, startServer } from "../runtime/server/index.ts";
 
 let server: RunningServer;
 let base = "";
@@ -21,7 +21,8 @@ function send(input: string): Promise<string> {
   });
 }
 
-const csrf = async (b = base): Promise<string> => /name="beanrun-csrf" content="([0-9a-f]+)"/.exec(await (await fetch(`${b}/`)).text())![1]!;
+const csrf = async (b = base): Promise<string> =>
+  /name="beanrun-csrf" content="([0-9a-f]+)"/.exec(await (await fetch(`${b}/`)).text())![1]!;
 
 async function action(body: unknown, headers: Record<string, string> = {}, b = base): Promise<Response> {
   return fetch(`${b}/api/action`, {
@@ -137,7 +138,11 @@ describe("the guard", () => {
     expect((await action(body, { origin: "http://evil.example" })).status).toBe(403);
     expect((await action(body, { "x-beanrun-csrf": "0000" })).status).toBe(403);
     expect((await action(body, { "content-type": "text/plain" })).status).toBe(415);
-    const noOrigin = await fetch(`${base}/api/action`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const noOrigin = await fetch(`${base}/api/action`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
     expect(noOrigin.status).toBe(403);
     expect((await fetch(`${base}/api/action`)).status).toBe(404);
   });
@@ -154,15 +159,23 @@ describe("the guard", () => {
       const s = await startServer({ port: 0, httpPort: 0, httpHost: "0.0.0.0", httpAllowHosts: ["queue.internal"], httpToken: token });
       const b = `http://127.0.0.1:${s.httpPort}`;
       try {
-                const host = { host: "queue.internal" };
+        const host = { host: "queue.internal" };
         const refused = await action({ action: "pause", tube: "default", seconds: 0 }, { ...host, origin: "http://queue.internal" }, b);
         expect(refused.status).toBe(401);
         const jobs = (await (await fetch(`${b}/api/overview`, { headers: host })).json()) as { access: { bodies: boolean } };
         expect(jobs.access.bodies).toBe(false);
         if (token) {
-          const ok = await action({ action: "pause", tube: "default", seconds: 0 }, { ...host, origin: "http://queue.internal", authorization: `Bearer ${token}` }, b);
+          const ok = await action(
+            { action: "pause", tube: "default", seconds: 0 },
+            { ...host, origin: "http://queue.internal", authorization: `Bearer ${token}` },
+            b,
+          );
           expect(ok.status).toBe(200);
-          const wrong = await action({ action: "pause", tube: "default", seconds: 0 }, { ...host, origin: "http://queue.internal", authorization: "Bearer nope" }, b);
+          const wrong = await action(
+            { action: "pause", tube: "default", seconds: 0 },
+            { ...host, origin: "http://queue.internal", authorization: "Bearer nope" },
+            b,
+          );
           expect(wrong.status).toBe(401);
         }
         expect((await fetch(`${b}/api/overview`, { headers: { host: "other.name" } })).status).toBe(421);

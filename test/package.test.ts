@@ -12,7 +12,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { consumer, ROOT, sh, type Consumer } from "./package/consumer.ts";
+import { type Consumer, consumer, ROOT, sh } from "./package/consumer.ts";
 
 let c: Consumer;
 let app: string;

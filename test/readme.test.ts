@@ -39,7 +39,7 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { consumer, ROOT, type Consumer } from "./package/consumer.ts";
+import { type Consumer, consumer, ROOT } from "./package/consumer.ts";
 
 interface Block {
   lang: string;
@@ -153,7 +153,7 @@ const blocks = readmeBlocks(readme);
 let c: Consumer;
 let cwd = "";
 let netns = false;
-let outputs: string[] = [];
+const outputs: string[] = [];
 
 beforeAll(async () => {
   c = await consumer();
@@ -163,7 +163,8 @@ beforeAll(async () => {
   writeFileSync(join(c.tmp, "package.json"), JSON.stringify({ name: "readme-registry", private: true }));
   spawnSync("ln", ["-s", join(c.workspace, "node_modules"), join(c.tmp, "node_modules")]);
   netns = canUnshare();
-  if (!netns) console.warn("readme test: no private network namespace here (unshare -n); the README's servers use the real 127.0.0.1:11300");
+  if (!netns)
+    console.warn("readme test: no private network namespace here (unshare -n); the README's servers use the real 127.0.0.1:11300");
 }, 300_000);
 
 describe("README.md", () => {
@@ -175,29 +176,26 @@ describe("README.md", () => {
   for (const [i, b] of blocks.entries()) {
     if (b.lang === "text") continue;
     const title = `block ${i + 1} (line ${b.line}, ${b.lang}): ${b.text.split("\n")[0]!.slice(0, 60)}`;
-    test(
-      title,
-      () => {
-        if (b.lang === "ts" || b.lang === "js") {
-          const m = /^\/\/ (\S+)$/.exec(b.text.split("\n")[0]!);
-          if (!m) throw new Error(`README line ${b.line}: a ${b.lang} block must start with "// PATH"`);
-          const file = resolve(cwd, m[1]!);
-          mkdirSync(dirname(file), { recursive: true });
-          writeFileSync(file, b.text + "\n");
-          return;
-        }
-        const cwdOut = join(c.tmp, "cwd");
-        const script = join(c.tmp, `block-${i + 1}.sh`);
-        writeFileSync(script, blockScript(b.text, cwdOut));
-        const cmd = netns ? ["unshare", "-n", "bash", "-c", `ip link set lo up && exec bash ${shellQuote(script)}`] : ["bash", script];
-        const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd, env: c.env, encoding: "utf8", timeout: 240_000 });
-        const out = `${r.stdout}\n${r.stderr}`;
-        outputs[i] = out;
-        if (existsSync(cwdOut)) cwd = readFileSync(cwdOut, "utf8").trim();
-        if (r.status !== 0) throw new Error(`README line ${b.line}: the block failed (${r.status ?? r.signal}):\n${b.text}\n--- output:\n${out}`);
-      },
-      300_000,
-    );
+    test(title, () => {
+      if (b.lang === "ts" || b.lang === "js") {
+        const m = /^\/\/ (\S+)$/.exec(b.text.split("\n")[0]!);
+        if (!m) throw new Error(`README line ${b.line}: a ${b.lang} block must start with "// PATH"`);
+        const file = resolve(cwd, m[1]!);
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, b.text + "\n");
+        return;
+      }
+      const cwdOut = join(c.tmp, "cwd");
+      const script = join(c.tmp, `block-${i + 1}.sh`);
+      writeFileSync(script, blockScript(b.text, cwdOut));
+      const cmd = netns ? ["unshare", "-n", "bash", "-c", `ip link set lo up && exec bash ${shellQuote(script)}`] : ["bash", script];
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd, env: c.env, encoding: "utf8", timeout: 240_000 });
+      const out = `${r.stdout}\n${r.stderr}`;
+      outputs[i] = out;
+      if (existsSync(cwdOut)) cwd = readFileSync(cwdOut, "utf8").trim();
+      if (r.status !== 0)
+        throw new Error(`README line ${b.line}: the block failed (${r.status ?? r.signal}):\n${b.text}\n--- output:\n${out}`);
+    }, 300_000);
   }
 
   test("what the quick start puts is processed, the producers' jobs too", () => {

@@ -4,15 +4,15 @@
  * process (startServer on port 0); clients are real TCP sockets.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as net from "node:net";
 import { existsSync, readFileSync } from "node:fs";
-import { startOurs } from "./support/servers.ts";
-import { Wire } from "./support/wire.ts";
-import { startServer, type RunningServer } from "../runtime/server/index.ts";
+import * as net from "node:net";
 import { Connection } from "../runtime/protocol/connection.ts";
-import { Queue } from "../runtime/queue/queue.ts";
 import { cellSizeFor } from "../runtime/queue/arena.ts";
+import { Queue } from "../runtime/queue/queue.ts";
+import { type RunningServer, startServer } from "../runtime/server/index.ts";
+import { startOurs } from "./support/servers.ts";
 import { ProtocolHarness, protocolContext } from "./support/session.ts";
+import { Wire } from "./support/wire.ts";
 
 let server: RunningServer;
 
@@ -108,7 +108,7 @@ describe("bad input", () => {
 
   test("random garbage never takes the server down", async () => {
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let round = 0; round < 20; round++) {
       const c = await Wire.open(server.port);
       const junk = Buffer.alloc(2000 + Math.floor(rand() * 4000));
@@ -225,7 +225,10 @@ describe("at the descriptor limit", () => {
         }
         expect(fresh).toBe("USING default\r\n");
         old.close();
-        const warnings = s.stderr().split("\n").filter((l) => l.includes("descriptor limit"));
+        const warnings = s
+          .stderr()
+          .split("\n")
+          .filter((l) => l.includes("descriptor limit"));
         expect(warnings).toHaveLength(1);
         expect(s.stderr()).toContain("accepting connections again");
       } finally {
@@ -463,7 +466,7 @@ describe("reads and writes split anywhere", () => {
 
   test("a large reply written a little at a time, one reply per read", () => {
     let seed = 3;
-    const h = harness(() => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 3000));
+    const h = harness(() => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 3000);
     for (const n of [4095, 4096, 10240, 65535]) {
       const body = bodyOf(n, n);
       h.send(Buffer.concat([bytes(`put 0 0 10 ${n}\r\n`), body, bytes("\r\n")]));

@@ -9,10 +9,10 @@
  *   bun test test/third-party-client.test.ts --timeout 30000
  */
 import { describe, expect, test } from "bun:test";
-import Jackd from "jackd";
 import fivebeans from "fivebeans";
-import { BEANSTALKD, startOurs, startReference, type ServerProcess } from "./support/servers.ts";
+import Jackd from "jackd";
 import { VOLATILE_STATS_KEYS } from "./support/normalise.ts";
+import { BEANSTALKD, type ServerProcess, startOurs, startReference } from "./support/servers.ts";
 
 type Rec = Record<string, unknown>;
 
@@ -20,7 +20,7 @@ type Rec = Record<string, unknown>;
 function stable(stats: Rec): Rec {
   const out: Rec = { ...stats };
   if ("current-jobs-urgent" in out && "pid" in out) for (const k of VOLATILE_STATS_KEYS) delete out[k];
-  delete out["age"];
+  delete out.age;
   delete out["time-left"];
   delete out["pause-time-left"];
   return out;

@@ -12,11 +12,15 @@ export const tempDirs = new Set<string>();
 
 export function cleanup(): void {
   for (const c of children) {
-    try { c.kill("SIGKILL"); } catch {}
+    try {
+      c.kill("SIGKILL");
+    } catch {}
   }
   children.clear();
   for (const d of tempDirs) {
-    try { rmSync(d, { recursive: true, force: true }); } catch {}
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {}
   }
   tempDirs.clear();
 }

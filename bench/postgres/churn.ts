@@ -11,8 +11,9 @@
  * The cluster is a throwaway one; autovacuum_naptime is set for it (the
  * default, 1 min, bounds the size too, with a higher plateau).
  */
-import { parseArgs } from "node:util";
+
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import postgres from "postgres";
 import { startCluster } from "../../test/postgres/cluster.ts";
 import { Wire } from "../../test/support/wire.ts";
@@ -33,7 +34,10 @@ const ROOT = join(import.meta.dir, "../..");
 
 const cluster = await startCluster(["-c", `autovacuum_naptime=${values.naptime}`]);
 const url = await cluster.database();
-const proc = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], { stderr: "pipe", stdout: "ignore" });
+const proc = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], {
+  stderr: "pipe",
+  stdout: "ignore",
+});
 try {
   const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
   let text = "";
@@ -60,21 +64,27 @@ try {
   };
   const end = Date.now() + SECS * 1000;
   let cycles = 0;
-  const work = Promise.all(ws.map(async (w) => {
-    while (Date.now() < end) {
-      await w.cmd(`put 0 0 60 ${body.length}\r\n${body}\r\n`, 30_000);
-      const r = await w.cmd("reserve-with-timeout 5\r\n", 30_000);
-      const id = /RESERVED (\d+)/.exec(r)?.[1];
-      if (id && (await w.cmd(`delete ${id}\r\n`, 30_000)) === "DELETED\r\n") cycles++;
-    }
-  }));
-  console.log(`${LIVE} jobs always waiting, ${CLIENTS} clients cycling put -> reserve -> delete (200-byte bodies), autovacuum_naptime=${values.naptime}`);
+  const work = Promise.all(
+    ws.map(async (w) => {
+      while (Date.now() < end) {
+        await w.cmd(`put 0 0 60 ${body.length}\r\n${body}\r\n`, 30_000);
+        const r = await w.cmd("reserve-with-timeout 5\r\n", 30_000);
+        const id = /RESERVED (\d+)/.exec(r)?.[1];
+        if (id && (await w.cmd(`delete ${id}\r\n`, 30_000)) === "DELETED\r\n") cycles++;
+      }
+    }),
+  );
+  console.log(
+    `${LIVE} jobs always waiting, ${CLIENTS} clients cycling put -> reserve -> delete (200-byte bodies), autovacuum_naptime=${values.naptime}`,
+  );
   console.log("  secs   cycles   live rows   dead rows   autovacuums   table+indexes   heap");
   const t0 = Date.now();
   for (;;) {
     const s = await size();
     const mb = (b: number) => `${(b / 1048576).toFixed(2)} MiB`;
-    console.log(`  ${String(Math.round((Date.now() - t0) / 1000)).padStart(4)}  ${String(cycles).padStart(7)}  ${String(s.live).padStart(10)}  ${String(s.dead).padStart(10)}  ${String(s.vacuums).padStart(12)}  ${mb(s.total).padStart(14)}  ${mb(s.heap).padStart(10)}`);
+    console.log(
+      `  ${String(Math.round((Date.now() - t0) / 1000)).padStart(4)}  ${String(cycles).padStart(7)}  ${String(s.live).padStart(10)}  ${String(s.dead).padStart(10)}  ${String(s.vacuums).padStart(12)}  ${mb(s.total).padStart(14)}  ${mb(s.heap).padStart(10)}`,
+    );
     if (Date.now() >= end) break;
     await Bun.sleep(Number(values.every) * 1000);
   }

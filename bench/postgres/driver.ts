@@ -35,14 +35,19 @@ function porsager(): Driver {
 }
 
 function bunSql(): Driver | undefined {
-  const B = (globalThis as { Bun?: { SQL: new (u: string, o: object) => any } }).Bun;
+  type BunSql = {
+    unsafe(t: string, p?: unknown[]): Promise<unknown>;
+    begin(fn: (s: BunSql) => Promise<unknown>): Promise<unknown>;
+    close(): Promise<void>;
+  };
+  const B = (globalThis as { Bun?: { SQL: new (u: string, o: object) => BunSql } }).Bun;
   if (!B) return undefined;
   const sql = new B.SQL(url!, { max: 4, prepare: true });
   return {
     name: "Bun.SQL",
     query: (t, p) => sql.unsafe(t, p),
     tx: async (fn) => {
-      await sql.begin((s: any) => fn((t, p) => s.unsafe(t, p)));
+      await sql.begin((s: BunSql) => fn((t, p) => s.unsafe(t, p)));
     },
     close: () => sql.close(),
   };
@@ -103,5 +108,13 @@ for (let round = 0; round < 3; round++) {
 const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log("\nmedians of 3 rounds (ops/s):");
 for (const [name, rounds] of Object.entries(results)) {
-  console.log(`  ${name.padEnd(16)} ${[0, 1, 2].map((i) => med(rounds.map((r) => r[i]!)).toFixed(0).padStart(8)).join(" ")}`);
+  console.log(
+    `  ${name.padEnd(16)} ${[0, 1, 2]
+      .map((i) =>
+        med(rounds.map((r) => r[i]!))
+          .toFixed(0)
+          .padStart(8),
+      )
+      .join(" ")}`,
+  );
 }

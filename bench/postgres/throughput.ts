@@ -12,16 +12,21 @@
  * A throwaway cluster (test/postgres/cluster.ts) is started and removed.
  * Figures on a shared 2-core machine are noisy: read the ratios.
  */
-import { parseArgs } from "node:util";
+
 import { join } from "node:path";
-import postgres from "postgres";
+import { parseArgs } from "node:util";
 import { makeWorkerUtils, run as runGraphile } from "graphile-worker";
 import { PgBoss } from "pg-boss";
-import { startCluster, type Cluster } from "../../test/postgres/cluster.ts";
+import postgres from "postgres";
+import { type Cluster, startCluster } from "../../test/postgres/cluster.ts";
 import { Wire } from "../../test/support/wire.ts";
 
 const { values } = parseArgs({
-  options: { jobs: { type: "string", default: "3000" }, rounds: { type: "string", default: "2" }, clients: { type: "string", default: "16" } },
+  options: {
+    jobs: { type: "string", default: "3000" },
+    rounds: { type: "string", default: "2" },
+    clients: { type: "string", default: "16" },
+  },
 });
 const JOBS = Number(values.jobs);
 const ROUNDS = Number(values.rounds);
@@ -34,7 +39,10 @@ interface Front {
 }
 
 async function startFront(url: string): Promise<Front> {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], { stderr: "pipe", stdout: "ignore" });
+  const proc = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], {
+    stderr: "pipe",
+    stdout: "ignore",
+  });
   const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
   let text = "";
   for (;;) {
@@ -54,12 +62,14 @@ async function startFront(url: string): Promise<Front> {
 /** Runs `jobs` units over `clients` concurrent loops. */
 async function spread(jobs: number, clients: number, one: (k: number) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: clients }, async (_, k) => {
-    while (next < jobs) {
-      next++;
-      await one(k);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: clients }, async (_, k) => {
+      while (next < jobs) {
+        next++;
+        await one(k);
+      }
+    }),
+  );
 }
 
 async function beanrun(cluster: Cluster, fronts: number): Promise<number> {
@@ -70,16 +80,18 @@ async function beanrun(cluster: Cluster, fronts: number): Promise<number> {
   const consumers = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => Wire.open(fe[k % fronts]!.port)));
   const t0 = performance.now();
   let done = 0;
-  const consume = Promise.all(consumers.map(async (w) => {
-    while (done < JOBS) {
-      const r = await w.cmd("reserve-with-timeout 1\r\n", 30_000);
-      if (!r.startsWith("RESERVED")) continue;
-      const id = /RESERVED (\d+)/.exec(r)![1];
-      if ((await w.cmd(`delete ${id}\r\n`, 30_000)) === "DELETED\r\n") done++;
-    }
-  }));
+  const consume = Promise.all(
+    consumers.map(async (w) => {
+      while (done < JOBS) {
+        const r = await w.cmd("reserve-with-timeout 1\r\n", 30_000);
+        if (!r.startsWith("RESERVED")) continue;
+        const id = /RESERVED (\d+)/.exec(r)![1];
+        if ((await w.cmd(`delete ${id}\r\n`, 30_000)) === "DELETED\r\n") done++;
+      }
+    }),
+  );
   await spread(JOBS, CLIENTS, async (k) => {
-    const r = await producers[k]!.cmd("put 0 0 60 16\r\n{\"n\":1234567890}\r\n", 30_000);
+    const r = await producers[k]!.cmd('put 0 0 60 16\r\n{"n":1234567890}\r\n', 30_000);
     if (!r.startsWith("INSERTED")) throw new Error(`put: ${r}`);
   });
   await consume;
@@ -169,7 +181,9 @@ try {
   const sql = postgres(cluster.url(), { max: 1, onnotice: () => {} });
   const [s] = await sql`select current_setting('synchronous_commit') as sc, current_setting('fsync') as f, version() as v`;
   await sql.end();
-  console.log(`${JOBS} jobs, ${CLIENTS} producers + ${CLIENTS} consumers, ${ROUNDS} rounds; synchronous_commit=${s!.sc} fsync=${s!.f}; ${String(s!.v).split(" on ")[0]}`);
+  console.log(
+    `${JOBS} jobs, ${CLIENTS} producers + ${CLIENTS} consumers, ${ROUNDS} rounds; synchronous_commit=${s!.sc} fsync=${s!.f}; ${String(s!.v).split(" on ")[0]}`,
+  );
   const systems: [string, () => Promise<number>][] = [
     ["beanrun, 1 front end", () => beanrun(cluster, 1)],
     ["beanrun, 2 front ends", () => beanrun(cluster, 2)],
@@ -192,7 +206,9 @@ try {
     console.log(`  ${name.padEnd(24)} ${m.toFixed(0).padStart(7)}   ${(m / best).toFixed(2)}x the better of graphile-worker and pg-boss`);
   }
   const lat = await wakeLatency(cluster, 200);
-  console.log(`\nwake-up across front ends (reserve waiting on B, put through A), ${lat.length} rounds: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`);
+  console.log(
+    `\nwake-up across front ends (reserve waiting on B, put through A), ${lat.length} rounds: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`,
+  );
 } finally {
   await cluster.stop();
 }

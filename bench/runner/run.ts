@@ -50,8 +50,18 @@ interface Options {
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    quick: false, rounds: 3, jobs: 30_000, warmup: 5_000, concurrency: [1, 10, 50], rate: 300, latSecs: 4,
-    latConcurrency: 10, only: ["throughput", "latency"], logLevel: "warn", systems: ["bullmq", "beanrun"], chunk: 500,
+    quick: false,
+    rounds: 3,
+    jobs: 30_000,
+    warmup: 5_000,
+    concurrency: [1, 10, 50],
+    rate: 300,
+    latSecs: 4,
+    latConcurrency: 10,
+    only: ["throughput", "latency"],
+    logLevel: "warn",
+    systems: ["bullmq", "beanrun"],
+    chunk: 500,
   };
   const set = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
@@ -68,20 +78,51 @@ function parseArgs(argv: string[]): Options {
     };
     set.add(a);
     switch (a) {
-      case "--quick": o.quick = true; break;
-      case "--rounds": o.rounds = Math.round(num()); break;
-      case "--jobs": o.jobs = Math.round(num()); break;
-      case "--warmup": o.warmup = Math.round(num()); break;
-      case "--concurrency": o.concurrency = val().split(",").map(Number).filter((n) => n > 0); break;
-      case "--rate": o.rate = num(); break;
-      case "--lat-secs": o.latSecs = num(); break;
-      case "--lat-concurrency": o.latConcurrency = Math.round(num()); break;
-      case "--only": o.only = val().split(",") as Options["only"]; break;
-      case "--log-level": o.logLevel = val(); break;
-      case "--systems": o.systems = val().split(",") as System[]; break;
-      case "--chunk": o.chunk = Math.round(num()); break;
-      case "-h": case "--help": usage(); break;
-      default: usage(`unknown argument ${a}`);
+      case "--quick":
+        o.quick = true;
+        break;
+      case "--rounds":
+        o.rounds = Math.round(num());
+        break;
+      case "--jobs":
+        o.jobs = Math.round(num());
+        break;
+      case "--warmup":
+        o.warmup = Math.round(num());
+        break;
+      case "--concurrency":
+        o.concurrency = val()
+          .split(",")
+          .map(Number)
+          .filter((n) => n > 0);
+        break;
+      case "--rate":
+        o.rate = num();
+        break;
+      case "--lat-secs":
+        o.latSecs = num();
+        break;
+      case "--lat-concurrency":
+        o.latConcurrency = Math.round(num());
+        break;
+      case "--only":
+        o.only = val().split(",") as Options["only"];
+        break;
+      case "--log-level":
+        o.logLevel = val();
+        break;
+      case "--systems":
+        o.systems = val().split(",") as System[];
+        break;
+      case "--chunk":
+        o.chunk = Math.round(num());
+        break;
+      case "-h":
+      case "--help":
+        usage();
+        break;
+      default:
+        usage(`unknown argument ${a}`);
     }
   }
   if (o.quick) {
@@ -145,7 +186,6 @@ async function freePort(): Promise<number> {
   return p;
 }
 
-
 async function until(what: string, ms: number, fn: () => Promise<boolean> | boolean, every = 20): Promise<void> {
   const end = Date.now() + ms;
   while (!(await fn())) {
@@ -183,7 +223,21 @@ interface Running {
 
 async function startBeanrun(o: Options, concurrency: number): Promise<Running> {
   const proc = Bun.spawn(
-    [BUN, join(ROOT, "runtime/cli.ts"), "run", "--jobs", join(HERE, "jobs"), "-l", "127.0.0.1", "-p", "0", "--log-level", o.logLevel, "--grace", "2"],
+    [
+      BUN,
+      join(ROOT, "runtime/cli.ts"),
+      "run",
+      "--jobs",
+      join(HERE, "jobs"),
+      "-l",
+      "127.0.0.1",
+      "-p",
+      "0",
+      "--log-level",
+      o.logLevel,
+      "--grace",
+      "2",
+    ],
     { cwd: ROOT, stdin: "ignore", stdout: "ignore", stderr: "pipe", env: { ...process.env, BENCH_CONCURRENCY: String(concurrency) } },
   );
   children.add(proc);
@@ -192,15 +246,24 @@ async function startBeanrun(o: Options, concurrency: number): Promise<Running> {
     const m = /beanrun: listening on 127\.0\.0\.1:(\d+)/.exec(t);
     if (m) port = Number(m[1]);
   });
-  await until("beanrun's listening line", 15_000, () => {
-    if (proc.exitCode !== null) throw new Error(`beanrun run exited at start: ${err.text()}`);
-    return port > 0;
-  }, 10);
+  await until(
+    "beanrun's listening line",
+    15_000,
+    () => {
+      if (proc.exitCode !== null) throw new Error(`beanrun run exited at start: ${err.text()}`);
+      return port > 0;
+    },
+    10,
+  );
   const producer = await Client.connect({ port });
   await producer.use(TUBE);
   const probe = await Client.connect({ port });
   // Ready when every slot's connection watches the tube.
-  await until(`${concurrency} worker connections`, 15_000, async () => (await probe.statsTube(TUBE).catch(() => null))?.["current-watching"] === concurrency);
+  await until(
+    `${concurrency} worker connections`,
+    15_000,
+    async () => (await probe.statsTube(TUBE).catch(() => null))?.["current-watching"] === concurrency,
+  );
   const workerPid = childPids(proc.pid)[0] ?? -1;
   const enc = new TextEncoder();
   return {
@@ -228,7 +291,9 @@ async function startBeanrun(o: Options, concurrency: number): Promise<Running> {
 async function startBullmq(o: Options, concurrency: number, tmp: string): Promise<Running> {
   const port = await freePort();
   const redis = Bun.spawn([REDIS, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmp], {
-    stdin: "ignore", stdout: "ignore", stderr: "pipe",
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
   });
   children.add(redis);
   const connection = { host: "127.0.0.1", port };
@@ -244,16 +309,24 @@ async function startBullmq(o: Options, concurrency: number, tmp: string): Promis
     }
   });
   const worker = Bun.spawn([NODE, join(HERE, "bullmq-worker.mjs"), String(port), String(concurrency)], {
-    cwd: ROOT, stdin: "ignore", stdout: "pipe", stderr: "pipe",
+    cwd: ROOT,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
   });
   children.add(worker);
   let ready = false;
   tail(worker.stdout as ReadableStream<Uint8Array>, (t) => (ready ||= t.includes("ready")));
   const err = tail(worker.stderr as ReadableStream<Uint8Array>);
-  await until("the BullMQ worker", 15_000, () => {
-    if (worker.exitCode !== null) throw new Error(`BullMQ worker exited at start: ${err.text()}`);
-    return ready;
-  }, 10);
+  await until(
+    "the BullMQ worker",
+    15_000,
+    () => {
+      if (worker.exitCode !== null) throw new Error(`BullMQ worker exited at start: ${err.text()}`);
+      return ready;
+    },
+    10,
+  );
   const opts = { removeOnComplete: true, removeOnFail: true };
   let added = 0;
   return {
@@ -397,13 +470,18 @@ function fmt(v: number | null | undefined, unit: string): string {
   return v.toFixed(0);
 }
 
-const cpuText = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`).join(", ");
+const cpuText = (c: Record<string, number>) =>
+  Object.entries(c)
+    .map(([k, v]) => `${k} ${(v * 100).toFixed(0)}%`)
+    .join(", ");
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const started = new Date();
   const load0 = loadavg()[0]!;
-  console.log(`bench/runner: ${o.systems.join(" vs ")}; throughput at concurrency ${o.concurrency.join(", ")} (${o.jobs} jobs after ${o.warmup} warm-up, ${o.rounds} round(s), ABBA order); latency at ${o.rate} jobs/s for ${o.latSecs}s, concurrency ${o.latConcurrency}`);
+  console.log(
+    `bench/runner: ${o.systems.join(" vs ")}; throughput at concurrency ${o.concurrency.join(", ")} (${o.jobs} jobs after ${o.warmup} warm-up, ${o.rounds} round(s), ABBA order); latency at ${o.rate} jobs/s for ${o.latSecs}s, concurrency ${o.latConcurrency}`,
+  );
   console.log(`bench/runner: ${cpus().length} cpus, no pinning; load average ${load0.toFixed(2)}; beanrun --log-level ${o.logLevel}`);
   if (load0 > 0.5) console.log("bench/runner: WARNING: the machine is not idle (load average > 0.5): figures will be noisy");
   const tmp = mkdtempSync(join(tmpdir(), "beanrun-bench-runner-"));
@@ -422,9 +500,22 @@ async function main(): Promise<void> {
           const run = await start(s, c);
           try {
             const x = await throughput(run, o);
-            const sample: ThroughputSample = { system: s, concurrency: c, round, jobs: o.jobs, secs: x.secs, rate: o.jobs / x.secs, putSecs: x.putSecs, cpu: x.cpu, drainRate: x.drainRate, drainCpu: x.drainCpu };
+            const sample: ThroughputSample = {
+              system: s,
+              concurrency: c,
+              round,
+              jobs: o.jobs,
+              secs: x.secs,
+              rate: o.jobs / x.secs,
+              putSecs: x.putSecs,
+              cpu: x.cpu,
+              drainRate: x.drainRate,
+              drainCpu: x.drainCpu,
+            };
             tp.push(sample);
-            console.log(`  c${String(c).padEnd(3)} ${s.padEnd(8)} ${fmt(sample.rate, "")} jobs/s  (puts done in ${x.putSecs.toFixed(2)}s of ${x.secs.toFixed(2)}s; cpu: ${cpuText(x.cpu)}); pre-filled drain ${fmt(x.drainRate, "")} jobs/s (cpu: ${cpuText(x.drainCpu)})`);
+            console.log(
+              `  c${String(c).padEnd(3)} ${s.padEnd(8)} ${fmt(sample.rate, "")} jobs/s  (puts done in ${x.putSecs.toFixed(2)}s of ${x.secs.toFixed(2)}s; cpu: ${cpuText(x.cpu)}); pre-filled drain ${fmt(x.drainRate, "")} jobs/s (cpu: ${cpuText(x.drainCpu)})`,
+            );
           } catch (e) {
             throw new Error(`${s} at concurrency ${c}: ${(e as Error).message}\n${run.stderr().slice(-2000)}`);
           } finally {
@@ -443,11 +534,21 @@ async function main(): Promise<void> {
           const x = await latency(run, o, tmp);
           const sorted = [...x.lat].sort((a, b) => a - b);
           const sample: LatencySample = {
-            system: s, concurrency: o.latConcurrency, round, rate: o.rate, jobs: x.lat.length,
-            p50: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), p99: quantile(sorted, 0.99), max: sorted.at(-1)!, cpu: x.cpu,
+            system: s,
+            concurrency: o.latConcurrency,
+            round,
+            rate: o.rate,
+            jobs: x.lat.length,
+            p50: quantile(sorted, 0.5),
+            p90: quantile(sorted, 0.9),
+            p99: quantile(sorted, 0.99),
+            max: sorted.at(-1)!,
+            cpu: x.cpu,
           };
           lt.push(sample);
-          console.log(`  lat ${s.padEnd(8)} p50 ${sample.p50.toFixed(2)} ms, p99 ${sample.p99.toFixed(2)} ms, max ${sample.max.toFixed(2)} ms  (cpu: ${cpuText(x.cpu)})`);
+          console.log(
+            `  lat ${s.padEnd(8)} p50 ${sample.p50.toFixed(2)} ms, p99 ${sample.p99.toFixed(2)} ms, max ${sample.max.toFixed(2)} ms  (cpu: ${cpuText(x.cpu)})`,
+          );
         } catch (e) {
           throw new Error(`${s} latency: ${(e as Error).message}\n${run.stderr().slice(-2000)}`);
         } finally {
@@ -459,7 +560,13 @@ async function main(): Promise<void> {
 
   // ---- table
   const [A, B] = [o.systems[0]!, o.systems[1] ?? o.systems[0]!];
-  interface Row { label: string; unit: string; a: number | null; b: number | null; higherIsBetter: boolean }
+  interface Row {
+    label: string;
+    unit: string;
+    a: number | null;
+    b: number | null;
+    higherIsBetter: boolean;
+  }
   const rows: Row[] = [];
   const med = (xs: number[]) => (xs.length ? median(xs) : null);
   for (const c of o.concurrency) {
@@ -470,19 +577,37 @@ async function main(): Promise<void> {
   for (const c of o.concurrency) {
     if (!o.only.includes("throughput")) break;
     const pick = (s: System) => med(tp.filter((x) => x.system === s && x.concurrency === c).map((x) => x.drainRate));
-    rows.push({ label: `no-op jobs, drain a pre-filled queue, concurrency ${c}`, unit: "jobs/s", a: pick(A), b: pick(B), higherIsBetter: true });
+    rows.push({
+      label: `no-op jobs, drain a pre-filled queue, concurrency ${c}`,
+      unit: "jobs/s",
+      a: pick(A),
+      b: pick(B),
+      higherIsBetter: true,
+    });
   }
   if (o.only.includes("latency")) {
     for (const q of ["p50", "p99"] as const) {
       const pick = (s: System) => med(lt.filter((x) => x.system === s).map((x) => x[q]));
-      rows.push({ label: `put to handler start ${q}, ${o.rate} jobs/s, c${o.latConcurrency}`, unit: "ms", a: pick(A), b: pick(B), higherIsBetter: false });
+      rows.push({
+        label: `put to handler start ${q}, ${o.rate} jobs/s, c${o.latConcurrency}`,
+        unit: "ms",
+        a: pick(A),
+        b: pick(B),
+        higherIsBetter: false,
+      });
     }
   }
   const ratio = (r: Row) => (r.a && r.b !== null ? r.b / r.a : null);
   const head = ["workload", "unit", A, B, "ratio"];
   const body = rows.map((r) => {
     const x = ratio(r);
-    return [r.label, r.unit, fmt(r.a, r.unit), fmt(r.b, r.unit), x === null ? "-" : `${x.toFixed(2)}x${r.higherIsBetter ? "" : " (lower is better)"}`];
+    return [
+      r.label,
+      r.unit,
+      fmt(r.a, r.unit),
+      fmt(r.b, r.unit),
+      x === null ? "-" : `${x.toFixed(2)}x${r.higherIsBetter ? "" : " (lower is better)"}`,
+    ];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ");
@@ -499,11 +624,28 @@ async function main(): Promise<void> {
   const bullmqVersion = (JSON.parse(readFileSync(join(ROOT, "node_modules/bullmq/package.json"), "utf8")) as { version: string }).version;
   const redisVersion = Bun.spawnSync([REDIS, "--version"]).stdout.toString().trim();
   const nodeVersion = Bun.spawnSync([NODE, "--version"]).stdout.toString().trim();
-  writeFileSync(file, JSON.stringify({
-    started: started.toISOString(), finished: new Date().toISOString(), git, bun: Bun.version, node: nodeVersion, bullmq: bullmqVersion,
-    redis: redisVersion, cpus: cpus().length, loadavg: { start: load0, end: loadavg()[0] }, options: o,
-    rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), throughput: tp, latency: lt,
-  }, null, 2) + "\n");
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        git,
+        bun: Bun.version,
+        node: nodeVersion,
+        bullmq: bullmqVersion,
+        redis: redisVersion,
+        cpus: cpus().length,
+        loadavg: { start: load0, end: loadavg()[0] },
+        options: o,
+        rows: rows.map((r) => ({ ...r, ratio: ratio(r) })),
+        throughput: tp,
+        latency: lt,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
   console.log(`results: ${file.slice(ROOT.length + 1)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
 }
 

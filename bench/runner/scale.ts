@@ -48,12 +48,15 @@ interface Run {
 }
 
 async function startRun(jobs: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const proc = Bun.spawn([BUN, join(ROOT, "runtime/cli.ts"), "run", "--jobs", jobs, "-p", "0", "--log-format", "json", "--log-level", "debug", ...args], {
-    cwd: ROOT,
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...env },
-  });
+  const proc = Bun.spawn(
+    [BUN, join(ROOT, "runtime/cli.ts"), "run", "--jobs", jobs, "-p", "0", "--log-format", "json", "--log-level", "debug", ...args],
+    {
+      cwd: ROOT,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, ...env },
+    },
+  );
   children.add(proc);
   const events: Ev[] = [];
   let wake: (() => void)[] = [];
@@ -161,7 +164,8 @@ async function idleAndColdStart(dir: string, warm: boolean): Promise<{ rss: numb
     const c = await Client.connect({ port: run.port });
     const lat: number[] = [];
     const alive = (t: string): boolean =>
-      run.events.filter((e) => e.tube === t && e.type === "worker.start").length > run.events.filter((e) => e.tube === t && e.type === "worker.exit").length;
+      run.events.filter((e) => e.tube === t && e.type === "worker.start").length >
+      run.events.filter((e) => e.tube === t && e.type === "worker.exit").length;
     for (let r = 0; r < ROUNDS; r++) {
       for (const t of tubes) {
         // Cold: wait until the tube's last process has gone (it idles out after 1 s).
@@ -222,12 +226,24 @@ async function main(): Promise<void> {
   const f = (x: number) => x.toFixed(1);
   console.log("\nworkload                                      | unit   | reference          | scale to zero      | ratio");
   console.log("----------------------------------------------|--------|--------------------|--------------------|------");
-  console.log(`idle RSS, run + workers, ${TUBES} tubes             | MiB    | ${f(warm.rss).padStart(18)} | ${f(cold.rss).padStart(18)} | ${(cold.rss / warm.rss).toFixed(2)}x`);
-  console.log(`put -> handler start p50 (warm vs cold)       | ms     | ${f(pct(warm.lat, 50)).padStart(18)} | ${f(pct(cold.lat, 50)).padStart(18)} | ${(pct(cold.lat, 50) / pct(warm.lat, 50)).toFixed(1)}x`);
-  console.log(`put -> handler start p99 (warm vs cold)       | ms     | ${f(pct(warm.lat, 99)).padStart(18)} | ${f(pct(cold.lat, 99)).padStart(18)} | ${(pct(cold.lat, 99) / pct(warm.lat, 99)).toFixed(1)}x`);
-  console.log(`CPU-bound 20 ms jobs, max 1 vs max 2 processes | jobs/s | ${f(med(one)).padStart(18)} | ${f(med(two)).padStart(18)} | ${(med(two) / med(one)).toFixed(2)}x`);
-  console.log(`\ncold samples ${cold.lat.length}, max ${f(Math.max(...cold.lat))} ms; cpu rounds max1 [${one.map(f).join(", ")}] max2 [${two.map(f).join(", ")}] (${procs2} processes ran cpu2)`);
-  console.log(`load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after${load0 > 0.5 || load1 > 0.5 ? ": the machine was busy, figures are noisy" : ""}`);
+  console.log(
+    `idle RSS, run + workers, ${TUBES} tubes             | MiB    | ${f(warm.rss).padStart(18)} | ${f(cold.rss).padStart(18)} | ${(cold.rss / warm.rss).toFixed(2)}x`,
+  );
+  console.log(
+    `put -> handler start p50 (warm vs cold)       | ms     | ${f(pct(warm.lat, 50)).padStart(18)} | ${f(pct(cold.lat, 50)).padStart(18)} | ${(pct(cold.lat, 50) / pct(warm.lat, 50)).toFixed(1)}x`,
+  );
+  console.log(
+    `put -> handler start p99 (warm vs cold)       | ms     | ${f(pct(warm.lat, 99)).padStart(18)} | ${f(pct(cold.lat, 99)).padStart(18)} | ${(pct(cold.lat, 99) / pct(warm.lat, 99)).toFixed(1)}x`,
+  );
+  console.log(
+    `CPU-bound 20 ms jobs, max 1 vs max 2 processes | jobs/s | ${f(med(one)).padStart(18)} | ${f(med(two)).padStart(18)} | ${(med(two) / med(one)).toFixed(2)}x`,
+  );
+  console.log(
+    `\ncold samples ${cold.lat.length}, max ${f(Math.max(...cold.lat))} ms; cpu rounds max1 [${one.map(f).join(", ")}] max2 [${two.map(f).join(", ")}] (${procs2} processes ran cpu2)`,
+  );
+  console.log(
+    `load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after${load0 > 0.5 || load1 > 0.5 ? ": the machine was busy, figures are noisy" : ""}`,
+  );
 }
 
 try {
@@ -235,4 +251,3 @@ try {
 } finally {
   cleanup();
 }
-

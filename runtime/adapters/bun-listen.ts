@@ -1,6 +1,7 @@
 /** Transport on Bun.listen: zero-copy reads, partial writes reported to the caller; connections over the descriptor budget closed at once. */
-import type { Listen, SocketEvents, TransportSocket } from "./transport.ts";
+
 import { AcceptGate } from "./accept-gate.ts";
+import type { Listen, SocketEvents, TransportSocket } from "./transport.ts";
 
 export const listen: Listen = async (host, port, accept, afterEvent, log = (l) => console.error(l)) => {
   const gate = AcceptGate.forProcess(log);

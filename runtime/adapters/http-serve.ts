@@ -10,7 +10,10 @@ interface BunServeLike {
   serve(o: { hostname: string; port: number; fetch: Fetch }): { port: number; stop(force?: boolean): unknown };
 }
 interface DenoServeLike {
-  serve(o: { hostname: string; port: number; onListen?: () => void }, fetch: Fetch): {
+  serve(
+    o: { hostname: string; port: number; onListen?: () => void },
+    fetch: Fetch,
+  ): {
     addr: { port: number };
     shutdown(): Promise<void>;
   };

@@ -1,7 +1,7 @@
 /** Transport on node:net, for Deno and any runtime without Bun's sockets; connections over the descriptor budget closed at once. */
 import * as net from "node:net";
-import type { Listen, TransportSocket } from "./transport.ts";
 import { AcceptGate } from "./accept-gate.ts";
+import type { Listen, TransportSocket } from "./transport.ts";
 
 export const listen: Listen = (host, port, accept, afterEvent, log = (l) => console.error(l)) =>
   new Promise((resolve, reject) => {

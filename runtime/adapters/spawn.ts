@@ -6,7 +6,7 @@
  *   deno:      deno run -A <main module> worker ...
  * node:child_process with "ipc" stdio works in all three.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 interface DenoLike {

@@ -61,7 +61,9 @@ export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]):
       if (t.value === undefined) throw new UsageError(`${t.rawName} requires a value`);
       // "--jobs --watch" forgot the value; "--jobs=-x" or "-b-x" says it on purpose. ("-1" is a value, checked by the command.)
       if (!t.inlineValue && /^-[A-Za-z-]/.test(t.value)) {
-        throw new UsageError(`${t.rawName} requires a value (got the flag "${t.value}"; write ${t.rawName}${t.rawName.startsWith("--") ? "=" : ""}${t.value} if that is the value)`);
+        throw new UsageError(
+          `${t.rawName} requires a value (got the flag "${t.value}"; write ${t.rawName}${t.rawName.startsWith("--") ? "=" : ""}${t.value} if that is the value)`,
+        );
       }
       values.set(spec.name, t.value);
       flags.push({ name: spec.name, value: t.value });

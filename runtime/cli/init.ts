@@ -96,7 +96,11 @@ export async function main(argv: string[]): Promise<number> {
     if (!(e instanceof UsageError)) throw e;
     return usageFailure("init", e, USAGE);
   }
-  const name = basename(dir).toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[._-]+/, "") || "jobs";
+  const name =
+    basename(dir)
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, "-")
+      .replace(/^[._-]+/, "") || "jobs";
   mkdirSync(join(dir, "jobs"), { recursive: true });
   const done: string[] = [];
   const kept: string[] = [];

@@ -7,8 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import postgres from "postgres";
-import { migrate, schemaVersion, SCHEMA_VERSION, SchemaTooNewError } from "../store/postgres/migrations.ts";
 import { describeUrl } from "../store/postgres/front.ts";
+import { migrate, SCHEMA_VERSION, SchemaTooNewError, schemaVersion } from "../store/postgres/migrations.ts";
 
 const USAGE = `Use: beanrun migrate --store postgres://USER@HOST:PORT/DB [--check]
 
@@ -44,7 +44,11 @@ export async function main(argv: string[]): Promise<number> {
       return v === SCHEMA_VERSION ? 0 : v > SCHEMA_VERSION ? 3 : 1;
     }
     const r = await migrate(sql);
-    console.log(r.applied.length ? `migrated ${describeUrl(url)} from schema ${r.from} to ${r.to}` : `${describeUrl(url)} is at schema ${r.to}: nothing to do`);
+    console.log(
+      r.applied.length
+        ? `migrated ${describeUrl(url)} from schema ${r.from} to ${r.to}`
+        : `${describeUrl(url)} is at schema ${r.to}: nothing to do`,
+    );
     return 0;
   } catch (e) {
     if (e instanceof SchemaTooNewError) console.error(`beanrun migrate: ${e.message}`);

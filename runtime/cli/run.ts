@@ -10,8 +10,8 @@ import process from "node:process";
 import { EMBEDDED_JOBS } from "../runner/discover.ts";
 import { parseAddress } from "../runner/enqueue.ts";
 import { RunnerEvents } from "../runner/events.ts";
+import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../runner/log.ts";
 import { logEvents } from "../runner/log-events.ts";
-import { createLogger, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from "../runner/log.ts";
 import { RunnerStartError, startRunner } from "../runner/runner.ts";
 import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
@@ -115,7 +115,10 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
 
 function tubeList(flag: string, v: string | undefined): string[] | undefined {
   if (v === undefined) return undefined;
-  const tubes = v.split(",").map((t) => t.trim()).filter(Boolean);
+  const tubes = v
+    .split(",")
+    .map((t) => t.trim())
+    .filter(Boolean);
   if (!tubes.length) throw new UsageError(`${flag} needs a list of tubes`);
   return tubes;
 }
@@ -172,9 +175,13 @@ export async function main(argv: string[]): Promise<number> {
   if (flags.jobs !== undefined || EMBEDDED_JOBS === null) {
     const dir = resolve(flags.jobs ?? "jobs");
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      say("error", `no jobs directory at ${dir}: put job modules in ${flags.jobs ?? "jobs"}/<tube>.ts, or pass --jobs DIR (\`npx beanrun init\` creates a project)`, {
-        event: "no-jobs-dir",
-      });
+      say(
+        "error",
+        `no jobs directory at ${dir}: put job modules in ${flags.jobs ?? "jobs"}/<tube>.ts, or pass --jobs DIR (\`npx beanrun init\` creates a project)`,
+        {
+          event: "no-jobs-dir",
+        },
+      );
       return 2;
     }
   }
@@ -200,7 +207,9 @@ export async function main(argv: string[]): Promise<number> {
     // A server that cannot listen: the address, the reason and a hint.
     const cause = (e as { cause?: { syscall?: unknown } }).cause;
     const listen = cause?.syscall === "listen" || cause?.syscall === "bind";
-    say("error", listen ? listenFailure(cause, serverOpts.host ?? "127.0.0.1", serverOpts.port ?? 11300) : e.message, { event: "cannot-start" });
+    say("error", listen ? listenFailure(cause, serverOpts.host ?? "127.0.0.1", serverOpts.port ?? 11300) : e.message, {
+      event: "cannot-start",
+    });
     return 1;
   }
   if (runner.server) {

@@ -1,12 +1,12 @@
 /** `beanrun serve`: the beanstalkd-compatible server on its own. */
 import process from "node:process";
 import { startServer } from "../server/index.ts";
-import { UsageError, usageFailure } from "./flags.ts";
-import { listenFailure } from "./listen-error.ts";
-import { waitForStop } from "./stop-signal.ts";
-import { parseServeFlags, SERVE_USAGE, type ServeFlags } from "./serve-flags.ts";
 import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
+import { UsageError, usageFailure } from "./flags.ts";
+import { listenFailure } from "./listen-error.ts";
+import { parseServeFlags, SERVE_USAGE, type ServeFlags } from "./serve-flags.ts";
+import { waitForStop } from "./stop-signal.ts";
 
 export { parseServeFlags } from "./serve-flags.ts";
 

@@ -6,11 +6,12 @@
  * waits for the supervisor to assign it a tube: a cold start then costs the
  * job module's import, not a process start.
  */
-import process from "node:process";
+
 import { basename, extname, relative, resolve } from "node:path";
+import process from "node:process";
 import type { JobFile } from "../runner/discover.ts";
 import { parseAddress } from "../runner/enqueue.ts";
-import { createLogger, parseLogFormat, parseLogLevel, type LogFormat, type LogLevel } from "../runner/log.ts";
+import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../runner/log.ts";
 import { ipcLink, standaloneLink } from "../runner/worker/link.ts";
 import { runWorker } from "../runner/worker/worker.ts";
 import { type FlagSpec, HELP, parseFlags, UsageError, usageFailure } from "./flags.ts";

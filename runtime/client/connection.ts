@@ -55,7 +55,10 @@ export function openSocket(opts: ConnectOptions): Promise<net.Socket> {
       resolve(sock);
     });
     if (opts.connectTimeout !== undefined) {
-      timer = setTimeout(() => onError(new Error(`connect to ${host}:${port} timed out after ${opts.connectTimeout} ms`)), opts.connectTimeout);
+      timer = setTimeout(
+        () => onError(new Error(`connect to ${host}:${port} timed out after ${opts.connectTimeout} ms`)),
+        opts.connectTimeout,
+      );
     }
   });
 }

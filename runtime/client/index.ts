@@ -25,18 +25,18 @@
  * - Bad arguments (a negative or fractional number, a tube name with spaces)
  *   reject with a TypeError without anything being sent.
  */
-import { type ConnectOptions, Connection, type CloseListener, type ErrorListener, openSocket } from "./connection.ts";
+import { type CloseListener, Connection, type ConnectOptions, type ErrorListener, openSocket } from "./connection.ts";
 import { BeanstalkError, type ErrorCode, isErrorCode } from "./errors.ts";
 import { Job } from "./job.ts";
 import type { Reply } from "./replies.ts";
-import { type JobStats, type ServerStats, type TubeStats, parseJobStats, parseServerStats, parseTubeStats } from "./stats.ts";
+import { type JobStats, parseJobStats, parseServerStats, parseTubeStats, type ServerStats, type TubeStats } from "./stats.ts";
 import { parseYamlList } from "./yaml.ts";
 
+export type { CloseListener, ConnectOptions, ErrorListener } from "./connection.ts";
 export { BeanstalkError, ConnectionError, type ConnectionErrorCode, type ErrorCode } from "./errors.ts";
 export { Job, json, text } from "./job.ts";
-export type { ConnectOptions, CloseListener, ErrorListener } from "./connection.ts";
+export { type Reply, ReplyParseError, ReplyParser } from "./replies.ts";
 export type { JobState, JobStats, RawStats, ServerStats, TubeStats } from "./stats.ts";
-export { ReplyParser, ReplyParseError, type Reply } from "./replies.ts";
 export { parseYamlList, parseYamlMap } from "./yaml.ts";
 
 /** Priority used when a put/release/bury does not give one (the runner's default too; below 1024 counts as "urgent"). */

@@ -102,13 +102,14 @@ export class ReplyParser {
     for (;;) {
       let reply = this.head;
       if (reply === null) {
-        let lf = b.indexOf(LF, pos);
+        const lf = b.indexOf(LF, pos);
         if (lf < 0 || lf >= lim) {
           if (lim - pos > MAX_LINE) throw new ReplyParseError(`reply line longer than ${MAX_LINE} bytes`);
           return pos;
         }
         if (lf - pos > MAX_LINE) throw new ReplyParseError(`reply line longer than ${MAX_LINE} bytes`);
-        if (lf === pos || b[lf - 1] !== CR) throw new ReplyParseError(`reply line not ended by CRLF: ${JSON.stringify(lineText(b, pos, lf))}`);
+        if (lf === pos || b[lf - 1] !== CR)
+          throw new ReplyParseError(`reply line not ended by CRLF: ${JSON.stringify(lineText(b, pos, lf))}`);
         const line = lineText(b, pos, lf - 1);
         const sp = line.indexOf(" ");
         const word = sp < 0 ? line : line.slice(0, sp);

@@ -54,7 +54,9 @@ export function remoteKeeper(server: { host: string; port: number }, say: (msg: 
           if (e instanceof BeanstalkError && e.code === "NOT_FOUND") return; // the job is gone already
           if (e instanceof BeanstalkError && e.code === "UNKNOWN_COMMAND" && serverKeeps) {
             serverKeeps = false;
-            say(`the server at ${server.host}:${server.port} does not keep failure records (it answered note with UNKNOWN_COMMAND): the runner keeps the last ${LOCAL_CAP} in memory, and they are in the log`);
+            say(
+              `the server at ${server.host}:${server.port} does not keep failure records (it answered note with UNKNOWN_COMMAND): the runner keeps the last ${LOCAL_CAP} in memory, and they are in the log`,
+            );
           }
           keepLocally(id, r);
         });

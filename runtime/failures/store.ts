@@ -18,7 +18,7 @@
  */
 import * as fs from "node:fs";
 import { join } from "node:path";
-import { parseFailureRecord, type FailureRecord } from "./record.ts";
+import { type FailureRecord, parseFailureRecord } from "./record.ts";
 
 /** Largest record accepted, in bytes of JSON. */
 export const MAX_RECORD_BYTES = 32 * 1024;
@@ -46,7 +46,8 @@ export class FailureStore {
     try {
       text = fs.readFileSync(this.path, "utf8");
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") log(`beanrun: cannot read ${this.path}: ${(e as Error).message}; failure records start empty`);
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT")
+        log(`beanrun: cannot read ${this.path}: ${(e as Error).message}; failure records start empty`);
     }
     let bad = 0;
     for (const line of text.split("\n")) {

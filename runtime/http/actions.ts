@@ -36,7 +36,8 @@ function tubeOf(v: unknown): string {
 }
 
 function intOf(v: unknown, what: string, max = 2 ** 32 - 1): number {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) throw new ActionError(`${what} must be a whole number from 0 to ${max}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max)
+    throw new ActionError(`${what} must be a whole number from 0 to ${max}`);
   return v;
 }
 
@@ -85,7 +86,8 @@ export function createActions(queue: Queue, server: { host: string; port: number
   const refusal = (verb: string, id: number): ActionResult => {
     const j = jobById(queue, id, false);
     if (!j) return { ok: false, message: `job ${id} no longer exists (a worker may have finished it); nothing to ${verb}` };
-    if (j.state === "reserved") return { ok: false, message: `job ${id} is reserved by a worker right now; try again when it is released or buried` };
+    if (j.state === "reserved")
+      return { ok: false, message: `job ${id} is reserved by a worker right now; try again when it is released or buried` };
     return { ok: false, message: `job ${id} is ${j.state}; it cannot be ${verb === "kick" ? "kicked" : `${verb}d`} in that state` };
   };
 
@@ -138,8 +140,10 @@ export function createActions(queue: Queue, server: { host: string; port: number
           const id = await c.put(a.body, { priority: a.priority, delay: a.delay, ttr: a.ttr });
           return { ok: true, message: `job ${id} put into ${a.tube}`, id };
         } catch (e) {
-          if (e instanceof BeanstalkError && e.code === "JOB_TOO_BIG") return { ok: false, message: `the body is larger than the server's -z (${queue.maxJobSize} bytes)` };
-          if (e instanceof BeanstalkError && e.code === "DRAINING") return { ok: false, message: "the server is draining: it accepts no new jobs" };
+          if (e instanceof BeanstalkError && e.code === "JOB_TOO_BIG")
+            return { ok: false, message: `the body is larger than the server's -z (${queue.maxJobSize} bytes)` };
+          if (e instanceof BeanstalkError && e.code === "DRAINING")
+            return { ok: false, message: "the server is draining: it accepts no new jobs" };
           throw e;
         }
       }

@@ -4,11 +4,12 @@
  * through Actions (the beanstalkd protocol). Bodies are left out when the
  * guard says this request may not see them.
  */
-import type { Queue } from "../queue/queue.ts";
-import { ActionError, parseAction, type Actions } from "./actions.ts";
+
 import type { FailureRecord } from "../failures/record.ts";
+import type { Queue } from "../queue/queue.ts";
+import { ActionError, type Actions, parseAction } from "./actions.ts";
 import type { Guard } from "./guard.ts";
-import { jobById, LIST_STATES, listJobs, type JobView, type ListState } from "./jobs-view.ts";
+import { type JobView, jobById, LIST_STATES, type ListState, listJobs } from "./jobs-view.ts";
 import type { BuildInfo } from "./metrics.ts";
 import type { Outcomes } from "./outcomes.ts";
 import type { RunnerView } from "./runner-view.ts";
@@ -52,7 +53,14 @@ export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
     case "/api/jobs": {
       const state = q.get("state") as ListState;
       if (!LIST_STATES.includes(state)) return problem(`state must be one of ${LIST_STATES.join(", ")}`, 400);
-      const page = listJobs(ctx.queue, q.get("tube") ?? "", state, Number(q.get("offset") ?? 0) || 0, Number(q.get("limit") ?? 20) || 20, bodies);
+      const page = listJobs(
+        ctx.queue,
+        q.get("tube") ?? "",
+        state,
+        Number(q.get("offset") ?? 0) || 0,
+        Number(q.get("limit") ?? 20) || 20,
+        bodies,
+      );
       if (!page) return problem(`no tube named ${JSON.stringify(q.get("tube"))}`, 404);
       return json({ ...page, jobs: page.jobs.map((j) => withFailure(ctx, j, bodies)), bodies });
     }

@@ -9,14 +9,15 @@
  *   GET  /healthz       200 "ok" (liveness; exempt from the Host check)
  * Every other request must pass the Host check first (DNS rebinding).
  */
+
+import type { FailureRecord } from "../failures/record.ts";
 import type { Queue } from "../queue/queue.ts";
 import { createActions } from "./actions.ts";
-import { apiGet, apiPost, type ApiContext } from "./api.ts";
-import { consolePage } from "./page.ts";
-import type { FailureRecord } from "../failures/record.ts";
+import { type ApiContext, apiGet, apiPost } from "./api.ts";
 import { createGuard, type GuardOptions } from "./guard.ts";
-import { prometheus, type BuildInfo } from "./metrics.ts";
+import { type BuildInfo, prometheus } from "./metrics.ts";
 import { Outcomes } from "./outcomes.ts";
+import { consolePage } from "./page.ts";
 import type { JobOutcome, RunnerView } from "./runner-view.ts";
 import { snapshot } from "./snapshot.ts";
 
@@ -111,7 +112,8 @@ export function createConsole(o: ConsoleOptions): Console {
             "content-type": "text/html; charset=utf-8",
             "cache-control": "no-store",
             // Everything is inline and same-origin: no script, style or fetch can come from elsewhere, and no framing.
-            "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+            "content-security-policy":
+              "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
             "x-content-type-options": "nosniff",
             "referrer-policy": "no-referrer",
           },
@@ -119,7 +121,11 @@ export function createConsole(o: ConsoleOptions): Console {
       case "/stats.json":
         return Response.json(snapshot(o.queue, o.ops, o.build.protocol), { headers: { "cache-control": "no-store" } });
       case "/metrics":
-        return text(prometheus(snapshot(o.queue, o.ops, o.build.protocol), o.build, outcomes), 200, "text/plain; version=0.0.4; charset=utf-8");
+        return text(
+          prometheus(snapshot(o.queue, o.ops, o.build.protocol), o.build, outcomes),
+          200,
+          "text/plain; version=0.0.4; charset=utf-8",
+        );
       case "/api/events": {
         // Error messages and stacks can quote payloads: the same rule as bodies.
         const refused = guard.bodiesProblem(req);

@@ -6,9 +6,10 @@
  * once and keeps only the page asked for (a bounded selection, not a sort of
  * every job), so a tube of a million jobs costs one pass per request.
  */
-import type { Queue } from "../queue/queue.ts";
+
 import { JobState, NONE, STATE_NAMES } from "../queue/jobs.ts";
-import { PREVIEW_BYTES, viewBody, type BodyView } from "./body-view.ts";
+import type { Queue } from "../queue/queue.ts";
+import { type BodyView, PREVIEW_BYTES, viewBody } from "./body-view.ts";
 
 /** Bytes of each body a page of jobs shows (a job by id shows PREVIEW_BYTES). */
 export const LIST_PREVIEW_BYTES = 4096;

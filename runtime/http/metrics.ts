@@ -35,7 +35,12 @@ export function prometheus(s: Snapshot, build: BuildInfo, outcomes?: Outcomes): 
   metric("beanrun_up", "gauge", "1 while the server runs.", one(1));
   metric("beanrun_uptime_seconds", "gauge", "Seconds since the server started.", one(s.uptimeSeconds));
   metric("beanrun_draining", "gauge", "1 when new jobs are refused (drain mode).", one(s.draining ? 1 : 0));
-  metric("beanrun_jobs", "gauge", "Jobs by state, all tubes.", perState((st) => s.jobs[st as "ready"]));
+  metric(
+    "beanrun_jobs",
+    "gauge",
+    "Jobs by state, all tubes.",
+    perState((st) => s.jobs[st as "ready"]),
+  );
   metric("beanrun_jobs_urgent", "gauge", "Ready jobs with priority below 1024.", one(s.jobs.urgent));
   metric("beanrun_jobs_created_total", "counter", "Jobs created by put.", one(s.jobs.total));
   metric("beanrun_job_timeouts_total", "counter", "Reservations that ran past their TTR.", one(s.jobs.timeouts));
@@ -54,7 +59,12 @@ export function prometheus(s: Snapshot, build: BuildInfo, outcomes?: Outcomes): 
   metric("beanrun_binlog_current_index", "gauge", "Index of the current write-ahead log file.", one(s.binlog.currentIndex));
 
   const tubeMetric = (name: string, type: "gauge" | "counter", help: string, pick: (t: Snapshot["tubes"][number]) => number) =>
-    metric(name, type, help, s.tubes.map((t): [Record<string, string>, number] => [{ tube: t.name }, pick(t)]));
+    metric(
+      name,
+      type,
+      help,
+      s.tubes.map((t): [Record<string, string>, number] => [{ tube: t.name }, pick(t)]),
+    );
   out.push("# HELP beanrun_tube_jobs Jobs in a tube by state.", "# TYPE beanrun_tube_jobs gauge");
   for (const t of s.tubes) {
     for (const st of ["ready", "reserved", "delayed", "buried"] as const) {
@@ -75,14 +85,50 @@ type Metric = (name: string, type: "gauge" | "counter", help: string, samples: [
 /** Job outcomes per tube, as counters and one histogram (only when a runner feeds them). */
 function outcomeMetrics(o: Outcomes, metric: Metric, out: string[]): void {
   const tubes = [...o.tubes.entries()];
-  const per = (pick: (t: (typeof tubes)[number][1]) => number) => tubes.map(([tube, t]): [Record<string, string>, number] => [{ tube }, pick(t)]);
-  metric("beanrun_jobs_done_total", "counter", "Jobs whose handler succeeded, per tube.", per((t) => t.done));
-  metric("beanrun_jobs_failed_total", "counter", "Failed attempts (retried, buried, timed out or invalid), per tube.", per((t) => t.failed));
-  metric("beanrun_jobs_retried_total", "counter", "Failed attempts released for a retry, per tube.", per((t) => t.retried));
-  metric("beanrun_jobs_buried_total", "counter", "Jobs buried by the runner (out of attempts or invalid), per tube.", per((t) => t.buried));
-  metric("beanrun_worker_restarts_total", "counter", "Worker processes restarted after an unexpected exit, per tube.", per((t) => t.workerRestarts));
-  metric("beanrun_schedule_ticks_total", "counter", "Cron ticks that put a job, per tube.", per((t) => t.scheduleTicks));
-  metric("beanrun_schedule_misses_total", "counter", "Cron ticks that could not put their job, per tube.", per((t) => t.scheduleMisses));
+  const per = (pick: (t: (typeof tubes)[number][1]) => number) =>
+    tubes.map(([tube, t]): [Record<string, string>, number] => [{ tube }, pick(t)]);
+  metric(
+    "beanrun_jobs_done_total",
+    "counter",
+    "Jobs whose handler succeeded, per tube.",
+    per((t) => t.done),
+  );
+  metric(
+    "beanrun_jobs_failed_total",
+    "counter",
+    "Failed attempts (retried, buried, timed out or invalid), per tube.",
+    per((t) => t.failed),
+  );
+  metric(
+    "beanrun_jobs_retried_total",
+    "counter",
+    "Failed attempts released for a retry, per tube.",
+    per((t) => t.retried),
+  );
+  metric(
+    "beanrun_jobs_buried_total",
+    "counter",
+    "Jobs buried by the runner (out of attempts or invalid), per tube.",
+    per((t) => t.buried),
+  );
+  metric(
+    "beanrun_worker_restarts_total",
+    "counter",
+    "Worker processes restarted after an unexpected exit, per tube.",
+    per((t) => t.workerRestarts),
+  );
+  metric(
+    "beanrun_schedule_ticks_total",
+    "counter",
+    "Cron ticks that put a job, per tube.",
+    per((t) => t.scheduleTicks),
+  );
+  metric(
+    "beanrun_schedule_misses_total",
+    "counter",
+    "Cron ticks that could not put their job, per tube.",
+    per((t) => t.scheduleMisses),
+  );
   out.push("# HELP beanrun_job_duration_seconds Handler run time per attempt.", "# TYPE beanrun_job_duration_seconds histogram");
   for (const [tube, t] of tubes) {
     const l = `tube="${esc(tube)}"`;

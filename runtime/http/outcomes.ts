@@ -44,9 +44,16 @@ export class Outcomes {
     let t = this.tubes.get(name);
     if (!t) {
       t = {
-        done: 0, failed: 0, retried: 0, buried: 0,
+        done: 0,
+        failed: 0,
+        retried: 0,
+        buried: 0,
         buckets: new Array(DURATION_BUCKETS.length + 1).fill(0),
-        durationSum: 0, durationCount: 0, workerRestarts: 0, scheduleTicks: 0, scheduleMisses: 0,
+        durationSum: 0,
+        durationCount: 0,
+        workerRestarts: 0,
+        scheduleTicks: 0,
+        scheduleMisses: 0,
       };
       this.tubes.set(name, t);
     }

@@ -9,11 +9,11 @@
  * process that also serves the queue.
  */
 import { Cron } from "croner";
-import type { ErrorInfo, RunnerEvents, RunnerEventType, Timed } from "../runner/events.ts";
-import type { ResolvedJob } from "../runner/define.ts";
-import { validatePayload } from "../runner/standard-schema.ts";
+import { type FailureKeeper, remoteKeeper, storeKeeper } from "../failures/keeper.ts";
 import type { FailureRecord } from "../failures/record.ts";
-import { remoteKeeper, storeKeeper, type FailureKeeper } from "../failures/keeper.ts";
+import type { ResolvedJob } from "../runner/define.ts";
+import type { ErrorInfo, RunnerEvents, RunnerEventType, Timed } from "../runner/events.ts";
+import { validatePayload } from "../runner/standard-schema.ts";
 import type { RunningServer, Server } from "../server/index.ts";
 import type { Console } from "./handler.ts";
 import type { JobOutcome, Outcome, RunnerView, ScheduleView, WorkerView } from "./runner-view.ts";
@@ -37,9 +37,17 @@ export interface BridgeOptions {
 
 /** The event types the bridge takes (job.done included: the chart and the counters need it). */
 const TYPES: readonly RunnerEventType[] = [
-  "job.done", "job.retry", "job.buried", "job.timeout",
-  "worker.start", "worker.ready", "worker.exit", "module.failed", "module.changed",
-  "schedule.tick", "schedule.failed",
+  "job.done",
+  "job.retry",
+  "job.buried",
+  "job.timeout",
+  "worker.start",
+  "worker.ready",
+  "worker.exit",
+  "module.failed",
+  "module.changed",
+  "schedule.tick",
+  "schedule.failed",
 ];
 
 interface TubeWorkers {
@@ -57,8 +65,20 @@ interface ScheduleState {
   last: ScheduleView["last"];
 }
 
-function record(e: { attempt: number; ms: number; pid: number; time: number }, error: ErrorInfo | undefined, outcome: Outcome, fallback: string): FailureRecord {
-  const r: FailureRecord = { message: error?.message ?? fallback, attempt: e.attempt, at: e.time, ms: Math.round(e.ms), pid: e.pid, outcome };
+function record(
+  e: { attempt: number; ms: number; pid: number; time: number },
+  error: ErrorInfo | undefined,
+  outcome: Outcome,
+  fallback: string,
+): FailureRecord {
+  const r: FailureRecord = {
+    message: error?.message ?? fallback,
+    attempt: e.attempt,
+    at: e.time,
+    ms: Math.round(e.ms),
+    pid: e.pid,
+    outcome,
+  };
   if (error?.stack) r.stack = error.stack;
   return r;
 }
@@ -72,7 +92,12 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
   };
   for (const j of o.jobs) tubeWorkers(j.tube);
   const schedules: ScheduleState[] = o.jobs.flatMap((j) =>
-    j.schedules.map((s) => ({ tube: j.tube, cron: s.cron, timezone: s.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone, last: null })),
+    j.schedules.map((s) => ({
+      tube: j.tube,
+      cron: s.cron,
+      timezone: s.timezone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+      last: null,
+    })),
   );
   const outcomes = o.console?.outcomes;
 
@@ -113,7 +138,10 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
           w.restarts++;
           outcomes?.workerRestarted(e.tube);
           const how = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
-          w.lastCrash = { at: e.time, reason: e.reason === "ttr" ? `killed: a handler ran past its TTR (${how})` : `exited unexpectedly (${how})` };
+          w.lastCrash = {
+            at: e.time,
+            reason: e.reason === "ttr" ? `killed: a handler ran past its TTR (${how})` : `exited unexpectedly (${how})`,
+          };
           w.restartAt = e.restartInMs != null ? e.time + e.restartInMs : null;
         }
         return;
@@ -130,7 +158,10 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
         const s = schedules.find((x) => x.tube === e.tube && x.cron === e.cron);
         const failed = e.type === "schedule.failed";
         outcomes?.scheduleTicked(e.tube, failed);
-        if (s) s.last = failed ? { at: e.time, outcome: "error", detail: e.error.message } : { at: e.time, outcome: "put", detail: `job #${e.id}` };
+        if (s)
+          s.last = failed
+            ? { at: e.time, outcome: "error", detail: e.error.message }
+            : { at: e.time, outcome: "put", detail: `job #${e.id}` };
         return;
       }
     }
@@ -141,7 +172,16 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
     workers: () =>
       [...workers.entries()].map(([tube, w]): WorkerView => {
         const procs = [...w.procs.entries()];
-        const state = w.loadError !== undefined ? "failed" : procs.some(([, p]) => p.ready) ? "running" : procs.length ? "starting" : w.restartAt !== null && w.restartAt > Date.now() ? "restarting" : "idle";
+        const state =
+          w.loadError !== undefined
+            ? "failed"
+            : procs.some(([, p]) => p.ready)
+              ? "running"
+              : procs.length
+                ? "starting"
+                : w.restartAt !== null && w.restartAt > Date.now()
+                  ? "restarting"
+                  : "idle";
         return {
           tube,
           state,
@@ -191,10 +231,12 @@ export function observeRunner(
     jobs: jobs.map((j) => ({
       tube: j.tube,
       schedules: j.schedules,
-      validate: j.schema ? async (payload: unknown) => {
-        const r = await validatePayload(j.schema!, payload);
-        return r.ok ? { ok: true as const } : { ok: false as const, reason: r.reason };
-      } : undefined,
+      validate: j.schema
+        ? async (payload: unknown) => {
+            const r = await validatePayload(j.schema!, payload);
+            return r.ok ? { ok: true as const } : { ok: false as const, reason: r.reason };
+          }
+        : undefined,
     })),
     reservedIn: (tube) => local?.queue.findTube(tube)?.reserved ?? 0,
     keep: (id, r) => keeper.keep(id, r),

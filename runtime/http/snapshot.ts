@@ -2,8 +2,9 @@
  * A plain-object view of the server's state, for the JSON endpoint, the
  * dashboard and the Prometheus exporter (one source for all three).
  */
-import type { Queue } from "../queue/queue.ts";
+
 import { Op } from "../protocol/ops.ts";
+import type { Queue } from "../queue/queue.ts";
 
 export interface TubeSnapshot {
   name: string;

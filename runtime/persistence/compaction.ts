@@ -17,10 +17,10 @@
  * bytes intact, for the operator.
  */
 import * as fs from "node:fs";
-import { JobState, type JobStore } from "../queue/jobs.ts";
 import * as path from "node:path";
+import { JobState, type JobStore } from "../queue/jobs.ts";
 import { codeOf, describe } from "./errors.ts";
-import { syncDirAsync, type Segment } from "./segment.ts";
+import { type Segment, syncDirAsync } from "./segment.ts";
 import type { SyncPolicy } from "./sync.ts";
 
 /** Store slots examined per step. */

@@ -11,9 +11,9 @@
  * the server to listen.
  */
 import * as fs from "node:fs";
-import { WalError, describe } from "./errors.ts";
+import { describe, WalError } from "./errors.ts";
 import { FORMAT_VERSION, HEADER_SIZE } from "./format.ts";
-import { newSegment, segmentPath, syncDirAsync, type Segment } from "./segment.ts";
+import { newSegment, type Segment, segmentPath, syncDirAsync } from "./segment.ts";
 import type { SpaceLedger } from "./space.ts";
 
 export interface FilesConfig {

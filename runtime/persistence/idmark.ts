@@ -14,10 +14,10 @@
  */
 import * as fs from "node:fs";
 import { join } from "node:path";
+import type { RecordBuffer } from "./buffer.ts";
 import { crc32 } from "./crc.ts";
 import { codeOf } from "./errors.ts";
-import type { RecordBuffer } from "./buffer.ts";
-import { newSegment, syncDir, type Segment } from "./segment.ts";
+import { newSegment, type Segment, syncDir } from "./segment.ts";
 
 export const IDS_FILE = "ids";
 export const ID_BLOCK = 16384;
@@ -101,7 +101,9 @@ export class IdMark {
     try {
       return IdMark.open(dir, state, atLeast);
     } catch (e) {
-      log(`WARNING: cannot write the ids file in ${dir}: ${(e as Error).message}; after damage to the log, ids would rest on its readable records alone`);
+      log(
+        `WARNING: cannot write the ids file in ${dir}: ${(e as Error).message}; after damage to the log, ids would rest on its readable records alone`,
+      );
       return null;
     }
   }

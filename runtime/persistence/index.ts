@@ -6,16 +6,16 @@
  */
 import * as fs from "node:fs";
 import { dirname, resolve } from "node:path";
-import { WalError, codeOf, describe } from "./errors.ts";
+import { codeOf, describe, WalError } from "./errors.ts";
 import { jobRecordSize } from "./format.ts";
 import { lockDir } from "./lock.ts";
-import { recover, type Recovery } from "./recover.ts";
-import { Wal, MAX_TUBE_NAME, type SyncMode } from "./wal.ts";
+import { type Recovery, recover } from "./recover.ts";
+import { MAX_TUBE_NAME, type SyncMode, Wal } from "./wal.ts";
 
-export { Wal, type JobSource } from "./wal.ts";
 export { WalError } from "./errors.ts";
 export { ST_BURIED, ST_DELAYED, ST_READY } from "./format.ts";
 export type { RecoveredJob, Recovery } from "./recover.ts";
+export { type JobSource, Wal } from "./wal.ts";
 
 export const DEFAULT_FILE_SIZE = 10485760;
 /** beanstalkd's default for -f. */
@@ -52,7 +52,8 @@ function checkDir(dir: string): void {
   try {
     fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
   } catch (e) {
-    if (codeOf(e) === "EROFS") throw new WalError(`-b ${dir}: the directory is on a read-only file system; mount it read-write or choose another`);
+    if (codeOf(e) === "EROFS")
+      throw new WalError(`-b ${dir}: the directory is on a read-only file system; mount it read-write or choose another`);
     throw new WalError(`-b ${dir}: the directory is not writable by this user; fix its permissions or choose another`);
   }
 }

@@ -7,9 +7,9 @@
  * was written is a reused pid, not the owner.
  */
 import * as fs from "node:fs";
-import process from "node:process";
 import { join } from "node:path";
-import { WalError, codeOf, describe } from "./errors.ts";
+import process from "node:process";
+import { codeOf, describe, WalError } from "./errors.ts";
 
 export interface DirLock {
   readonly path: string;

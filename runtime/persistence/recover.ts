@@ -18,10 +18,10 @@
  * start with an explanation.
  */
 import * as fs from "node:fs";
-import { WalError, describe } from "./errors.ts";
-import { FORMAT_VERSION, HEADER_SIZE, REC_JOB, decodeHeader, isZero, type FileHeader, type JobRecord } from "./format.ts";
-import { readIdMark, type IdMarkState } from "./idmark.ts";
-import { scanFile, type Damage } from "./scan.ts";
+import { describe, WalError } from "./errors.ts";
+import { decodeHeader, type FileHeader, FORMAT_VERSION, HEADER_SIZE, isZero, type JobRecord, REC_JOB } from "./format.ts";
+import { type IdMarkState, readIdMark } from "./idmark.ts";
+import { type Damage, scanFile } from "./scan.ts";
 import { parseSegmentName, segmentPath } from "./segment.ts";
 
 export interface RecoveredJob extends JobRecord {
@@ -116,8 +116,16 @@ export function recover(dir: string): Recovery {
     .filter((s) => s > 0)
     .sort((a, b) => a - b);
   const out: Recovery = {
-    jobs: new Map(), files: [], spares: [], nextId: 1, maxSeq: 0, records: 0, notes: [],
-    carryDeletes: [], damaged: false, idMark: readIdMark(dir),
+    jobs: new Map(),
+    files: [],
+    spares: [],
+    nextId: 1,
+    maxSeq: 0,
+    records: 0,
+    notes: [],
+    carryDeletes: [],
+    damaged: false,
+    idMark: readIdMark(dir),
   };
   const touched = new Map<number, { type: string; where: string }>();
   for (const seq of seqs) {
@@ -158,7 +166,14 @@ export function recover(dir: string): Recovery {
       }
     });
     const damage = scan.damage;
-    if (header.damaged) damage.unshift({ start: 0, end: HEADER_SIZE, reason: "header checksum mismatch; records read with the header's fields as they are", resumed: true, seen: [] });
+    if (header.damaged)
+      damage.unshift({
+        start: 0,
+        end: HEADER_SIZE,
+        reason: "header checksum mismatch; records read with the header's fields as they are",
+        resumed: true,
+        seen: [],
+      });
     if (damage.length) {
       out.damaged = true;
       out.carryDeletes.push(...deletes);
@@ -167,7 +182,9 @@ export function recover(dir: string): Recovery {
         out.notes.push(
           `${where} (${d.end - d.start} bytes) are damaged (${d.reason}) and were skipped; ` +
             (d.resumed ? `reading resumed at offset ${d.end}` : `no valid record follows in the file`) +
-            (d.seen.length ? `; records that seem to start there: ${d.seen.map((x) => `${x.type} of job ${x.id} at ${x.at}`).join(", ")}` : ""),
+            (d.seen.length
+              ? `; records that seem to start there: ${d.seen.map((x) => `${x.type} of job ${x.id} at ${x.at}`).join(", ")}`
+              : ""),
         );
         for (const x of d.seen) {
           if (x.id + 1 > out.nextId) out.nextId = x.id + 1;
@@ -192,8 +209,12 @@ function report(out: Recovery, touched: Map<number, { type: string; where: strin
   }
   const list = (xs: number[]) => xs.sort((a, b) => a - b).join(", ");
   if (back.length) out.notes.push(`WARNING: jobs ${list(back)} are live again: their delete was in a damaged range and may have been lost`);
-  if (stale.length) out.notes.push(`WARNING: jobs ${list(stale)} came back in an older state: a newer record of theirs was in a damaged range`);
-  if (lost.length) out.notes.push(`WARNING: jobs ${list(lost)} had a record in a damaged range and are gone (lost, or deleted by a record that was also damaged)`);
+  if (stale.length)
+    out.notes.push(`WARNING: jobs ${list(stale)} came back in an older state: a newer record of theirs was in a damaged range`);
+  if (lost.length)
+    out.notes.push(
+      `WARNING: jobs ${list(lost)} had a record in a damaged range and are gone (lost, or deleted by a record that was also damaged)`,
+    );
   out.notes.push(
     "WARNING: damaged bytes may also have held records whose ids could not be read: a delete or newer state of any older job may have been lost",
   );

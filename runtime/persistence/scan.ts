@@ -10,7 +10,7 @@
  * by byte. A zero length field ends the data only if nothing but zeros
  * follows; otherwise it is damage too (a zeroed length, say).
  */
-import { decodeRecord, HEADER_SIZE, isZero, peekRecord, type DecodeResult, type Layout } from "./format.ts";
+import { type DecodeResult, decodeRecord, HEADER_SIZE, isZero, type Layout, peekRecord } from "./format.ts";
 
 export interface Damage {
   /** Offsets of the damaged bytes in the file: [start, end). */

@@ -53,8 +53,21 @@ export function parseSegmentName(name: string): number {
 
 export function newSegment(dir: string, seq: number, fd: number, size: number): Segment {
   return {
-    seq, path: segmentPath(dir, seq), fd, size, pos: 0, live: 0, releasedAt: 0, lastSeq: 0, headerSeq: 0,
-    liveBytes: 0, version: 0, key: 0, damaged: false, evacuated: false, growable: false,
+    seq,
+    path: segmentPath(dir, seq),
+    fd,
+    size,
+    pos: 0,
+    live: 0,
+    releasedAt: 0,
+    lastSeq: 0,
+    headerSeq: 0,
+    liveBytes: 0,
+    version: 0,
+    key: 0,
+    damaged: false,
+    evacuated: false,
+    growable: false,
   };
 }
 

@@ -12,9 +12,9 @@
  * of space is logged too.
  */
 import * as fs from "node:fs";
-import { HEADER_SIZE } from "./format.ts";
 import { describe } from "./errors.ts";
-import { newSegment, preallocate, preallocateSync, segmentPath, syncDir, syncDirAsync, type Segment } from "./segment.ts";
+import { HEADER_SIZE } from "./format.ts";
+import { newSegment, preallocate, preallocateSync, type Segment, segmentPath, syncDir, syncDirAsync } from "./segment.ts";
 import { RETRY_MS } from "./sync.ts";
 
 export interface SpaceConfig {

@@ -15,7 +15,7 @@
  * and retried every RETRY_MS until it works; the records stay pending.
  */
 import * as fs from "node:fs";
-import { filesOf, writeBatch, writeBatchSync, type Batch } from "./buffer.ts";
+import { type Batch, filesOf, writeBatch, writeBatchSync } from "./buffer.ts";
 import { describe } from "./errors.ts";
 import type { Segment } from "./segment.ts";
 

@@ -18,31 +18,31 @@
  * until it works.
  */
 import * as fs from "node:fs";
-import type { Journal, JournalStats } from "../queue/journal.ts";
 import { JobState, type JobStore } from "../queue/jobs.ts";
-import { RecordBuffer, type Batch } from "./buffer.ts";
+import type { Journal, JournalStats } from "../queue/journal.ts";
+import { type Batch, RecordBuffer } from "./buffer.ts";
 import { Compactor } from "./compaction.ts";
 import { describe } from "./errors.ts";
+import { LogFiles } from "./files.ts";
 import {
   DELETE_SIZE,
-  HEADER_SIZE,
-  ST_BURIED,
-  ST_DELAYED,
-  ST_READY,
   encodeDelete,
   encodeHeader,
   encodeJob,
   encodeTubeName,
-  jobRecordSize,
+  HEADER_SIZE,
   type JobFields,
+  jobRecordSize,
+  ST_BURIED,
+  ST_DELAYED,
+  ST_READY,
 } from "./format.ts";
 import { ID_BLOCK, IdMark } from "./idmark.ts";
 import type { DirLock } from "./lock.ts";
 import type { RecoveredJob, Recovery } from "./recover.ts";
-import { LogFiles } from "./files.ts";
 import { newSegment, type Segment } from "./segment.ts";
 import { SpaceLedger } from "./space.ts";
-import { FailureState, syncPolicy, type SyncMode, type SyncPolicy } from "./sync.ts";
+import { FailureState, type SyncMode, type SyncPolicy, syncPolicy } from "./sync.ts";
 import { DurabilityWaiters } from "./waiters.ts";
 
 export type { SyncMode } from "./sync.ts";
@@ -89,8 +89,18 @@ export class Wal implements Journal {
 
   private readonly tubeBytes = new Map<string, Uint8Array>();
   private readonly fields: JobFields = {
-    state: 0, pri: 0, delay: 0, ttr: 0, id: 0, created: 0, deadline: 0,
-    reserves: 0, timeouts: 0, releases: 0, buries: 0, kicks: 0,
+    state: 0,
+    pri: 0,
+    delay: 0,
+    ttr: 0,
+    id: 0,
+    created: 0,
+    deadline: 0,
+    reserves: 0,
+    timeouts: 0,
+    releases: 0,
+    buries: 0,
+    kicks: 0,
   };
   private recordsWritten = 0;
   /** Above every job id the log has seen (recovered or written): what new files' headers record. */
@@ -371,7 +381,16 @@ export class Wal implements Journal {
     const bodyLen = s.size[slot]! - 2;
     if (this.ids?.needs(f.id)) this.ids.advance(this.buffer, f.id);
     const at = this.buffer.append(seg, size);
-    this.buffer.len += encodeJob(this.buffer.buf, this.buffer.view, at, seg.key, f, this.tubeName(src.tubeName(slot)), s.bodyOf(slot), bodyLen);
+    this.buffer.len += encodeJob(
+      this.buffer.buf,
+      this.buffer.view,
+      at,
+      seg.key,
+      f,
+      this.tubeName(src.tubeName(slot)),
+      s.bodyOf(slot),
+      bodyLen,
+    );
     this.written++;
     seg.lastSeq = this.written;
     const old = s.persist[slot]!;

@@ -9,8 +9,9 @@
  * are in numbers.ts). A reader returns -1 on failure and leaves `pos`
  * unchanged; on success `pos` is just past what it read.
  */
-import { readKickCount, readTimeout112, U64_MAX } from "./numbers.ts";
+
 import { isValidTubeName, nameSpan } from "../queue/tube.ts";
+import { readKickCount, readTimeout112, U64_MAX } from "./numbers.ts";
 
 const SPACE = 0x20;
 

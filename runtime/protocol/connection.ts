@@ -15,16 +15,17 @@
  * does not read its replies) its socket is paused once a little input has
  * piled up.
  */
-import type { Conn, ConnEvents } from "../queue/conn.ts";
-import { NONE } from "../queue/jobs.ts";
-import { Result } from "../queue/counters.ts";
+
 import type { TransportSocket } from "../adapters/transport.ts";
-import { dispatch } from "./commands/index.ts";
-import { Args } from "./args.ts";
-import { Output } from "./output.ts";
-import { copyBytes } from "./bytes.ts";
 import { LARGE_HEADROOM, SMALL_MAX } from "../queue/arena.ts";
+import type { Conn, ConnEvents } from "../queue/conn.ts";
+import { Result } from "../queue/counters.ts";
+import { NONE } from "../queue/jobs.ts";
+import { Args } from "./args.ts";
+import { copyBytes } from "./bytes.ts";
+import { dispatch } from "./commands/index.ts";
 import type { ProtocolContext, Session } from "./context.ts";
+import { Output } from "./output.ts";
 import * as R from "./replies.ts";
 
 /** beanstalkd's LINE_BUF_SIZE: 11 + MAX_TUBE_NAME_LEN (201) + 12. */

@@ -8,8 +8,9 @@
  *   Handlers take this interface, never the concrete Connection, so the
  *   command families depend only on this file and the queue.
  */
-import type { Queue } from "../queue/queue.ts";
+
 import type { Conn } from "../queue/conn.ts";
+import type { Queue } from "../queue/queue.ts";
 import type { Output } from "./output.ts";
 
 export type Compat = "1.12" | "1.13";

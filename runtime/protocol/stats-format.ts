@@ -3,11 +3,12 @@
  * beanstalkd's keys, order and number formats. 1.13 quotes string values
  * (hostname, os, platform, name, tube); 1.12 does not.
  */
-import type { Queue } from "../queue/queue.ts";
+
 import { STATE_NAMES } from "../queue/jobs.ts";
+import type { Queue } from "../queue/queue.ts";
 import type { Tube } from "../queue/tube.ts";
-import { Op } from "./ops.ts";
 import type { Compat, HostInfo } from "./context.ts";
+import { Op } from "./ops.ts";
 
 const q = (compat: Compat, s: string) => (compat === "1.12" ? s : `"${s}"`);
 

@@ -4,9 +4,10 @@
  * Socket handling lives in the protocol layer; it learns of asynchronous
  * outcomes through `ConnEvents`.
  */
-import { Ms } from "./ms.ts";
+
 import { NONE } from "./jobs.ts";
 import { JobList } from "./list.ts";
+import type { Ms } from "./ms.ts";
 import type { Tube } from "./tube.ts";
 
 export interface ConnEvents {

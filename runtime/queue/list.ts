@@ -4,7 +4,7 @@
  * reserver's list of reserved jobs. Insertion is at the tail, so iteration
  * from the head is oldest first, as in beanstalkd.
  */
-import { NONE, type JobStore } from "./jobs.ts";
+import { type JobStore, NONE } from "./jobs.ts";
 
 export class JobList {
   head = NONE;

@@ -22,21 +22,22 @@
  * waiting.ts (connections waiting in a reserve), timeouts.ts (everything
  * time does, on clock.ts's one timer).
  */
-import { JobState, JobStore, NONE } from "./jobs.ts";
-import type { Tube } from "./tube.ts";
-import { Conn, type ConnEvents } from "./conn.ts";
-import { nullJournal, type Journal } from "./journal.ts";
-import { systemClock, type Clock } from "./clock.ts";
-import { Timeouts } from "./timeouts.ts";
-import { newCounters, Result, type QueueCounters } from "./counters.ts";
-import { TubeRegistry } from "./tube-registry.ts";
-import { JobStates } from "./states.ts";
-import { Waiting } from "./waiting.ts";
-import { fillRestored, type RestoredJob } from "./restore.ts";
-export type { RestoredJob } from "./restore.ts";
 
-export { systemClock, type Clock } from "./clock.ts";
-export { Result, type QueueCounters } from "./counters.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { Conn, type ConnEvents } from "./conn.ts";
+import { newCounters, type QueueCounters, Result } from "./counters.ts";
+import { JobState, JobStore, NONE } from "./jobs.ts";
+import { type Journal, nullJournal } from "./journal.ts";
+import { fillRestored, type RestoredJob } from "./restore.ts";
+import { JobStates } from "./states.ts";
+import { Timeouts } from "./timeouts.ts";
+import type { Tube } from "./tube.ts";
+import { TubeRegistry } from "./tube-registry.ts";
+import { Waiting } from "./waiting.ts";
+
+export { type Clock, systemClock } from "./clock.ts";
+export { type QueueCounters, Result } from "./counters.ts";
+export type { RestoredJob } from "./restore.ts";
 export { URGENT_THRESHOLD } from "./states.ts";
 
 export { SAFETY_MARGIN_MS } from "./timeouts.ts";
@@ -204,7 +205,7 @@ export class Queue {
     const slot = s.alloc(this.next++, bodySize);
     s.pri[slot] = pri;
     s.delay[slot] = delay;
-    s.ttr[slot] = ttr < 1 ? 1 : ttr;
+    s.ttr[slot] = Math.max(ttr, 1);
     s.created[slot] = this.clock.now();
     s.tube[slot] = c.use.index;
     this.registry.ref(c.use);

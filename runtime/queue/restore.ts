@@ -35,7 +35,7 @@ export function fillRestored(s: JobStore, slot: number, r: RestoredJob, tubeInde
   body[r.body.length + 1] = 10;
   s.pri[slot] = r.pri;
   s.delay[slot] = r.delay;
-  s.ttr[slot] = r.ttr < 1 ? 1 : r.ttr;
+  s.ttr[slot] = Math.max(r.ttr, 1);
   s.created[slot] = now - r.ageMs;
   s.tube[slot] = tubeIndex;
   s.reserves[slot] = r.reserves;

@@ -5,12 +5,13 @@
  * counters. These are the queue's primitive moves; they never hand jobs to
  * waiting connections or touch the journal (queue.ts decides when to).
  */
-import { JobState, NONE, type JobStore } from "./jobs.ts";
+
+import type { Clock } from "./clock.ts";
 import type { Conn } from "./conn.ts";
 import type { QueueCounters } from "./counters.ts";
-import type { TubeRegistry } from "./tube-registry.ts";
+import { JobState, type JobStore, NONE } from "./jobs.ts";
 import type { Tube } from "./tube.ts";
-import type { Clock } from "./clock.ts";
+import type { TubeRegistry } from "./tube-registry.ts";
 
 /** Jobs with a priority below this are "urgent" in stats. */
 export const URGENT_THRESHOLD = 1024;

@@ -11,14 +11,15 @@
  * the queue through `QueueHooks`, so waiting connections are served in the
  * queue's order.
  */
-import { NONE, type JobStore } from "./jobs.ts";
+
+import { Alarm, type Clock } from "./clock.ts";
 import type { Conn, ConnEvents } from "./conn.ts";
 import type { QueueCounters } from "./counters.ts";
-import type { TubeRegistry } from "./tube-registry.ts";
-import type { JobStates } from "./states.ts";
-import type { Waiting } from "./waiting.ts";
-import { Alarm, type Clock } from "./clock.ts";
 import { Heap } from "./heap.ts";
+import { type JobStore, NONE } from "./jobs.ts";
+import type { JobStates } from "./states.ts";
+import type { TubeRegistry } from "./tube-registry.ts";
+import type { Waiting } from "./waiting.ts";
 
 /** A reservation this close to its deadline makes a reserve return DEADLINE_SOON. */
 export const SAFETY_MARGIN_MS = 1000;

@@ -10,10 +10,11 @@
  * indexes are reused. The second half keeps a connection's `use` and watch
  * list in step with those references (use, watch, ignore, leaving).
  */
+
+import type { Conn } from "./conn.ts";
+import type { JobStore } from "./jobs.ts";
 import { Ms } from "./ms.ts";
 import { Tube } from "./tube.ts";
-import type { JobStore } from "./jobs.ts";
-import type { Conn } from "./conn.ts";
 
 export class TubeRegistry {
   /** All tubes, in beanstalkd's order (what list-tubes reports). */

@@ -6,11 +6,12 @@
  * connection using it and every watch of it holds a reference, and the tube
  * disappears (from `list-tubes` too) when the last one goes.
  */
+
+import type { Conn } from "./conn.ts";
 import { Heap } from "./heap.ts";
-import { Ms } from "./ms.ts";
 import type { JobStore } from "./jobs.ts";
 import { JobList } from "./list.ts";
-import type { Conn } from "./conn.ts";
+import { Ms } from "./ms.ts";
 
 export const MAX_TUBE_NAME_LEN = 200;
 

@@ -4,12 +4,13 @@
  * and the set of tubes that have any waiter is kept so that handing out jobs
  * looks only at those tubes, not at every tube.
  */
+
+import type { Clock } from "./clock.ts";
+import type { Conn } from "./conn.ts";
+import type { QueueCounters } from "./counters.ts";
 import type { JobStore } from "./jobs.ts";
 import { NONE } from "./jobs.ts";
-import type { Conn } from "./conn.ts";
 import type { Tube } from "./tube.ts";
-import type { QueueCounters } from "./counters.ts";
-import type { Clock } from "./clock.ts";
 
 export class Waiting {
   private readonly tubes = new Set<Tube>();

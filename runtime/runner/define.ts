@@ -115,9 +115,7 @@ export type JobDefinition<In = unknown, Out = In> = CommonOptions<In, Out> & {
   readonly schema?: StandardSchemaV1<In, Out>;
 };
 
-export function defineJob<S extends StandardSchemaV1>(
-  def: JobOptionsWithSchema<S>,
-): JobDefinition<InferInput<S>, InferOutput<S>>;
+export function defineJob<S extends StandardSchemaV1>(def: JobOptionsWithSchema<S>): JobDefinition<InferInput<S>, InferOutput<S>>;
 export function defineJob<P = unknown>(def: JobOptionsWithoutSchema<P>): JobDefinition<P, P>;
 export function defineJob(def: CommonOptions<unknown, unknown> & { schema?: StandardSchemaV1 }): JobDefinition {
   // Must stay the direct caller of callerFile(): it reads this call's caller from the stack.
@@ -143,6 +141,6 @@ export interface ResolvedJob {
 
 /** Seconds to wait before attempt `attempt + 1`, given that `attempt` failed. */
 export function retryDelay(b: Required<Backoff>, attempt: number): number {
-  const d = b.base * Math.pow(b.factor, Math.max(0, attempt - 1));
+  const d = b.base * b.factor ** Math.max(0, attempt - 1);
   return Math.max(0, Math.min(b.max, Math.round(d)));
 }

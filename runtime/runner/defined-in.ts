@@ -48,7 +48,11 @@ const JOB_EXTS = /\.(?:ts|mts|js|mjs)$/;
  * file's: helpers ("_x.ts"), dotfiles, tests ("x.test.ts"), declarations, other extensions.
  */
 export function jobFileTube(file: string): string | null {
-  const base = file.replace(/[?#].*$/, "").split(/[\\/]/).pop() ?? "";
+  const base =
+    file
+      .replace(/[?#].*$/, "")
+      .split(/[\\/]/)
+      .pop() ?? "";
   if (!JOB_EXTS.test(base) || base.startsWith("_") || base.startsWith(".") || /\.(?:test|spec|d)\.[mc]?[jt]s$/.test(base)) return null;
   return base.replace(JOB_EXTS, "");
 }

@@ -10,8 +10,8 @@ import { pathToFileURL } from "node:url";
 import type { ResolvedJob } from "./define.ts";
 import { jobFileTube } from "./defined-in.ts";
 import { registerTube } from "./enqueue.ts";
-import { validatePayload } from "./standard-schema.ts";
 import { describeLoadError } from "./load-error.ts";
+import { validatePayload } from "./standard-schema.ts";
 import { checkTubeName, JobModuleError, resolveJob } from "./validate.ts";
 
 /** Set by `beanrun build` (--define) to the jobs directory compiled in. */
@@ -73,7 +73,11 @@ export async function loadJob(f: JobFile): Promise<ResolvedJob> {
   const exported = Object.keys(mod as object);
   if (!exported.includes("default")) {
     const what = exported.length ? `has no default export (it exports ${exported.join(", ")})` : "exports nothing";
-    throw new JobModuleError(f.display, null, `${what}: a job file's default export is its definition, export default defineJob({ handler(payload, ctx) { ... } })`);
+    throw new JobModuleError(
+      f.display,
+      null,
+      `${what}: a job file's default export is its definition, export default defineJob({ handler(payload, ctx) { ... } })`,
+    );
   }
   const job = resolveJob(f.display, f.tube, mod);
   if (job.schema) {

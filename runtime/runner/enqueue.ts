@@ -17,8 +17,8 @@
  * new one). `Producer.connect()` gives a connection of your own.
  */
 import { Client } from "../client/index.ts";
-import { DEFINED_IN, jobFileTube } from "./defined-in.ts";
 import type { JobDefinition, ResolvedJob } from "./define.ts";
+import { DEFINED_IN, jobFileTube } from "./defined-in.ts";
 import { validatePayload } from "./standard-schema.ts";
 
 export type EnqueueOptions = {
@@ -36,8 +36,10 @@ export class EnqueueError extends Error {
  * Tubes of job definitions the runner loaded, shared through a global symbol
  * because a compiled binary carries one copy of this module per job bundle.
  */
-const registry: WeakMap<object, string> = ((globalThis as Record<symbol, unknown>)[Symbol.for("beanrun.tubes")] ??=
-  new WeakMap<object, string>()) as WeakMap<object, string>;
+const registry: WeakMap<object, string> = ((globalThis as Record<symbol, unknown>)[Symbol.for("beanrun.tubes")] ??= new WeakMap<
+  object,
+  string
+>()) as WeakMap<object, string>;
 
 /** Called by the runner for each module it loads. */
 export function registerTube(job: ResolvedJob, def: unknown): void {

@@ -220,12 +220,31 @@ export function errorInfo(e: unknown): ErrorInfo {
 }
 
 export const EVENT_TYPES: readonly RunnerEventType[] = [
-  "job.done", "job.retry", "job.buried", "job.timeout", "job.released", "job.lost", "job.log",
-  "worker.start", "worker.ready", "worker.stopping", "worker.exit",
-  "module.failed", "module.changed", "tube.waiting", "tube.resumed",
-  "schedule.registered", "schedule.tick", "schedule.failed",
-  "server.gone", "server.back",
-  "runner.ready", "runner.draining", "runner.stopping", "runner.stopped", "runner.error",
+  "job.done",
+  "job.retry",
+  "job.buried",
+  "job.timeout",
+  "job.released",
+  "job.lost",
+  "job.log",
+  "worker.start",
+  "worker.ready",
+  "worker.stopping",
+  "worker.exit",
+  "module.failed",
+  "module.changed",
+  "tube.waiting",
+  "tube.resumed",
+  "schedule.registered",
+  "schedule.tick",
+  "schedule.failed",
+  "server.gone",
+  "server.back",
+  "runner.ready",
+  "runner.draining",
+  "runner.stopping",
+  "runner.stopped",
+  "runner.error",
 ];
 const TYPES: ReadonlySet<string> = new Set(EVENT_TYPES);
 

@@ -42,8 +42,16 @@ export function describeLoadError(display: string, path: string, e: unknown): st
     if (file !== path && file !== url) continue;
     const name = typeof err?.name === "string" && !message.startsWith(err.name) ? `${err.name}: ` : "";
     // Deno puts a code excerpt in the message itself: keep it, without the stack that follows.
-    const body = message.split("\n").filter((l) => !/^\s+at /.test(l)).join("\n").trimEnd();
+    const body = message
+      .split("\n")
+      .filter((l) => !/^\s+at /.test(l))
+      .join("\n")
+      .trimEnd();
     return `${display}:${m[2]}:${m[3]}: ${name}${body}`;
   }
-  return `${display}: cannot be loaded: ${message.split("\n").filter((l) => !/^\s+at /.test(l)).join("\n").trimEnd()}`;
+  return `${display}: cannot be loaded: ${message
+    .split("\n")
+    .filter((l) => !/^\s+at /.test(l))
+    .join("\n")
+    .trimEnd()}`;
 }

@@ -6,7 +6,7 @@
  * The sentences are for reading only; nothing may depend on their wording.
  */
 import { EVENT_TYPES, type EventOf, type RunnerEvent, type RunnerEvents, type RunnerEventType, type Timed } from "./events.ts";
-import type { LogLevel, Logger } from "./log.ts";
+import type { Logger, LogLevel } from "./log.ts";
 
 type Render<T extends RunnerEventType> = (e: EventOf<T>) => string;
 

@@ -78,10 +78,7 @@ function human(v: unknown): string {
   return JSON.stringify(v) ?? String(v);
 }
 
-export function createLogger(
-  opts: { format?: LogFormat; level?: LogLevel; sink?: Sink } = {},
-  base: Record<string, unknown> = {},
-): Logger {
+export function createLogger(opts: { format?: LogFormat; level?: LogLevel; sink?: Sink } = {}, base: Record<string, unknown> = {}): Logger {
   const format = opts.format ?? "human";
   const min = RANK[opts.level ?? "info"];
   const sink = opts.sink ?? stdoutSink;

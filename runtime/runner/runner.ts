@@ -9,18 +9,18 @@
  * Refusals (an unknown tube in `only`, a broken module, a port in use) throw
  * RunnerStartError before anything is started, or after stopping what was.
  */
-import { spawnSelf, type SpawnedWorker } from "../adapters/spawn.ts";
-import { startServer, type RunningServer, type Server, type ServerOptions } from "../server/index.ts";
+import { type SpawnedWorker, spawnSelf } from "../adapters/spawn.ts";
 import { observeRunner } from "../http/runner-bridge.ts";
+import { type RunningServer, type Server, type ServerOptions, startServer } from "../server/index.ts";
 import type { ResolvedJob } from "./define.ts";
-import { discoverJobs, EMBEDDED_JOBS, loadJob, type JobFile } from "./discover.ts";
+import { discoverJobs, EMBEDDED_JOBS, type JobFile, loadJob } from "./discover.ts";
 import { Producer } from "./enqueue.ts";
 import { errorInfo, RunnerEvents } from "./events.ts";
 import { startScheduler } from "./scheduler.ts";
-import { pollBacklog, queueBacklog, type BacklogSource } from "./supervisor/backlog.ts";
+import { type BacklogSource, pollBacklog, queueBacklog } from "./supervisor/backlog.ts";
 import { Supervisor } from "./supervisor/supervisor.ts";
 import { JobModuleError } from "./validate.ts";
-import { watchJobs, type WatchTarget } from "./watch.ts";
+import { type WatchTarget, watchJobs } from "./watch.ts";
 
 export interface RunnerOptions {
   /** Job modules directory (default: jobs/, or the jobs compiled into the executable). */
@@ -73,10 +73,15 @@ export const DEFAULT_IDLE_SECONDS = 60;
 /** Applies --only / --except to the discovered jobs; an unknown tube is refused. */
 export function selectJobs(jobs: readonly ResolvedJob[], only?: readonly string[], except?: readonly string[]): ResolvedJob[] {
   const known = new Set(jobs.map((j) => j.tube));
-  for (const [flag, list] of [["--only", only], ["--except", except]] as const) {
+  for (const [flag, list] of [
+    ["--only", only],
+    ["--except", except],
+  ] as const) {
     const unknown = (list ?? []).filter((t) => !known.has(t));
     if (unknown.length) {
-      throw new RunnerStartError(`${flag}: no job module for ${unknown.map((t) => `"${t}"`).join(", ")} (tubes: ${[...known].join(", ") || "none"})`);
+      throw new RunnerStartError(
+        `${flag}: no job module for ${unknown.map((t) => `"${t}"`).join(", ")} (tubes: ${[...known].join(", ") || "none"})`,
+      );
     }
   }
   return jobs.filter((j) => (!only?.length || only.includes(j.tube)) && !except?.includes(j.tube));
@@ -186,7 +191,8 @@ async function startSchedules(jobs: readonly ResolvedJob[], address: string, eve
   if (!jobs.some((j) => j.schedules.length)) return null;
   const producer = await Producer.connect(address);
   const scheduler = startScheduler(jobs, (tube, body, o) => producer.put(tube, body, o), events);
-  for (const e of scheduler.entries) events.emit({ type: "schedule.registered", tube: e.tube, cron: e.cron, next: e.next?.toISOString() ?? null });
+  for (const e of scheduler.entries)
+    events.emit({ type: "schedule.registered", tube: e.tube, cron: e.cron, next: e.next?.toISOString() ?? null });
   return {
     stop: () => {
       scheduler.stop();

@@ -41,9 +41,7 @@ export async function validatePayload(
   const reason = r.issues
     .slice(0, 5)
     .map((i) => {
-      const path = (i.path ?? [])
-        .map((p) => String(typeof p === "object" && p !== null ? p.key : p))
-        .join(".");
+      const path = (i.path ?? []).map((p) => String(typeof p === "object" && p !== null ? p.key : p)).join(".");
       return path ? `${path}: ${i.message}` : i.message;
     })
     .join("; ");

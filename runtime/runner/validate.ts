@@ -137,7 +137,8 @@ export function resolveJob(file: string, tube: string, mod: unknown): ResolvedJo
     }
     const p = d.processes as Record<string, unknown>;
     for (const k of Object.keys(p)) {
-      if (k !== "min" && k !== "max" && k !== "idle") throw new JobModuleError(file, `processes.${k}`, "is not a setting (known: min, max, idle)");
+      if (k !== "min" && k !== "max" && k !== "idle")
+        throw new JobModuleError(file, `processes.${k}`, "is not a setting (known: min, max, idle)");
     }
     const max = int(file, "processes.max", p.max, 1, 1, 1024);
     const min = int(file, "processes.min", p.min, 0, 0, max);

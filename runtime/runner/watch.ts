@@ -2,9 +2,9 @@
  * --watch: restart only the workers of the job file that changed; add a
  * tube for a new file, stop the workers of a deleted file.
  */
-import { existsSync, watch, type FSWatcher } from "node:fs";
+import { existsSync, type FSWatcher, watch } from "node:fs";
 import { basename, extname } from "node:path";
-import { listJobFiles, type JobFile } from "./discover.ts";
+import { type JobFile, listJobFiles } from "./discover.ts";
 import type { RunnerEvents } from "./events.ts";
 
 export interface WatchTarget {

@@ -57,7 +57,8 @@ const D = {
     const pri = field(b, PRI);
     const ttr = field(b, TTR);
     const reserves = field(b, RESERVES);
-    if (pri < 0 || ttr < 0 || reserves < 0) throw new BeanstalkError("UNEXPECTED", "stats-job", undefined, "stats-job reply without pri, ttr or reserves");
+    if (pri < 0 || ttr < 0 || reserves < 0)
+      throw new BeanstalkError("UNEXPECTED", "stats-job", undefined, "stats-job reply without pri, ttr or reserves");
     return { pri, ttr, reserves, kicks: Math.max(0, field(b, KICKS)) };
   },
   delete: expect("delete", "DELETED"),

@@ -2,20 +2,21 @@
  * A running beanrun server: the queue, the protocol and a transport, wired so
  * that replies leave once per event and timers flush what they produce.
  */
-import { Queue, systemClock, type Clock } from "../queue/queue.ts";
-import type { Journal } from "../queue/journal.ts";
+
+import { type HttpListener, serveHttp } from "../adapters/http-serve.ts";
+import { type Listen, platformListen, type TransportSocket } from "../adapters/transport.ts";
+import { FailureStore } from "../failures/store.ts";
+import { type Console, createConsole } from "../http/handler.ts";
+import { openWal } from "../persistence/index.ts";
 import { Connection } from "../protocol/connection.ts";
 import type { ProtocolContext, Scheduled } from "../protocol/context.ts";
 import { Op } from "../protocol/ops.ts";
-import { platformListen, type Listen, type TransportSocket } from "../adapters/transport.ts";
-import { hostInfo } from "./host.ts";
-import { serveHttp, type HttpListener } from "../adapters/http-serve.ts";
-import { createConsole, type Console } from "../http/handler.ts";
-import { VERSION } from "../version.ts";
-import { FailureStore } from "../failures/store.ts";
 import { NONE } from "../queue/jobs.ts";
+import type { Journal } from "../queue/journal.ts";
+import { type Clock, Queue, systemClock } from "../queue/queue.ts";
+import { VERSION } from "../version.ts";
+import { hostInfo } from "./host.ts";
 import type { ServerOptions } from "./options.ts";
-import { openWal } from "../persistence/index.ts";
 import { restoreFromLog } from "./restore.ts";
 
 export type { ServerOptions } from "./options.ts";
@@ -136,7 +137,13 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   const listen = opts.listen ?? (await platformListen());
   let listener;
   try {
-    listener = await listen(opts.host ?? DEFAULT_HOST, opts.port ?? DEFAULT_PORT, opts.verbose ? verboseOpen(ctx, opts.log) : (sock) => new Connection(ctx, sock), settle, ctx.log);
+    listener = await listen(
+      opts.host ?? DEFAULT_HOST,
+      opts.port ?? DEFAULT_PORT,
+      opts.verbose ? verboseOpen(ctx, opts.log) : (sock) => new Connection(ctx, sock),
+      settle,
+      ctx.log,
+    );
   } catch (e) {
     queue.stop();
     await journal?.close?.();

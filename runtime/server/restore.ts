@@ -6,9 +6,10 @@
  * stay buried), tells the log which slot holds it, and makes ids continue
  * above every id the log has seen.
  */
+
+import { type RecoveredJob, type Recovery, ST_BURIED, ST_DELAYED, type Wal } from "../persistence/index.ts";
 import { JobState } from "../queue/jobs.ts";
 import type { Queue } from "../queue/queue.ts";
-import { ST_BURIED, ST_DELAYED, type RecoveredJob, type Recovery, type Wal } from "../persistence/index.ts";
 
 function stateOf(j: RecoveredJob): JobState.Ready | JobState.Delayed | JobState.Buried {
   return j.state === ST_BURIED ? JobState.Buried : j.state === ST_DELAYED ? JobState.Delayed : JobState.Ready;

@@ -7,7 +7,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import { startServer } from "../../runtime/server/index.ts";
-import { ev, put, startRunner, type Runner } from "../runner/support.ts";
+import { ev, put, type Runner, startRunner } from "../runner/support.ts";
 import { BEANSTALKD, startReference } from "../support/servers.ts";
 
 const JOBS = join(import.meta.dir, "fixtures/jobs");
@@ -35,15 +35,23 @@ test("against beanrun's server the record is kept by the server", async () => {
   expect(r.events.some((e) => e.type === "runner.error")).toBe(false);
 }, 60_000);
 
-test.skipIf(!BEANSTALKD)("against beanstalkd the runner keeps the records and says so once", async () => {
-  const b = await startReference();
-  cleanup.push(() => b.stop());
-  const r = await startRunner(["--jobs", JOBS, "--only", "mailer", "--connect", `127.0.0.1:${b.port}`], { connectPort: b.port });
-  cleanup.push(() => r.stop());
-  await buryOne(r);
-  const said = await r.waitFor((e) => e.type === "runner.error" && /does not keep failure records/.test(String(e.msg)), 30_000, "the runner says it keeps them");
-  expect(String(said.msg)).toContain("the runner keeps the last 10000 in memory");
-  await buryOne(r);
-  await Bun.sleep(500);
-  expect(r.events.filter((e) => e.type === "runner.error").length).toBe(1);
-}, 60_000);
+test.skipIf(!BEANSTALKD)(
+  "against beanstalkd the runner keeps the records and says so once",
+  async () => {
+    const b = await startReference();
+    cleanup.push(() => b.stop());
+    const r = await startRunner(["--jobs", JOBS, "--only", "mailer", "--connect", `127.0.0.1:${b.port}`], { connectPort: b.port });
+    cleanup.push(() => r.stop());
+    await buryOne(r);
+    const said = await r.waitFor(
+      (e) => e.type === "runner.error" && /does not keep failure records/.test(String(e.msg)),
+      30_000,
+      "the runner says it keeps them",
+    );
+    expect(String(said.msg)).toContain("the runner keeps the last 10000 in memory");
+    await buryOne(r);
+    await Bun.sleep(500);
+    expect(r.events.filter((e) => e.type === "runner.error").length).toBe(1);
+  },
+  60_000,
+);

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startServer, type RunningServer } from "../../runtime/server/index.ts";
+import { type RunningServer, startServer } from "../../runtime/server/index.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -25,7 +25,15 @@ function send(port: number, input: string): Promise<string> {
 }
 
 const record = (attempt: number, message = "boom") =>
-  JSON.stringify({ message, stack: `Error: ${message}\n    at handler (jobs/mail.ts:3:9)`, attempt, at: 1_700_000_000_000, ms: 12, pid: 4242, outcome: "buried" });
+  JSON.stringify({
+    message,
+    stack: `Error: ${message}\n    at handler (jobs/mail.ts:3:9)`,
+    attempt,
+    at: 1_700_000_000_000,
+    ms: 12,
+    pid: 4242,
+    outcome: "buried",
+  });
 
 test("a record is kept for a live job, shown with it, and dropped with it", async () => {
   const s = await startServer({ port: 0, httpPort: 0 });
@@ -35,7 +43,9 @@ test("a record is kept for a live job, shown with it, and dropped with it", asyn
   expect(s.failures.set(1, record(2, "again"))).toBe(true);
   expect(s.failures.set(99, record(1))).toBe(false);
   expect(s.failures.set(1, '{"not":"a record"}')).toBe(false);
-  const api = (await (await fetch(`http://127.0.0.1:${s.httpPort}/api/job?id=1`)).json()) as { job: { failure: { message: string; attempt: number; pid: number; stack: string } } };
+  const api = (await (await fetch(`http://127.0.0.1:${s.httpPort}/api/job?id=1`)).json()) as {
+    job: { failure: { message: string; attempt: number; pid: number; stack: string } };
+  };
   expect(api.job.failure).toMatchObject({ message: "again", attempt: 2, pid: 4242 });
   expect(api.job.failure.stack).toContain("jobs/mail.ts:3:9");
   await send(s.port, "delete 1\r\n");

@@ -13,7 +13,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { ev, put, ROOT, startRunner, type Runner } from "../runner/support.ts";
+import { ev, put, ROOT, type Runner, startRunner } from "../runner/support.ts";
 import { haveChromium, launch } from "./browser.ts";
 import { screenshot } from "./shots.ts";
 
@@ -70,7 +70,9 @@ describe.skipIf(!haveChromium)("console in chromium (run)", () => {
     expect(await p.textContent(`[data-job="${id}"] pre.stack`)).toContain("mailer.ts");
     await screenshot(p, "tube");
 
-    const peek = spawnSync(process.execPath, [join(ROOT, "runtime/cli.ts"), "peek", String(id), "-s", `127.0.0.1:${runner.port}`], { encoding: "utf8" });
+    const peek = spawnSync(process.execPath, [join(ROOT, "runtime/cli.ts"), "peek", String(id), "-s", `127.0.0.1:${runner.port}`], {
+      encoding: "utf8",
+    });
     expect(peek.stdout).toContain("last-failure: smtp down: cannot send to ada@example.com");
     expect(peek.stdout).toContain("failure-stack: |");
 

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
 import type { Browser, Page } from "playwright-core";
-import { startServer, type RunningServer } from "../../runtime/server/index.ts";
+import { type RunningServer, startServer } from "../../runtime/server/index.ts";
 import { haveChromium, launch } from "./browser.ts";
 import { screenshot } from "./shots.ts";
 

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { startServer, type RunningServer } from "../../runtime/server/index.ts";
+import { type RunningServer, startServer } from "../../runtime/server/index.ts";
 
 let server: RunningServer;
 beforeAll(async () => {
@@ -31,7 +31,15 @@ test("tail TUBE prints each outcome of that tube, with its error", async () => {
     await first;
     clearInterval(timer);
     o.record({ at: Date.now(), id: 2, tube: "other", attempt: 1, outcome: "done", ms: 5 });
-    o.record({ at: Date.now(), id: 3, tube: "mail", attempt: 2, outcome: "buried", ms: 1234, error: { message: "smtp down\nmore", stack: "Error: smtp down" } });
+    o.record({
+      at: Date.now(),
+      id: 3,
+      tube: "mail",
+      attempt: 2,
+      outcome: "buried",
+      ms: 1234,
+      error: { message: "smtp down\nmore", stack: "Error: smtp down" },
+    });
     await seen(/#3 /);
     expect(out).toMatch(/#3 {2}mail {2}attempt 2 {2}buried {2}1234 ms {2}smtp down\n/);
     expect(out).not.toContain("#2 ");

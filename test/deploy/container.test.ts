@@ -17,8 +17,8 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
-import type { AddressInfo } from "node:net";
 import { rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, posix } from "node:path";
 import { SMTPServer } from "smtp-server";
@@ -78,9 +78,13 @@ test("its steps, replayed in a clean directory, give an image that runs as its u
     const ports = new Map<string, string>();
     for (const p of image.exposed) ports.set(String(p), String(await freePort()));
     const inRoot = (a: string): string =>
-      a.replace(/\b0\.0\.0\.0\b/, "127.0.0.1").replace(/\b\d{2,5}\b/g, (n) => ports.get(n) ?? n).replace(/^\/.*/, (p) => join(root, p));
+      a
+        .replace(/\b0\.0\.0\.0\b/, "127.0.0.1")
+        .replace(/\b\d{2,5}\b/g, (n) => ports.get(n) ?? n)
+        .replace(/^\/.*/, (p) => join(root, p));
     const [uid, gid] = image.user!.split(":").map(Number);
-    const asUser = process.getuid?.() === 0 && Bun.which("setpriv") ? ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups"] : [];
+    const asUser =
+      process.getuid?.() === 0 && Bun.which("setpriv") ? ["setpriv", `--reuid=${uid}`, `--regid=${gid}`, "--clear-groups"] : [];
     if (!asUser.length) console.warn("container.test: not root or no setpriv: the image runs as the current user");
     const env: Record<string, string> = { PATH: "/usr/local/bin:/usr/bin:/bin" };
     for (const [k, v] of Object.entries(image.env)) env[k] = inRoot(v);
@@ -108,7 +112,8 @@ test("its steps, replayed in a clean directory, give an image that runs as its u
     const got: { secure: boolean; user: unknown; raw: string }[] = [];
     const relay = new SMTPServer({
       logger: false,
-      onAuth: (a, _s, cb) => (a.username === "mailer" && a.password === "pw" ? cb(null, { user: a.username }) : cb(new Error("bad password"))),
+      onAuth: (a, _s, cb) =>
+        a.username === "mailer" && a.password === "pw" ? cb(null, { user: a.username }) : cb(new Error("bad password")),
       onData(stream, session, done) {
         let raw = "";
         stream.on("data", (c: Buffer) => (raw += c.toString("latin1")));

@@ -140,7 +140,16 @@ export function replay(stages: Stage[], context: string, out: string, log: (s: s
     const root = join(out, `stage-${i}`);
     mkdirSync(root, { recursive: true });
     roots.set(stage.name ?? String(i), root);
-    const s: Omit<Replayed, "roots"> = { user: undefined, workdir: "/", env: {}, volumes: [], exposed: [], healthcheck: undefined, entrypoint: [], cmd: [] };
+    const s: Omit<Replayed, "roots"> = {
+      user: undefined,
+      workdir: "/",
+      env: {},
+      volumes: [],
+      exposed: [],
+      healthcheck: undefined,
+      entrypoint: [],
+      cmd: [],
+    };
     const at = (p: string): string => join(root, posix.resolve(s.workdir, p));
     for (const step of stage.steps) {
       switch (step.op) {

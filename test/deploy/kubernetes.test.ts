@@ -32,7 +32,10 @@ const kustomization = Bun.YAML.parse(readFileSync(join(DIR, "kustomization.yaml"
 const containerfile = readFileSync(join(ROOT, "deploy/container/Containerfile"), "utf8");
 const user = imageUser(containerfile);
 const stateVolume = /^VOLUME\s+(\S+)/m.exec(containerfile)![1]!;
-const podSpecs = [...of("StatefulSet"), ...of("Deployment")].map((w) => ({ name: w.metadata.name as string, spec: w.spec.template.spec as Doc }));
+const podSpecs = [...of("StatefulSet"), ...of("Deployment")].map((w) => ({
+  name: w.metadata.name as string,
+  spec: w.spec.template.spec as Doc,
+}));
 const workers = of("Deployment").map((d) => {
   const args = d.spec.template.spec.containers[0].args as string[];
   return { name: d.metadata.name as string, args, tube: args[args.indexOf("--only") + 1]!, connect: args[args.indexOf("--connect") + 1]! };
@@ -45,7 +48,9 @@ test("every manifest passes the Kubernetes and KEDA schemas (negative control: a
     if (e) errors.push(`${m.file} #${m.index} ${m.doc.kind}: ${e}`);
   }
   expect(errors).toEqual([]);
-  expect(ours.map((m) => m.doc.kind).sort()).toEqual(expect.arrayContaining(["Deployment", "Namespace", "ScaledObject", "Service", "Service", "StatefulSet"]));
+  expect(ours.map((m) => m.doc.kind).sort()).toEqual(
+    expect.arrayContaining(["Deployment", "Namespace", "ScaledObject", "Service", "Service", "StatefulSet"]),
+  );
   const bad = structuredClone(of("StatefulSet")[0]!);
   bad.spec.replicas = "1";
   expect(await validateSchema(bad)).toContain("replicas must be integer");
@@ -169,27 +174,31 @@ const runHelp = Bun.spawnSync([process.execPath, join(ROOT, "runtime/cli.ts"), "
 const hasOnly = (runHelp.stdout.toString() + runHelp.stderr.toString()).includes("--only");
 if (!hasOnly) console.warn("test/deploy/kubernetes.test.ts: `run --only` is not in this tree yet: the worker command lines are not run");
 
-test.skipIf(!hasOnly)("each worker Deployment's command line, as written, serves its tube against the server", async () => {
-  const outbox = mkdtempSync(join(tmpdir(), "beanrun-k8s-worker-"));
-  try {
-    for (const w of workers) {
-      const args = w.args.map((a) => (a === w.connect ? `127.0.0.1:${server!.port}` : a));
-      const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...args], {
-        cwd: ROOT,
-        env: { ...process.env, BEANRUN_OUTBOX: outbox, SMTP_URL: "" },
-        ready: /"event":"(runner\.)?ready"/,
-      });
-      try {
-        expect(run.stderr()).toContain(w.tube);
-        if (w.tube === "order-confirmation") {
-          await putJob(server!.port, w.tube, JSON.stringify(ORDER));
-          await waitForFile(join(outbox, "order-A-1001.eml"));
+test.skipIf(!hasOnly)(
+  "each worker Deployment's command line, as written, serves its tube against the server",
+  async () => {
+    const outbox = mkdtempSync(join(tmpdir(), "beanrun-k8s-worker-"));
+    try {
+      for (const w of workers) {
+        const args = w.args.map((a) => (a === w.connect ? `127.0.0.1:${server!.port}` : a));
+        const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...args], {
+          cwd: ROOT,
+          env: { ...process.env, BEANRUN_OUTBOX: outbox, SMTP_URL: "" },
+          ready: /"event":"(runner\.)?ready"/,
+        });
+        try {
+          expect(run.stderr()).toContain(w.tube);
+          if (w.tube === "order-confirmation") {
+            await putJob(server!.port, w.tube, JSON.stringify(ORDER));
+            await waitForFile(join(outbox, "order-A-1001.eml"));
+          }
+        } finally {
+          expect(await run.stop()).toBe(0);
         }
-      } finally {
-        expect(await run.stop()).toBe(0);
       }
+    } finally {
+      rmSync(outbox, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(outbox, { recursive: true, force: true });
-  }
-}, 120_000);
+  },
+  120_000,
+);

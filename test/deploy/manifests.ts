@@ -32,7 +32,9 @@ export interface Manifest {
 /** Every document of every *.yaml in `dir` except kustomization.yaml. */
 export function loadManifests(dir: string): Manifest[] {
   const out: Manifest[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml").sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith(".yaml") && f !== "kustomization.yaml")
+    .sort()) {
     const texts = readFileSync(join(dir, file), "utf8").split(/^---\s*$/m);
     texts.forEach((text, index) => {
       const doc = Bun.YAML.parse(text) as Doc | null;
@@ -85,7 +87,15 @@ export function strictCheck(items: { label: string; doc: Doc }[]): string {
       lines.push(`// ${label}\nexport const doc${i}: T${i} = ${JSON.stringify(doc, null, 1)};`);
     });
     writeFileSync(join(dir, "manifests.ts"), lines.join("\n"));
-    const compilerOptions = { noEmit: true, strict: true, skipLibCheck: true, target: "ES2022", module: "ESNext", moduleResolution: "bundler", types: [] };
+    const compilerOptions = {
+      noEmit: true,
+      strict: true,
+      skipLibCheck: true,
+      target: "ES2022",
+      module: "ESNext",
+      moduleResolution: "bundler",
+      types: [],
+    };
     writeFileSync(join(dir, "tsconfig.json"), JSON.stringify({ compilerOptions, files: ["manifests.ts"] }));
     const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
     const r = spawnSync(process.execPath, [tsc, "-p", dir], { cwd: dir, encoding: "utf8" });

@@ -26,7 +26,8 @@ const ANALYZE = Bun.which("systemd-analyze");
 const UNIT = join(ROOT, "deploy/systemd/beanrun.service");
 const SYSTEM_UNITS = ["/usr/lib/systemd/system", "/lib/systemd/system"].find((d) => existsSync(join(d, "sysinit.target")));
 const usable = ANALYZE !== null && SYSTEM_UNITS !== undefined;
-if (!usable) console.warn("test/deploy/systemd.test.ts: systemd-analyze or the system's unit files not found (apt-get install systemd): skipped");
+if (!usable)
+  console.warn("test/deploy/systemd.test.ts: systemd-analyze or the system's unit files not found (apt-get install systemd): skipped");
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -34,7 +35,11 @@ afterAll(() => {
 });
 
 function analyze(args: string[]): { code: number; out: string } {
-  const r = Bun.spawnSync([ANALYZE!, ...args], { stdout: "pipe", stderr: "pipe", env: { ...process.env, SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "" } });
+  const r = Bun.spawnSync([ANALYZE!, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "" },
+  });
   return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
 }
 
@@ -83,12 +88,18 @@ test("ExecStart as written serves: the log in the state directory, the example m
   const workdir = /^WorkingDirectory=(.*)$/m.exec(unit)![1]!.replace("%S", state);
   mkdirSync(workdir, { recursive: true }); // StateDirectory= does this under systemd
   const [beanPort, httpPort] = [String(await freePort()), String(await freePort())];
-  const args = exec
-    .slice(1)
-    .map((a) => a.replace("%S", state).replace(/^11300$/, beanPort).replace(/:8080$/, `:${httpPort}`));
+  const args = exec.slice(1).map((a) =>
+    a
+      .replace("%S", state)
+      .replace(/^11300$/, beanPort)
+      .replace(/:8080$/, `:${httpPort}`),
+  );
   expect(exec[0]).toBe("/usr/local/bin/beanrun");
   // From the source tree the jobs are not compiled in: point at them.
-  const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...args, "--jobs", join(ROOT, "jobs")], { cwd: workdir, env: { ...process.env, BEANRUN_OUTBOX: undefined, SMTP_URL: undefined } });
+  const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...args, "--jobs", join(ROOT, "jobs")], {
+    cwd: workdir,
+    env: { ...process.env, BEANRUN_OUTBOX: undefined, SMTP_URL: undefined },
+  });
   try {
     expect(run.port).toBe(Number(beanPort));
     await putJob(run.port, "order-confirmation", JSON.stringify(ORDER));

@@ -16,8 +16,8 @@ import { dirname, join } from "node:path";
 import { type ParsedMail, simpleParser } from "mailparser";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { type Mail, messageId, outboxTransport, renderEml, smtpTransport } from "../../jobs/_mail.ts";
-import { ROOT } from "../support/servers.ts";
 import { launch, ORDER, putJob, waitForFile } from "../deploy/launch.ts";
+import { ROOT } from "../support/servers.ts";
 
 const dirs: string[] = [];
 const tmp = (): string => {
@@ -191,7 +191,10 @@ test("the order-confirmation job, run by `beanrun run`, writes its .eml into BEA
   const jobs = join(dir, "jobs");
   const outbox = join(dir, "outbox");
   mkdirSync(jobs);
-  writeFileSync(join(jobs, "order-confirmation.ts"), `export { default } from ${JSON.stringify(join(ROOT, "jobs/order-confirmation.ts"))};\n`);
+  writeFileSync(
+    join(jobs, "order-confirmation.ts"),
+    `export { default } from ${JSON.stringify(join(ROOT, "jobs/order-confirmation.ts"))};\n`,
+  );
   const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), "run", "-l", "127.0.0.1", "-p", "0", "--jobs", jobs], {
     cwd: dir,
     env: { ...process.env, BEANRUN_OUTBOX: outbox, SMTP_URL: "" },

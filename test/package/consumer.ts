@@ -41,7 +41,12 @@ export function consumer(): Promise<Consumer> {
 
 /** Runs a command to completion; throws with its output when it fails. */
 export function sh(cmd: string, args: string[], opts: { cwd: string; env?: Record<string, string> }): string {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? (process.env as Record<string, string>), encoding: "utf8", timeout: 300_000 });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    env: opts.env ?? (process.env as Record<string, string>),
+    encoding: "utf8",
+    timeout: 300_000,
+  });
   if (r.status !== 0) {
     throw new Error(`${cmd} ${args.join(" ")} (in ${opts.cwd}) failed: ${r.status ?? r.signal}\n${r.stdout}\n${r.stderr}`);
   }
@@ -96,6 +101,9 @@ exec "${realNpm}" "$@"
     }),
   );
   // The one install that may need the registry (for package metadata npm has not cached yet); the rest run --offline.
-  sh(realNpm, ["install", "--prefer-offline", "--no-audit", "--no-fund"], { cwd: workspace, env: { ...process.env, ...env } as Record<string, string> });
+  sh(realNpm, ["install", "--prefer-offline", "--no-audit", "--no-fund"], {
+    cwd: workspace,
+    env: { ...process.env, ...env } as Record<string, string>,
+  });
   return { tmp, tarball, workspace, bin, env };
 }

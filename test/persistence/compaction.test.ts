@@ -19,58 +19,54 @@ function logBytes(d: string): { files: number; bytes: number } {
 }
 
 for (const compact of [true, false]) {
-  test(
-    compact
-      ? "a long put/delete run keeps a few log files, and long-lived jobs survive being moved"
-      : "-n: without compaction old files with live jobs stay",
-    async () => {
-      const d = tempDir("compact");
-      dirs.push(d);
-      const args = ["-f", "0", "-s", "65536", "-z", "1000", ...(compact ? [] : ["-n"])];
-      let r = await startWal(d, args);
-      let c = await Client.connect(r.server!.port);
-      const keep: number[] = [];
-      for (let i = 0; i < 40; i++) keep.push(Number((await c.put(`keeper ${i}`, i)).line.split(" ")[1]));
-      const conns = await Promise.all(Array.from({ length: 8 }, () => Client.connect(r.server!.port)));
-      const body = "y".repeat(600);
-      let maxFiles = 0;
-      const ROUNDS = 2500; // 8 x 2500 x ~700 bytes: about 14 MB through 64 KB files
-      await Promise.all(
-        conns.map(async (k) => {
-          for (let i = 0; i < ROUNDS; i++) {
-            const id = (await k.put(body)).line.split(" ")[1];
-            expect((await k.send(`delete ${id}`)).line).toBe("DELETED");
-            if (i % 250 === 0) maxFiles = Math.max(maxFiles, logBytes(d).files);
-          }
-        }),
-      );
-      conns.forEach((k) => k.close());
-      const st = await c.stats();
-      const after = logBytes(d);
-      if (compact) {
-        expect(maxFiles).toBeLessThanOrEqual(10);
-        expect(after.bytes).toBeLessThan(12 * 65536);
-        expect(Number(st["binlog-records-migrated"])).toBeGreaterThan(0);
-        expect(Number(st["binlog-oldest-index"])).toBeGreaterThan(50);
-      } else {
-        // The keepers pin the first file; every file since stays.
-        expect(after.files).toBeGreaterThan(100);
-        expect(st["binlog-oldest-index"]).toBe("1");
-      }
-      c.close();
-      await r.server!.kill9();
-      r = await startWal(d, args);
-      c = await Client.connect(r.server!.port);
-      for (let i = 0; i < keep.length; i++) {
-        const p = await c.send(`peek ${keep[i]}`);
-        expect(p.body?.toString()).toBe(`keeper ${i}`);
-        expect((await c.statsJob(keep[i]!))!.pri).toBe(String(i));
-      }
-      const s = await c.stats();
-      expect(s["current-jobs-ready"]).toBe("40");
-      c.close();
-      await r.server!.stop();
-    },
-    60_000,
-  );
+  test(compact
+    ? "a long put/delete run keeps a few log files, and long-lived jobs survive being moved"
+    : "-n: without compaction old files with live jobs stay", async () => {
+    const d = tempDir("compact");
+    dirs.push(d);
+    const args = ["-f", "0", "-s", "65536", "-z", "1000", ...(compact ? [] : ["-n"])];
+    let r = await startWal(d, args);
+    let c = await Client.connect(r.server!.port);
+    const keep: number[] = [];
+    for (let i = 0; i < 40; i++) keep.push(Number((await c.put(`keeper ${i}`, i)).line.split(" ")[1]));
+    const conns = await Promise.all(Array.from({ length: 8 }, () => Client.connect(r.server!.port)));
+    const body = "y".repeat(600);
+    let maxFiles = 0;
+    const ROUNDS = 2500; // 8 x 2500 x ~700 bytes: about 14 MB through 64 KB files
+    await Promise.all(
+      conns.map(async (k) => {
+        for (let i = 0; i < ROUNDS; i++) {
+          const id = (await k.put(body)).line.split(" ")[1];
+          expect((await k.send(`delete ${id}`)).line).toBe("DELETED");
+          if (i % 250 === 0) maxFiles = Math.max(maxFiles, logBytes(d).files);
+        }
+      }),
+    );
+    conns.forEach((k) => k.close());
+    const st = await c.stats();
+    const after = logBytes(d);
+    if (compact) {
+      expect(maxFiles).toBeLessThanOrEqual(10);
+      expect(after.bytes).toBeLessThan(12 * 65536);
+      expect(Number(st["binlog-records-migrated"])).toBeGreaterThan(0);
+      expect(Number(st["binlog-oldest-index"])).toBeGreaterThan(50);
+    } else {
+      // The keepers pin the first file; every file since stays.
+      expect(after.files).toBeGreaterThan(100);
+      expect(st["binlog-oldest-index"]).toBe("1");
+    }
+    c.close();
+    await r.server!.kill9();
+    r = await startWal(d, args);
+    c = await Client.connect(r.server!.port);
+    for (let i = 0; i < keep.length; i++) {
+      const p = await c.send(`peek ${keep[i]}`);
+      expect(p.body?.toString()).toBe(`keeper ${i}`);
+      expect((await c.statsJob(keep[i]!))!.pri).toBe(String(i));
+    }
+    const s = await c.stats();
+    expect(s["current-jobs-ready"]).toBe("40");
+    c.close();
+    await r.server!.stop();
+  }, 60_000);
 }

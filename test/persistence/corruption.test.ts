@@ -1,7 +1,7 @@
 /** Torn and corrupted logs: detected, reported, never replayed, never truncated; a file that is not ours stops the start. */
 import { afterAll, expect, test } from "bun:test";
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { appendFileSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, removeDir, startWal, tempDir } from "./helpers.ts";
 

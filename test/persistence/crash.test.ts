@@ -5,7 +5,7 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { Client, removeDir, sleep, startWal, tempDir, type ServerProc } from "./helpers.ts";
+import { Client, removeDir, type ServerProc, sleep, startWal, tempDir } from "./helpers.ts";
 
 const dir = tempDir("crash");
 afterAll(() => removeDir(dir));
@@ -18,113 +18,109 @@ interface Known {
 const ROUNDS = 8;
 const CONNS = 4;
 
-test(
-  "acknowledged puts and deletes survive kill -9 at random points",
-  async () => {
-    /** Jobs that must exist (acknowledged put, no delete sent). */
-    const live = new Map<number, Known>();
-    /** Jobs whose delete was acknowledged. */
-    const gone = new Set<number>();
-    /** Every body ever sent, to check that whatever comes back is one of them. */
-    const sent = new Set<string>();
-    let maxAcked = 0;
-    let totalPuts = 0;
-    let totalDeletes = 0;
+test("acknowledged puts and deletes survive kill -9 at random points", async () => {
+  /** Jobs that must exist (acknowledged put, no delete sent). */
+  const live = new Map<number, Known>();
+  /** Jobs whose delete was acknowledged. */
+  const gone = new Set<number>();
+  /** Every body ever sent, to check that whatever comes back is one of them. */
+  const sent = new Set<string>();
+  let maxAcked = 0;
+  let totalPuts = 0;
+  let totalDeletes = 0;
 
-    for (let round = 0; round <= ROUNDS; round++) {
-      const started = await startWal(dir, ["-f", "0", "-s", "65536", "-z", "4096"]);
-      expect(started.server).toBeDefined();
-      const srv: ServerProc = started.server!;
-      /** Deletes sent but not acknowledged when the server died: either outcome is fine. */
-      const maybeGone = new Set<number>();
+  for (let round = 0; round <= ROUNDS; round++) {
+    const started = await startWal(dir, ["-f", "0", "-s", "65536", "-z", "4096"]);
+    expect(started.server).toBeDefined();
+    const srv: ServerProc = started.server!;
+    /** Deletes sent but not acknowledged when the server died: either outcome is fine. */
+    const maybeGone = new Set<number>();
 
-      // Check the previous round's outcome.
-      const check = await Client.connect(srv.port);
-      const found = new Map<number, Known>();
-      const hi = Math.max(maxAcked, ...maybeGone) + 400;
-      const peeks = [];
-      for (let id = 1; id <= hi; id++) peeks.push(check.send(`peek ${id}`).then((r) => ({ id, r })));
-      const stats = [];
-      for (const { id, r } of await Promise.all(peeks)) {
-        if (r.line.startsWith("FOUND")) {
-          expect(sent.has(r.body!.toString("base64"))).toBe(true);
-          stats.push(check.statsJob(id).then((s) => found.set(id, { body: r.body!, pri: Number(s!.pri) })));
+    // Check the previous round's outcome.
+    const check = await Client.connect(srv.port);
+    const found = new Map<number, Known>();
+    const hi = Math.max(maxAcked, ...maybeGone) + 400;
+    const peeks = [];
+    for (let id = 1; id <= hi; id++) peeks.push(check.send(`peek ${id}`).then((r) => ({ id, r })));
+    const stats = [];
+    for (const { id, r } of await Promise.all(peeks)) {
+      if (r.line.startsWith("FOUND")) {
+        expect(sent.has(r.body!.toString("base64"))).toBe(true);
+        stats.push(check.statsJob(id).then((s) => found.set(id, { body: r.body!, pri: Number(s!.pri) })));
+      } else {
+        expect(r.line).toBe("NOT_FOUND");
+      }
+    }
+    await Promise.all(stats);
+    for (const [id, k] of live) {
+      const f = found.get(id);
+      expect(f ? "present" : `missing ${id}`).toBe("present");
+      expect(f!.body.equals(k.body)).toBe(true);
+      expect(f!.pri).toBe(k.pri);
+    }
+    for (const id of gone) expect(found.has(id)).toBe(false);
+    // From now on, what was found is the truth (unacknowledged puts may have made it).
+    live.clear();
+    for (const [id, k] of found) live.set(id, k);
+    const firstNew = await check.put("probe");
+    const probeId = Number(firstNew.line.split(" ")[1]);
+    expect(probeId).toBeGreaterThan(maxAcked);
+    expect((await check.send(`delete ${probeId}`)).line).toBe("DELETED");
+    gone.add(probeId);
+    check.close();
+    if (round === ROUNDS) {
+      expect(await srv.stop()).toBe(0);
+      break;
+    }
+
+    // Load: each connection puts, and deletes about half of what exists.
+    let stop = false;
+    const clients = await Promise.all(Array.from({ length: CONNS }, () => Client.connect(srv.port)));
+    const workers = clients.map(async (c, ci) => {
+      let n = 0;
+      while (!stop) {
+        const del = live.size > 0 && Math.random() < 0.45;
+        if (del) {
+          const ids = [...live.keys()];
+          const id = ids[Math.floor(Math.random() * ids.length)]!;
+          live.delete(id);
+          maybeGone.add(id);
+          try {
+            const r = await c.send(`delete ${id}`);
+            expect(r.line).toBe("DELETED");
+            maybeGone.delete(id);
+            gone.add(id);
+            totalDeletes++;
+          } catch {
+            return;
+          }
         } else {
-          expect(r.line).toBe("NOT_FOUND");
-        }
-      }
-      await Promise.all(stats);
-      for (const [id, k] of live) {
-        const f = found.get(id);
-        expect(f ? "present" : `missing ${id}`).toBe("present");
-        expect(f!.body.equals(k.body)).toBe(true);
-        expect(f!.pri).toBe(k.pri);
-      }
-      for (const id of gone) expect(found.has(id)).toBe(false);
-      // From now on, what was found is the truth (unacknowledged puts may have made it).
-      live.clear();
-      for (const [id, k] of found) live.set(id, k);
-      const firstNew = await check.put("probe");
-      const probeId = Number(firstNew.line.split(" ")[1]);
-      expect(probeId).toBeGreaterThan(maxAcked);
-      expect((await check.send(`delete ${probeId}`)).line).toBe("DELETED");
-      gone.add(probeId);
-      check.close();
-      if (round === ROUNDS) {
-        expect(await srv.stop()).toBe(0);
-        break;
-      }
-
-      // Load: each connection puts, and deletes about half of what exists.
-      let stop = false;
-      const clients = await Promise.all(Array.from({ length: CONNS }, () => Client.connect(srv.port)));
-      const workers = clients.map(async (c, ci) => {
-        let n = 0;
-        while (!stop) {
-          const del = live.size > 0 && Math.random() < 0.45;
-          if (del) {
-            const ids = [...live.keys()];
-            const id = ids[Math.floor(Math.random() * ids.length)]!;
-            live.delete(id);
-            maybeGone.add(id);
-            try {
-              const r = await c.send(`delete ${id}`);
-              expect(r.line).toBe("DELETED");
-              maybeGone.delete(id);
-              gone.add(id);
-              totalDeletes++;
-            } catch {
-              return;
-            }
-          } else {
-            const tag = Buffer.from(`r${round}c${ci}n${n++}:`);
-            const body = Buffer.concat([tag, randomBytes(Math.floor(Math.random() * 3000))]);
-            const pri = Math.floor(Math.random() * 2 ** 32);
-            sent.add(body.toString("base64"));
-            try {
-              const r = await c.put(body, pri);
-              const m = /^INSERTED (\d+)$/.exec(r.line);
-              expect(m).not.toBeNull();
-              const id = Number(m![1]);
-              live.set(id, { body, pri });
-              maxAcked = Math.max(maxAcked, id);
-              totalPuts++;
-            } catch {
-              return;
-            }
+          const tag = Buffer.from(`r${round}c${ci}n${n++}:`);
+          const body = Buffer.concat([tag, randomBytes(Math.floor(Math.random() * 3000))]);
+          const pri = Math.floor(Math.random() * 2 ** 32);
+          sent.add(body.toString("base64"));
+          try {
+            const r = await c.put(body, pri);
+            const m = /^INSERTED (\d+)$/.exec(r.line);
+            expect(m).not.toBeNull();
+            const id = Number(m![1]);
+            live.set(id, { body, pri });
+            maxAcked = Math.max(maxAcked, id);
+            totalPuts++;
+          } catch {
+            return;
           }
         }
-      });
-      await sleep(150 + Math.random() * 600);
-      await srv.kill9();
-      stop = true;
-      await Promise.all(workers);
-      for (const c of clients) c.close();
-      // Deletes in flight at the kill may or may not have happened.
-      for (const id of maybeGone) gone.delete(id);
-    }
-    expect(totalPuts).toBeGreaterThan(200);
-    expect(totalDeletes).toBeGreaterThan(50);
-  },
-  120_000,
-);
+      }
+    });
+    await sleep(150 + Math.random() * 600);
+    await srv.kill9();
+    stop = true;
+    await Promise.all(workers);
+    for (const c of clients) c.close();
+    // Deletes in flight at the kill may or may not have happened.
+    for (const id of maybeGone) gone.delete(id);
+  }
+  expect(totalPuts).toBeGreaterThan(200);
+  expect(totalDeletes).toBeGreaterThan(50);
+}, 120_000);

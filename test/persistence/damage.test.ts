@@ -8,7 +8,7 @@
  * jobs and nothing to repair.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, removeDir, sleep, startWal, tempDir } from "./helpers.ts";
 

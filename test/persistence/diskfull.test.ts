@@ -11,7 +11,7 @@ import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Client, removeDir, sleep, startWal, tempDir, type StartResult } from "./helpers.ts";
+import { Client, removeDir, type StartResult, sleep, startWal, tempDir } from "./helpers.ts";
 
 const MNT = tempDir("diskfull");
 const SIZE = 3 << 20;
@@ -27,64 +27,68 @@ if (!mounted) console.warn(`diskfull.test.ts: skipped: cannot mount a tmpfs at $
 const BODY = "x".repeat(4000);
 const ARGS = ["-f", "0", "-s", "1048576"];
 
-test.skipIf(!mounted)("a full tmpfs: puts use the disk, a kill -9 restart listens, deletes give space back, puts resume", async () => {
-  const d = join(MNT, "wal");
-  mkdirSync(d);
-  r = await startWal(d, ARGS);
-  let c = await Client.connect(r.server!.port);
-  const ids: number[] = [];
-  const fill = async (): Promise<void> => {
-    for (;;) {
-      const p = await c.put(BODY);
-      if (p.line === "OUT_OF_MEMORY") return;
-      expect(p.line).toMatch(/^INSERTED \d+$/);
-      ids.push(Number(p.line.split(" ")[1]));
-      if (ids.length > 2000) throw new Error("the disk never filled");
+test.skipIf(!mounted)(
+  "a full tmpfs: puts use the disk, a kill -9 restart listens, deletes give space back, puts resume",
+  async () => {
+    const d = join(MNT, "wal");
+    mkdirSync(d);
+    r = await startWal(d, ARGS);
+    let c = await Client.connect(r.server!.port);
+    const ids: number[] = [];
+    const fill = async (): Promise<void> => {
+      for (;;) {
+        const p = await c.put(BODY);
+        if (p.line === "OUT_OF_MEMORY") return;
+        expect(p.line).toMatch(/^INSERTED \d+$/);
+        ids.push(Number(p.line.split(" ")[1]));
+        if (ids.length > 2000) throw new Error("the disk never filled");
+      }
+    };
+    await fill();
+    console.log(`diskfull.test.ts: ${ids.length} puts of ${BODY.length} bytes accepted on a ${SIZE}-byte tmpfs with -s 1048576`);
+    // Most of the 3 MiB holds jobs: a spare that cannot be full size is made smaller, not given up.
+    expect(ids.length * 4000).toBeGreaterThan(0.6 * SIZE);
+    // Deletes always have their room, even now.
+    expect((await c.send(`delete ${ids.pop()}`)).line).toBe("DELETED");
+    c.close();
+    await r.server!.kill9();
+
+    // Restart on the full disk: it listens without preallocating anything.
+    r = await startWal(d, ARGS);
+    expect(r.server).toBeDefined();
+    c = await Client.connect(r.server!.port);
+    expect((await c.send(`peek ${ids[0]}`)).line).toMatch(/^FOUND /);
+    const res = await c.send("reserve-with-timeout 0");
+    expect(res.line).toMatch(/^RESERVED \d+ 4000$/);
+    expect((await c.send(`release ${res.line.split(" ")[1]} 0 0`)).line).toBe("RELEASED");
+    // Room a spare being prepared at the kill had already taken is used; then puts are refused again.
+    await fill();
+    expect((await c.put(BODY)).line).toBe("OUT_OF_MEMORY");
+    expect((await c.send(`delete ${ids.pop()}`)).line).toBe("DELETED");
+    // Deleting the older half empties the oldest files; once they are removed puts come back.
+    const half = ids.splice(0, Math.ceil(ids.length / 2));
+    for (const id of half) expect((await c.send(`delete ${id}`)).line).toBe("DELETED");
+    let line = "";
+    for (let i = 0; i < 60; i++) {
+      line = (await c.put("back")).line;
+      if (line !== "OUT_OF_MEMORY") break;
+      await sleep(250);
     }
-  };
-  await fill();
-  console.log(`diskfull.test.ts: ${ids.length} puts of ${BODY.length} bytes accepted on a ${SIZE}-byte tmpfs with -s 1048576`);
-  // Most of the 3 MiB holds jobs: a spare that cannot be full size is made smaller, not given up.
-  expect(ids.length * 4000).toBeGreaterThan(0.6 * SIZE);
-  // Deletes always have their room, even now.
-  expect((await c.send(`delete ${ids.pop()}`)).line).toBe("DELETED");
-  c.close();
-  await r.server!.kill9();
+    expect(line).toMatch(/^INSERTED \d+$/);
+    const after = Number(line.split(" ")[1]);
+    c.close();
+    await r.server!.kill9();
 
-  // Restart on the full disk: it listens without preallocating anything.
-  r = await startWal(d, ARGS);
-  expect(r.server).toBeDefined();
-  c = await Client.connect(r.server!.port);
-  expect((await c.send(`peek ${ids[0]}`)).line).toMatch(/^FOUND /);
-  const res = await c.send("reserve-with-timeout 0");
-  expect(res.line).toMatch(/^RESERVED \d+ 4000$/);
-  expect((await c.send(`release ${res.line.split(" ")[1]} 0 0`)).line).toBe("RELEASED");
-  // Room a spare being prepared at the kill had already taken is used; then puts are refused again.
-  await fill();
-  expect((await c.put(BODY)).line).toBe("OUT_OF_MEMORY");
-  expect((await c.send(`delete ${ids.pop()}`)).line).toBe("DELETED");
-  // Deleting the older half empties the oldest files; once they are removed puts come back.
-  const half = ids.splice(0, Math.ceil(ids.length / 2));
-  for (const id of half) expect((await c.send(`delete ${id}`)).line).toBe("DELETED");
-  let line = "";
-  for (let i = 0; i < 60; i++) {
-    line = (await c.put("back")).line;
-    if (line !== "OUT_OF_MEMORY") break;
-    await sleep(250);
-  }
-  expect(line).toMatch(/^INSERTED \d+$/);
-  const after = Number(line.split(" ")[1]);
-  c.close();
-  await r.server!.kill9();
-
-  // And everything is still there after one more restart.
-  r = await startWal(d, ARGS);
-  c = await Client.connect(r.server!.port);
-  for (const id of [...ids, after]) expect((await c.send(`peek ${id}`)).line).toMatch(/^FOUND /);
-  for (const id of half) expect((await c.send(`peek ${id}`)).line).toBe("NOT_FOUND");
-  c.close();
-  await r.server!.stop();
-}, 120_000);
+    // And everything is still there after one more restart.
+    r = await startWal(d, ARGS);
+    c = await Client.connect(r.server!.port);
+    for (const id of [...ids, after]) expect((await c.send(`peek ${id}`)).line).toMatch(/^FOUND /);
+    for (const id of half) expect((await c.send(`peek ${id}`)).line).toBe("NOT_FOUND");
+    c.close();
+    await r.server!.stop();
+  },
+  120_000,
+);
 
 test.skipIf(!mounted)("a directory on a read-only file system is reported as such, not as a permissions problem", async () => {
   const ro = join(MNT, "ro");

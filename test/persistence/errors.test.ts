@@ -1,11 +1,10 @@
 /** Refusals with clear messages: a locked, missing, unwritable directory; a full disk refuses puts but never deletes. */
 import { afterAll, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
-import { lockDir } from "../../runtime/persistence/lock.ts";
 import { join } from "node:path";
 import process from "node:process";
+import { lockDir } from "../../runtime/persistence/lock.ts";
 import { Client, removeDir, sleep, startWal, tempDir } from "./helpers.ts";
 
 const dirs: string[] = [];
@@ -122,50 +121,46 @@ test("a read-only directory is refused with a clear error", async () => {
   expect(e.stderr).toMatch(/not writable|read-only|cannot create the lock file/);
 });
 
-test(
-  "a full disk refuses puts with OUT_OF_MEMORY, never fails a delete, and accepts puts again once space returns",
-  async () => {
-    const d = tmpfs("3m");
-    if (!d) return; // needs mount (root); skipped elsewhere
-    const r = await startWal(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
-    expect(r.server).toBeDefined();
-    const c = await Client.connect(r.server!.port);
-    const ids: number[] = [];
-    const body = "z".repeat(1500);
-    let refused = "";
-    for (let i = 0; i < 10000; i++) {
-      const p = await c.put(body);
-      if (p.line !== `INSERTED ${i + 1}`) {
-        refused = p.line;
-        break;
-      }
-      ids.push(i + 1);
+test("a full disk refuses puts with OUT_OF_MEMORY, never fails a delete, and accepts puts again once space returns", async () => {
+  const d = tmpfs("3m");
+  if (!d) return; // needs mount (root); skipped elsewhere
+  const r = await startWal(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
+  expect(r.server).toBeDefined();
+  const c = await Client.connect(r.server!.port);
+  const ids: number[] = [];
+  const body = "z".repeat(1500);
+  let refused = "";
+  for (let i = 0; i < 10000; i++) {
+    const p = await c.put(body);
+    if (p.line !== `INSERTED ${i + 1}`) {
+      refused = p.line;
+      break;
     }
-    expect(refused).toBe("OUT_OF_MEMORY");
-    expect(ids.length).toBeGreaterThan(500);
-    // Still refused a moment later; reads work.
-    expect((await c.put(body)).line).toBe("OUT_OF_MEMORY");
-    expect((await c.send(`peek ${ids[0]}`)).line).toMatch(/^FOUND/);
-    // Every delete succeeds.
-    for (const id of ids) expect((await c.send(`delete ${id}`)).line).toBe("DELETED");
-    // Space comes back as the emptied files are removed; puts work again within a few seconds.
-    let ok = "";
-    for (let t = 0; t < 50 && !ok.startsWith("INSERTED"); t++) {
-      await sleep(200);
-      ok = (await c.put(body)).line;
-    }
-    expect(ok).toMatch(/^INSERTED/);
-    expect(r.server!.stderr()).toContain("cannot preallocate");
-    c.close();
-    await r.server!.kill9();
-    // Everything deleted stays deleted.
-    const again = await startWal(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
-    expect(again.server).toBeDefined();
-    const c2 = await Client.connect(again.server!.port);
-    const st = await c2.stats();
-    expect(st["current-jobs-ready"]).toBe("1");
-    c2.close();
-    await again.server!.stop();
-  },
-  60_000,
-);
+    ids.push(i + 1);
+  }
+  expect(refused).toBe("OUT_OF_MEMORY");
+  expect(ids.length).toBeGreaterThan(500);
+  // Still refused a moment later; reads work.
+  expect((await c.put(body)).line).toBe("OUT_OF_MEMORY");
+  expect((await c.send(`peek ${ids[0]}`)).line).toMatch(/^FOUND/);
+  // Every delete succeeds.
+  for (const id of ids) expect((await c.send(`delete ${id}`)).line).toBe("DELETED");
+  // Space comes back as the emptied files are removed; puts work again within a few seconds.
+  let ok = "";
+  for (let t = 0; t < 50 && !ok.startsWith("INSERTED"); t++) {
+    await sleep(200);
+    ok = (await c.put(body)).line;
+  }
+  expect(ok).toMatch(/^INSERTED/);
+  expect(r.server!.stderr()).toContain("cannot preallocate");
+  c.close();
+  await r.server!.kill9();
+  // Everything deleted stays deleted.
+  const again = await startWal(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
+  expect(again.server).toBeDefined();
+  const c2 = await Client.connect(again.server!.port);
+  const st = await c2.stats();
+  expect(st["current-jobs-ready"]).toBe("1");
+  c2.close();
+  await again.server!.stop();
+}, 60_000);

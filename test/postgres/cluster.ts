@@ -19,7 +19,11 @@ import { freePort } from "../support/servers.ts";
 /** The newest of Debian's /usr/lib/postgresql/<major>/bin, unless PG_BIN says otherwise. */
 function findBin(): string {
   const root = "/usr/lib/postgresql";
-  const majors = existsSync(root) ? readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a)) : [];
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => /^\d+$/.test(d))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   return majors.length ? join(root, majors[0]!, "bin") : join(root, "15", "bin");
 }
 
@@ -71,7 +75,19 @@ export async function startCluster(settings: string[] = []): Promise<Cluster> {
   const data = join(dir, "data");
   await run([join(PG_BIN, "initdb"), "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]);
   const port = await freePort();
-  const opts = ["-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=on", "-c", "synchronous_commit=on", ...settings].join(" ");
+  const opts = [
+    "-p",
+    String(port),
+    "-k",
+    dir,
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "fsync=on",
+    "-c",
+    "synchronous_commit=on",
+    ...settings,
+  ].join(" ");
   const start = () => run([join(PG_BIN, "pg_ctl"), "-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", opts, "start"]);
   const stopWith = (mode: string) => run([join(PG_BIN, "pg_ctl"), "-D", data, "-m", mode, "-w", "-t", "60", "stop"]);
   await start();

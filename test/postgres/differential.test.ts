@@ -11,14 +11,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BEANSTALKD, ROOT } from "../support/servers.ts";
-import { POSTGRES, startCluster, type Cluster } from "./cluster.ts";
+import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
 
 /** Scenario name (substring of its full name) -> why it differs with --store postgres. */
 export const DIVERGENCES: Record<string, string> = {
   "use, watch, ignore (NOT_IGNORED), list-tube-used, list-tubes-watched, list-tubes":
     "list-tubes lists default, this front end's used/watched tubes, then the database's tubes by name, not in creation order",
-  "counters in stats, stats-tube and stats-job":
-    "its list-tubes shows the order above",
+  "counters in stats, stats-tube and stats-job": "its list-tubes shows the order above",
   "list-tubes order after tubes vanish": "the order above, not beanstalkd's (the last tube moving into the hole)",
   "list-tubes-watched order after ignores": "its closing list-tubes shows the order above",
   "tubes vanish when unused, paused or not": "its list-tubes shows the order above",
@@ -54,7 +53,9 @@ describe.skipIf(!POSTGRES || !BEANSTALKD)("differential scenarios with --store p
     const failed = [...text.matchAll(/^\(fail\) (.*?)(?: \[[\d.]+m?s\])?$/gm)].map((m) => m[1]!);
     const passed = [...text.matchAll(/^\(pass\) /gm)].length;
     const unexpected = failed.filter((name) => !Object.keys(DIVERGENCES).some((d) => name.includes(d)));
-    console.log(`differential with --store postgres: ${passed} passed, ${failed.length} failed (${failed.length - unexpected.length} documented divergences)`);
+    console.log(
+      `differential with --store postgres: ${passed} passed, ${failed.length} failed (${failed.length - unexpected.length} documented divergences)`,
+    );
     if (unexpected.length) console.error(text.slice(-20_000));
     expect(unexpected).toEqual([]);
     expect(passed).toBeGreaterThan(40);

@@ -9,9 +9,9 @@
  * acknowledged delete resurrected).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { startOurs, type ServerProcess } from "../support/servers.ts";
+import { type ServerProcess, startOurs } from "../support/servers.ts";
 import { CLOSED, NONE, Wire } from "../support/wire.ts";
-import { POSTGRES, startCluster, type Cluster } from "./cluster.ts";
+import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
 
 let cluster: Cluster;
 const live: ServerProcess[] = [];
@@ -62,7 +62,9 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
       expect(idOf(got)).toBe(idOf(put));
       expect(await b.cmd(`delete ${idOf(got)}\r\n`)).toBe("DELETED\r\n");
     }
-    console.log(`put on A -> RESERVED on B: p50 ${pct(ms, 50).toFixed(1)} ms, p99 ${pct(ms, 99).toFixed(1)} ms (${ms.length} rounds, shared machine)`);
+    console.log(
+      `put on A -> RESERVED on B: p50 ${pct(ms, 50).toFixed(1)} ms, p99 ${pct(ms, 99).toFixed(1)} ms (${ms.length} rounds, shared machine)`,
+    );
     a.close();
     b.close();
   }, 120_000);
@@ -72,7 +74,8 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
     const producer = await Wire.open(fe[0]!.port);
     const N = 300;
     const put = new Set<number>();
-    for (let i = 0; i < N; i++) put.add(idOf(await producer.cmd(`put ${i % 7} 0 60 3\r\nj${String(i % 100).padStart(2, "0")}\r\n`, 10_000)));
+    for (let i = 0; i < N; i++)
+      put.add(idOf(await producer.cmd(`put ${i % 7} 0 60 3\r\nj${String(i % 100).padStart(2, "0")}\r\n`, 10_000)));
     const seen = new Map<number, number>();
     const workers = await Promise.all(Array.from({ length: 8 }, (_, k) => Wire.open(fe[k % 3]!.port)));
     await Promise.all(
@@ -175,7 +178,10 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
   test("PostgreSQL restarted under load: front ends reconnect, nothing acknowledged is lost or resurrected", async () => {
     const { fe } = await fronts(2);
     let stop = false;
-    const l = load(fe.map((f) => f.port), () => stop);
+    const l = load(
+      fe.map((f) => f.port),
+      () => stop,
+    );
     await Bun.sleep(1500);
     await cluster.restart("fast");
     await Bun.sleep(2000);

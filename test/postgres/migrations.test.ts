@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import postgres from "postgres";
-import { BUN, freePort, ROOT, startOurs, type ServerProcess } from "../support/servers.ts";
-import { Wire } from "../support/wire.ts";
 import { migrate, SCHEMA_VERSION } from "../../runtime/store/postgres/migrations.ts";
-import { POSTGRES, startCluster, type Cluster } from "./cluster.ts";
+import { BUN, freePort, ROOT, type ServerProcess, startOurs } from "../support/servers.ts";
+import { Wire } from "../support/wire.ts";
+import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
 
 let cluster: Cluster;
 

@@ -8,9 +8,9 @@
  * timeouts; nothing asserts on how fast the machine is.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type ServerProcess, startOurs } from "../support/servers.ts";
 import { Wire } from "../support/wire.ts";
-import { startOurs, type ServerProcess } from "../support/servers.ts";
-import { POSTGRES, startCluster, type Cluster } from "./cluster.ts";
+import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
 
 let cluster: Cluster;
 const servers: ServerProcess[] = [];
@@ -71,7 +71,13 @@ describe.skipIf(!POSTGRES)("one PostgreSQL-backed front end", () => {
     expect(await w.cmd(`bury ${d} 7\r\n`)).toBe("BURIED\r\n");
     expect(await w.cmd("peek-buried\r\n")).toBe(`FOUND ${d} 5\r\nlater\r\n`);
     const st = await w.cmd(`stats-job ${d}\r\n`);
-    expect([field(st, "state"), field(st, "pri"), field(st, "reserves"), field(st, "buries"), field(st, "tube")]).toEqual(["buried", "7", "1", "1", "default"]);
+    expect([field(st, "state"), field(st, "pri"), field(st, "reserves"), field(st, "buries"), field(st, "tube")]).toEqual([
+      "buried",
+      "7",
+      "1",
+      "1",
+      "default",
+    ]);
     const tube = await w.cmd("stats-tube default\r\n");
     expect([field(tube, "current-jobs-buried"), field(tube, "current-jobs-ready"), field(tube, "total-jobs")]).toEqual(["1", "0", "1"]);
     expect(await w.cmd("kick 10\r\n")).toBe("KICKED 1\r\n");
@@ -134,7 +140,12 @@ describe.skipIf(!POSTGRES)("one PostgreSQL-backed front end", () => {
     const id = /INSERTED (\d+)/.exec(await put(w, "ok"))![1];
     // Pipelined: replies in command order even though they come from batches.
     w.send(`peek ${id}\r\nlist-tube-used\r\ndelete ${id}\r\npeek ${id}\r\n`);
-    expect([await w.reply(), await w.reply(), await w.reply(), await w.reply()]).toEqual([`FOUND ${id} 2\r\nok\r\n`, "USING default\r\n", "DELETED\r\n", "NOT_FOUND\r\n"]);
+    expect([await w.reply(), await w.reply(), await w.reply(), await w.reply()]).toEqual([
+      `FOUND ${id} 2\r\nok\r\n`,
+      "USING default\r\n",
+      "DELETED\r\n",
+      "NOT_FOUND\r\n",
+    ]);
     w.close();
   }, 30_000);
 });

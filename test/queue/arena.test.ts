@@ -2,7 +2,7 @@
 // keeps its own bytes, freed cells and pooled large buffers are reused
 // without leaking old bytes into a body's view, and idle memory stays bounded.
 import { expect, test } from "bun:test";
-import { BodyArena, cellSizeFor, largeCellFor, LARGE_HEADROOM, LARGE_POOL_CELL, SMALL_MAX } from "../../runtime/queue/arena.ts";
+import { BodyArena, cellSizeFor, LARGE_HEADROOM, LARGE_POOL_CELL, largeCellFor, SMALL_MAX } from "../../runtime/queue/arena.ts";
 
 function fill(arena: BodyArena, h: number, len: number, seed: number): void {
   const v = arena.view(h, len);

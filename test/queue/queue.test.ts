@@ -11,10 +11,10 @@
  * directly, through its Result values and read-only counters.
  */
 import { describe, expect, test } from "bun:test";
-import { Queue, Result } from "../../runtime/queue/queue.ts";
 import type { ConnEvents } from "../../runtime/queue/conn.ts";
+import { Queue, Result } from "../../runtime/queue/queue.ts";
 import { FakeClock } from "../support/fake-clock.ts";
-import { ProtocolHarness, type Client } from "../support/session.ts";
+import { type Client, ProtocolHarness } from "../support/session.ts";
 
 /** A field of a YAML reply (`stats-job`, `stats-tube`, `stats`). */
 function field(yaml: string, key: string): string {

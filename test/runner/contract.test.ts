@@ -6,9 +6,9 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import * as v from "valibot";
 import { Client } from "../../runtime/client/index.ts";
 import { defineJob, EnqueueError, Producer } from "../../runtime/index.ts";
-import { startServer, type RunningServer } from "../../runtime/server/index.ts";
-import { resolveJob } from "../../runtime/runner/validate.ts";
 import { retryDelay } from "../../runtime/runner/define.ts";
+import { resolveJob } from "../../runtime/runner/validate.ts";
+import { type RunningServer, startServer } from "../../runtime/server/index.ts";
 
 const mod = (d: unknown) => ({ default: d });
 const err = (d: unknown, tube = "email"): string => {

@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "../../runtime/client/index.ts";
-import { BEANSTALKD, startReference, type ServerProcess } from "../support/servers.ts";
+import { BEANSTALKD, type ServerProcess, startReference } from "../support/servers.ts";
 import { ev, FIXTURES, invalid, put, ROOT, said, startRunner } from "./support.ts";
 
 const withBeanstalkd = BEANSTALKD ? describe : describe.skip;
@@ -56,7 +56,9 @@ withBeanstalkd("run --connect against the real beanstalkd", () => {
     run.signal("SIGTERM");
     expect(await run.exited).toBe(0);
     const first = started.id!;
-    expect(run.events.find((l) => l.type === "job.log" && l.msg === "finished" && l.id === first)).toMatchObject({ fields: { aborted: true } });
+    expect(run.events.find((l) => l.type === "job.log" && l.msg === "finished" && l.id === first)).toMatchObject({
+      fields: { aborted: true },
+    });
     expect(run.events.some(ev("job.done", first))).toBe(true);
     expect(run.events.filter((l) => l.type === "job.log" && l.msg === "started").length).toBe(1);
     expect(await c.statsJob(first).catch((e: Error) => e.message)).toBe("stats-job: NOT_FOUND");
@@ -129,11 +131,14 @@ test("the compiled executable runs the jobs from a directory with no node_module
   const dir = mkdtempSync(join(tmpdir(), "beanrun-bin-"));
   try {
     const out = join(dir, "build", "beanrun");
-    const build = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "build", "--jobs", join(FIXTURES, "basic"), "--outfile", out], {
-      cwd: ROOT,
-      stdout: "pipe",
-      stderr: "pipe",
-    });
+    const build = Bun.spawn(
+      [process.execPath, join(ROOT, "runtime/cli.ts"), "build", "--jobs", join(FIXTURES, "basic"), "--outfile", out],
+      {
+        cwd: ROOT,
+        stdout: "pipe",
+        stderr: "pipe",
+      },
+    );
     expect(await build.exited).toBe(0);
     const bin = join(dir, "beanrun");
     copyFileSync(out, bin);
@@ -204,7 +209,12 @@ test("a deploy with the embedded server and -b: stop mid-job, start again, every
     const second = await startRunner(args);
     const rest = ids.filter((id) => !doneFirst.includes(id));
     await second.waitCount((l) => l.type === "job.done" && rest.includes(l.id!), rest.length, 10_000, "done");
-    expect(second.events.filter((l) => l.type === "job.log" && l.msg === "started").map((l) => l.id!).sort((a, b) => a - b)).toEqual(rest);
+    expect(
+      second.events
+        .filter((l) => l.type === "job.log" && l.msg === "started")
+        .map((l) => l.id!)
+        .sort((a, b) => a - b),
+    ).toEqual(rest);
     expect(second.events.every((l) => l.type !== "job.done" || l.attempt === 1)).toBe(true);
     expect(await second.stop()).toBe(0);
   } finally {

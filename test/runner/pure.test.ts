@@ -3,11 +3,11 @@
 // process policy (scale out, cap, fairness) and the reconnect backoff.
 import { expect, test } from "bun:test";
 import { AttemptLedger, attemptOf } from "../../runtime/runner/attempts.ts";
+import { retryDelay } from "../../runtime/runner/supervisor/backlog.ts";
+import { plan, type TubeView, wantsMore } from "../../runtime/runner/supervisor/policy.ts";
 import { BatchSizer, heldDueForTouch, keepAliveMs, MAX_BATCH, TOUCH_AFTER_MS } from "../../runtime/runner/worker/batching.ts";
 import { beforeRun, decide, InvalidPayload } from "../../runtime/runner/worker/decide.ts";
 import { IdleGate } from "../../runtime/runner/worker/idle.ts";
-import { plan, wantsMore, type TubeView } from "../../runtime/runner/supervisor/policy.ts";
-import { retryDelay } from "../../runtime/runner/supervisor/backlog.ts";
 
 const policy = { attempts: 3, backoff: { base: 1, factor: 2, max: 600 } };
 
@@ -31,10 +31,16 @@ test("attempts: reservations that were not runs and kicks are discounted", () =>
   l.started(100, 0, 1, [2, 3, 4]);
   l.started(100, 0, 2);
   l.exited(100, true); // killed holding 3 and 4 unstarted
-  expect(l.entries()).toEqual([[3, 1], [4, 1]]);
+  expect(l.entries()).toEqual([
+    [3, 1],
+    [4, 1],
+  ]);
   l.started(200, 0, 3, [4]);
   l.exited(200, false); // a clean stop records nothing
-  expect(l.entries()).toEqual([[3, 1], [4, 1]]);
+  expect(l.entries()).toEqual([
+    [3, 1],
+    [4, 1],
+  ]);
   l.started(300, 1, 5, [4]);
   l.exited(300, true);
   expect(new Map(l.entries()).get(4)).toBe(2);
@@ -75,7 +81,17 @@ test("idle gate: the process ends only when every slot timed out; work on one sl
 });
 
 const view = (tube: string, o: Partial<TubeView> = {}): TubeView => ({
-  tube, procs: 0, starting: 0, min: 0, max: 1, concurrency: 1, backlog: 0, blocked: false, waitingSince: null, oldestStart: null, ...o,
+  tube,
+  procs: 0,
+  starting: 0,
+  min: 0,
+  max: 1,
+  concurrency: 1,
+  backlog: 0,
+  blocked: false,
+  waitingSince: null,
+  oldestStart: null,
+  ...o,
 });
 
 test("policy: a first process for work, more while the backlog outgrows the busy ones, none while starting or blocked", () => {
@@ -106,7 +122,9 @@ test("policy: the cap is shared fairly; a starved tube makes the biggest holder 
   // One yield at a time.
   expect(plan([...busy, view("c", { backlog: 1, waitingSince: 1000 })], 2, 11_000, 10_000, true).yieldFrom).toBeNull();
   // min processes are never asked to yield.
-  expect(plan([view("a", { procs: 1, min: 1, oldestStart: 0 }), view("c", { backlog: 1, waitingSince: 0 })], 1, 60_000, 10_000, false).yieldFrom).toBeNull();
+  expect(
+    plan([view("a", { procs: 1, min: 1, oldestStart: 0 }), view("c", { backlog: 1, waitingSince: 0 })], 1, 60_000, 10_000, false).yieldFrom,
+  ).toBeNull();
 });
 
 test("reconnect backoff: doubling from 100 ms, capped at 5 s, jittered within [d/2, d]", () => {

@@ -3,7 +3,7 @@
 // server and client.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { Client } from "../../runtime/client/index.ts";
-import { startServer, type RunningServer } from "../../runtime/server/index.ts";
+import { type RunningServer, startServer } from "../../runtime/server/index.ts";
 
 let server: RunningServer;
 let c: Client;
@@ -25,7 +25,10 @@ test("put, release, kick and the end of a delay each report the tube and its rea
   await c.watch("mail");
   const a = await c.put("a");
   await c.put("b");
-  expect(seen).toEqual([["mail", 1], ["mail", 2]]);
+  expect(seen).toEqual([
+    ["mail", 1],
+    ["mail", 2],
+  ]);
   expect(server.queue.readyIn("mail")).toBe(2);
   expect(server.queue.readyIn("nope")).toBe(0);
 

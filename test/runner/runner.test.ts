@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Client } from "../../runtime/client/index.ts";
-import { ev, FIXTURES, invalid, put, said, startRunner, type Runner } from "./support.ts";
+import { ev, FIXTURES, invalid, put, type Runner, said, startRunner } from "./support.ts";
 
 let run: Runner;
 let c: Client;
@@ -164,10 +164,13 @@ describe("beanrun run (embedded server)", () => {
 });
 
 test("a module of the wrong shape stops start-up with an error naming the file and the field", async () => {
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "../../runtime/cli.ts"), "run", "--jobs", join(FIXTURES, "broken"), "-p", "0"], {
-    stdout: "pipe",
-    stderr: "pipe",
-  });
+  const proc = Bun.spawn(
+    [process.execPath, join(import.meta.dir, "../../runtime/cli.ts"), "run", "--jobs", join(FIXTURES, "broken"), "-p", "0"],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
   expect(await proc.exited).toBe(1);
   const err = await new Response(proc.stderr as ReadableStream).text();
   expect(err).toMatch(/bad-ttr\.ts: "ttr" must be an integer from 1 to \d+ \(got "30s"\)/);

@@ -12,11 +12,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "../../runtime/client/index.ts";
 import { BEANSTALKD, freePort } from "../support/servers.ts";
-import { BUN, ev, FIXTURES, put, ROOT, said, startRunner, workerProcesses, type Runner } from "./support.ts";
+import { BUN, ev, FIXTURES, put, ROOT, type Runner, said, startRunner, workerProcesses } from "./support.ts";
 
 const SCALE = join(FIXTURES, "scale");
 /** Worker processes serving a tube (the one spare that waits for a tube is not any tube's). */
-const count = (run: Runner, tube?: string): number => workerProcesses(run).filter((p) => p.tube !== null && (tube === undefined || p.tube === tube)).length;
+const count = (run: Runner, tube?: string): number =>
+  workerProcesses(run).filter((p) => p.tube !== null && (tube === undefined || p.tube === tube)).length;
 const spares = (run: Runner): number => workerProcesses(run).filter((p) => p.tube === null).length;
 
 /** Waits (by polling /proc, generously) until the runner has `n` worker processes of `tube`. */
@@ -48,7 +49,11 @@ describe("scale to zero and out (embedded server)", () => {
       const ids: number[] = [];
       for (let i = 0; i < 24; i++) ids.push(await put(c, "work", { ms: 300 }));
       await processesBecome(run, 3, "work");
-      expect(run.events.filter((e) => e.type === "worker.start" && e.tube === "work").map((e) => e.reason)).toEqual(["work", "scale-out", "scale-out"]);
+      expect(run.events.filter((e) => e.type === "worker.start" && e.tube === "work").map((e) => e.reason)).toEqual([
+        "work",
+        "scale-out",
+        "scale-out",
+      ]);
       await run.waitCount((e) => e.type === "job.done" && ids.includes(e.id!), ids.length, 20_000, "the backlog done");
       const ran = new Set(run.events.filter((e) => e.type === "job.done" && e.tube === "work").map((e) => e.pid));
       expect(ran.size).toBe(3);
@@ -75,7 +80,9 @@ describe("scale to zero and out (embedded server)", () => {
       const ticks = await run.waitCount(ev("schedule.tick"), 2, 15_000, "two ticks");
       for (const t of ticks) await run.waitFor(said("cron ran", t.id), 10_000, "the tick's job ran");
       // Between the ticks the worker idled out (1 s) and a new one started for the next tick.
-      const reasons = run.events.filter((e) => e.tube === "cron" && (e.type === "worker.start" || e.type === "worker.exit")).map((e) => `${e.type}:${e.reason}`);
+      const reasons = run.events
+        .filter((e) => e.tube === "cron" && (e.type === "worker.start" || e.type === "worker.exit"))
+        .map((e) => `${e.type}:${e.reason}`);
       expect(reasons.slice(0, 3)).toEqual(["worker.start:work", "worker.exit:idle", "worker.start:work"]);
     } finally {
       expect(await run.stop()).toBe(0);
@@ -83,7 +90,20 @@ describe("scale to zero and out (embedded server)", () => {
   }, 30_000);
 
   test("the process cap: a tube with no process waits (with an event), and the biggest holder yields one", async () => {
-    const run = await startRunner(["--jobs", SCALE, "-p", "0", "--only", "work,quiet", "--max-processes", "2", "--idle", "5", "--grace", "2"]);
+    const run = await startRunner([
+      "--jobs",
+      SCALE,
+      "-p",
+      "0",
+      "--only",
+      "work,quiet",
+      "--max-processes",
+      "2",
+      "--idle",
+      "5",
+      "--grace",
+      "2",
+    ]);
     try {
       const c = await run.client();
       for (let i = 0; i < 40; i++) await put(c, "work", { ms: 250 });
@@ -104,7 +124,10 @@ describe("scale to zero and out (embedded server)", () => {
 
 test("--only / --except: an unknown tube is refused at start", async () => {
   for (const flag of ["--only", "--except"]) {
-    const proc = Bun.spawn([BUN, join(ROOT, "runtime/cli.ts"), "run", "--jobs", SCALE, "-p", "0", flag, "work,nope"], { stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([BUN, join(ROOT, "runtime/cli.ts"), "run", "--jobs", SCALE, "-p", "0", flag, "work,nope"], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(await proc.exited).toBe(1);
     const err = await new Response(proc.stderr as ReadableStream).text();
     expect(err).toContain(`${flag}: no job module for "nope"`);
@@ -170,7 +193,10 @@ withBeanstalkd("--connect", () => {
   test("workers start from the poll; a server restart is one 'server gone' event, no crash, and work resumes", async () => {
     const port = await freePort();
     let bs = await beanstalkd(port);
-    const run = await startRunner(["--jobs", SCALE, "--only", "quiet,work", "--connect", `127.0.0.1:${port}`, "--idle", "30", "--grace", "1"], { connectPort: port });
+    const run = await startRunner(
+      ["--jobs", SCALE, "--only", "quiet,work", "--connect", `127.0.0.1:${port}`, "--idle", "30", "--grace", "1"],
+      { connectPort: port },
+    );
     try {
       expect(count(run)).toBe(0);
       let c = await Client.connect({ port });

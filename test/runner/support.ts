@@ -5,7 +5,7 @@
  * back with parseEventLine: tests match on event types and fields, never on
  * the wording of a message.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "../../runtime/client/index.ts";
 import { parseEventLine, type RunnerEvent, type Timed } from "../../runtime/runner/events.ts";
@@ -133,7 +133,12 @@ export async function startRunner(
   return runner;
 }
 
-export async function put(c: Client, tube: string, body: unknown, opts: { ttr?: number; priority?: number; delay?: number } = {}): Promise<number> {
+export async function put(
+  c: Client,
+  tube: string,
+  body: unknown,
+  opts: { ttr?: number; priority?: number; delay?: number } = {},
+): Promise<number> {
   await c.use(tube);
   return c.put(typeof body === "string" ? body : JSON.stringify(body), { ttr: opts.ttr ?? 10, priority: opts.priority, delay: opts.delay });
 }

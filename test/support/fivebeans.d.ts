@@ -1,6 +1,7 @@
 // Minimal types for the parts of fivebeans (plain JavaScript, no typings) the tests use.
 declare module "fivebeans" {
   import type { EventEmitter } from "node:events";
+
   type Cb<T extends unknown[] = []> = (err: string | Error | null, ...res: T) => void;
   class FiveBeansClient extends EventEmitter {
     constructor(host?: string, port?: number);

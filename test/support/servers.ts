@@ -20,8 +20,9 @@
  * Every process started here is SIGKILLed when the test process exits, even
  * if a test forgot to stop it.
  */
-import * as net from "node:net";
+
 import { existsSync } from "node:fs";
+import * as net from "node:net";
 import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "../..");
@@ -31,11 +32,7 @@ export const BEANSTALKD: string | null = Bun.which("beanstalkd") ?? (existsSync(
 
 /** What the differential tests compare with the reference: "ours" (default) or "reference". */
 export const SUBJECT: "ours" | "reference" | "ours-1.13" =
-  process.env.BEANRUN_DIFF_SUBJECT === "reference"
-    ? "reference"
-    : process.env.BEANRUN_DIFF_SUBJECT === "ours-1.13"
-      ? "ours-1.13"
-      : "ours";
+  process.env.BEANRUN_DIFF_SUBJECT === "reference" ? "reference" : process.env.BEANRUN_DIFF_SUBJECT === "ours-1.13" ? "ours-1.13" : "ours";
 
 export interface ServerProcess {
   port: number;
@@ -208,7 +205,14 @@ function ahead(key: string, start: () => Promise<ServerProcess>): Promise<Server
 export async function stopSpares(): Promise<void> {
   const all = [...spares.values()];
   spares.clear();
-  await Promise.all(all.map((p) => p.then((s) => s.stop(), () => {})));
+  await Promise.all(
+    all.map((p) =>
+      p.then(
+        (s) => s.stop(),
+        () => {},
+      ),
+    ),
+  );
 }
 
 /** A fresh reference and a fresh subject (see SUBJECT), each started one call ahead. */

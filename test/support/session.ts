@@ -12,11 +12,12 @@
  *   h.advance(1000);
  *   expect(c.take()).toBe("TIMED_OUT\r\n");
  */
-import { Queue, type QueueOptions } from "../../runtime/queue/queue.ts";
+
+import type { TransportSocket } from "../../runtime/adapters/transport.ts";
 import { Connection } from "../../runtime/protocol/connection.ts";
 import type { Compat, ProtocolContext, Scheduled } from "../../runtime/protocol/context.ts";
 import { Op } from "../../runtime/protocol/ops.ts";
-import type { TransportSocket } from "../../runtime/adapters/transport.ts";
+import { Queue, type QueueOptions } from "../../runtime/queue/queue.ts";
 import { FakeClock } from "./fake-clock.ts";
 
 /** A protocol context for driving Connections by hand: marked connections are collected in the given arrays. */

@@ -1,5 +1,5 @@
 /** `beanrun delete-buried TUBE [N | --all]`: drains a tube's buried jobs (its dead letters). */
-import { UsageError, parseCount } from "./args.ts";
+import { parseCount, UsageError } from "./args.ts";
 import { adminMain, out } from "./command.ts";
 import { isNotFound, tubeName, useExisting } from "./targets.ts";
 

@@ -21,7 +21,9 @@ export function table<Row>(columns: ReadonlyArray<Column<Row>>, rows: readonly R
   return cells
     .map((line) =>
       line
-        .map((cell, i) => (columns[i]!.align === "right" ? cell.padStart(widths[i]!) : i === line.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .map((cell, i) =>
+          columns[i]!.align === "right" ? cell.padStart(widths[i]!) : i === line.length - 1 ? cell : cell.padEnd(widths[i]!),
+        )
         .join("  "),
     )
     .join("\n")

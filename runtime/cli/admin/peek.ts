@@ -1,7 +1,7 @@
 /** `beanrun peek ID` / `beanrun peek TUBE ready|delayed|buried`: one job, its stats and body. */
 import { Buffer } from "node:buffer";
 import { BeanstalkError, type Client, type Job } from "../../client/index.ts";
-import { parseFailureRecord, type FailureRecord } from "../../failures/record.ts";
+import { type FailureRecord, parseFailureRecord } from "../../failures/record.ts";
 import { UsageError } from "./args.ts";
 import { adminMain, CliError, out } from "./command.ts";
 import { jsonText, keyValues } from "./format.ts";
@@ -104,6 +104,12 @@ function formatFailure(f: FailureRecord): string {
     ...(f.pid !== undefined ? [`failure-pid: ${f.pid}`] : []),
     ...(f.outcome ? [`failure-outcome: ${f.outcome}`] : []),
   ];
-  const stack = f.stack ? `${f.stack.replace(/\n*$/, "").split("\n").map((l) => `  ${l}`).join("\n")}\n` : "";
+  const stack = f.stack
+    ? `${f.stack
+        .replace(/\n*$/, "")
+        .split("\n")
+        .map((l) => `  ${l}`)
+        .join("\n")}\n`
+    : "";
   return `${head.join("\n")}\n${stack ? `failure-stack: |\n${stack}` : ""}`;
 }

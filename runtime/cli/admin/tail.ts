@@ -7,8 +7,8 @@
  * until interrupted, and reconnects when the runner restarts.
  */
 import process from "node:process";
-import { parseArgs, UsageError } from "./args.ts";
 import type { JobOutcome } from "../../http/runner-view.ts";
+import { parseArgs, UsageError } from "./args.ts";
 
 const USAGE = `Use: beanrun tail [TUBE] [--http [HOST:]PORT] [--json] [--token TOKEN]
 
@@ -48,7 +48,11 @@ async function follow(url: string, token: string | undefined, each: (data: strin
     while ((end = buf.indexOf("\n\n")) >= 0) {
       const block = buf.slice(0, end);
       buf = buf.slice(end + 2);
-      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data: "))
+        .map((l) => l.slice(6))
+        .join("\n");
       if (data) each(data);
     }
   }
@@ -89,11 +93,16 @@ export async function main(argv: string[]): Promise<number> {
   let said = "";
   while (!stop.signal.aborted) {
     try {
-      await follow(url, token, (data) => {
-        said = "";
-        const o = JSON.parse(data) as JobOutcome;
-        process.stdout.write(`${json ? data : formatOutcome(o)}\n`);
-      }, stop.signal);
+      await follow(
+        url,
+        token,
+        (data) => {
+          said = "";
+          const o = JSON.parse(data) as JobOutcome;
+          process.stdout.write(`${json ? data : formatOutcome(o)}\n`);
+        },
+        stop.signal,
+      );
     } catch (e) {
       if (stop.signal.aborted) break;
       const msg = `beanrun tail: cannot follow ${base}: ${(e as Error).message}; retrying`;

@@ -52,7 +52,11 @@ export function renderTop(prev: Sample | null, cur: Sample, header: string): str
   const before = new Map(prev?.tubes.map((t) => [t.name, t]));
   const rows: TopRow[] = cur.tubes.map((t) => {
     const old = before.get(t.name);
-    return { ...tubeRow(t), putRate: rate(old?.["total-jobs"], t["total-jobs"], dt), deleteRate: rate(old?.["cmd-delete"], t["cmd-delete"], dt) };
+    return {
+      ...tubeRow(t),
+      putRate: rate(old?.["total-jobs"], t["total-jobs"], dt),
+      deleteRate: rate(old?.["cmd-delete"], t["cmd-delete"], dt),
+    };
   });
   const lines = [
     header,

@@ -10,9 +10,10 @@
  * with it and changes nothing else. Extension commands have no `stats`
  * counter (beanstalkd's stats lists a fixed set).
  */
-import type { Session } from "../context.ts";
-import type { Args } from "../args.ts";
+
 import { NONE } from "../../queue/jobs.ts";
+import type { Args } from "../args.ts";
+import type { Session } from "../context.ts";
 import { Op } from "../ops.ts";
 import * as R from "../replies.ts";
 import type { Command, Family } from "./family.ts";

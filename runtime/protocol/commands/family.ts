@@ -5,9 +5,10 @@
  * written once here, in the order beanstalkd checks them: the counter moves
  * after the arguments parse and before any semantic check.
  */
-import type { Session } from "../context.ts";
+
 import type { Args } from "../args.ts";
-import { Op } from "../ops.ts";
+import type { Session } from "../context.ts";
+import type { Op } from "../ops.ts";
 import * as R from "../replies.ts";
 
 export interface Command {

@@ -6,16 +6,17 @@
  * arguments from the session's cursor. A line that is no command and looks
  * like HTTP closes the connection (cross-protocol.ts).
  */
-import type { Session } from "../context.ts";
+
 import type { Args } from "../args.ts";
+import type { Session } from "../context.ts";
+import { looksLikeHttp, warnCrossProtocol } from "../cross-protocol.ts";
 import { Op, PrefixTable } from "../ops.ts";
 import * as R from "../replies.ts";
-import { looksLikeHttp, warnCrossProtocol } from "../cross-protocol.ts";
+import { extensionCommands } from "./extensions.ts";
 import type { Command } from "./family.ts";
 import { jobCommands } from "./jobs.ts";
-import { tubeCommands } from "./tubes.ts";
 import { statsCommands } from "./stats.ts";
-import { extensionCommands } from "./extensions.ts";
+import { tubeCommands } from "./tubes.ts";
 
 const FAMILIES = [jobCommands, tubeCommands, statsCommands, extensionCommands];
 

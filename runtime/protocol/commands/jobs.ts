@@ -5,10 +5,11 @@
  * oversized body says JOB_TOO_BIG (and skips the body) before it complains
  * about trailing bytes, and the counter moves before either.
  */
-import { JobState, NONE } from "../../queue/jobs.ts";
+
 import { Result } from "../../queue/counters.ts";
-import type { Session } from "../context.ts";
+import { JobState, NONE } from "../../queue/jobs.ts";
 import type { Args } from "../args.ts";
+import type { Session } from "../context.ts";
 import { Op } from "../ops.ts";
 import * as R from "../replies.ts";
 import { bare, byId, type Family } from "./family.ts";

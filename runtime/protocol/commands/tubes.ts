@@ -5,10 +5,11 @@
  * the delay parsed and the command counted before the name is validated)
  * is beanstalkd's too.
  */
-import { isValidTubeName } from "../../queue/tube.ts";
+
 import { Result } from "../../queue/counters.ts";
-import type { Session } from "../context.ts";
+import { isValidTubeName } from "../../queue/tube.ts";
 import type { Args } from "../args.ts";
+import type { Session } from "../context.ts";
 import { Op } from "../ops.ts";
 import * as R from "../replies.ts";
 import { bare, byTube, type Family } from "./family.ts";

@@ -20,10 +20,13 @@ export class Deadlines {
     const old = this.timers.get(id);
     if (old) clearTimeout(old.timer);
     const run = { attempt, started };
-    const timer = setTimeout(() => {
-      this.timers.delete(id);
-      this.expired(id, run);
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(id);
+        this.expired(id, run);
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     this.timers.set(id, { ...run, timer });
   }
 

@@ -55,9 +55,9 @@ export function wantsMore(t: TubeView): boolean {
 export function plan(tubes: readonly TubeView[], cap: number, now: number, quantumMs: number, yielding: boolean): Plan {
   let free = cap;
   for (const t of tubes) free -= t.procs;
-  const wanting = tubes.filter(wantsMore).sort(
-    (a, b) => a.procs - b.procs || (a.waitingSince ?? now) - (b.waitingSince ?? now) || (a.tube < b.tube ? -1 : 1),
-  );
+  const wanting = tubes
+    .filter(wantsMore)
+    .sort((a, b) => a.procs - b.procs || (a.waitingSince ?? now) - (b.waitingSince ?? now) || (a.tube < b.tube ? -1 : 1));
   const start: string[] = [];
   const waiting: string[] = [];
   for (const t of wanting) {

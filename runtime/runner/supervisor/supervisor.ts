@@ -18,8 +18,8 @@ import type { JobFile } from "../discover.ts";
 import type { ExitReason, RunnerEvents, StartReason } from "../events.ts";
 import { EXIT, isWorkerMessage, type SupervisorMessage, type WorkerMessage } from "../ipc.ts";
 import { Deadlines } from "./deadlines.ts";
-import { Spare } from "./spare.ts";
 import { plan, type TubeView } from "./policy.ts";
+import { Spare } from "./spare.ts";
 
 export type SpawnWorker = (file: JobFile) => SpawnedWorker;
 
@@ -110,7 +110,18 @@ export class Supervisor {
 
   add(file: JobFile, job: ResolvedJob): void {
     if (this.stopping || this.tubes.has(file.tube)) return;
-    const t: Tube = { file, job, procs: new Map(), ledger: new AttemptLedger(), crashes: 0, notBefore: 0, failed: null, failedCheckedAt: 0, waitingSince: null, removed: false };
+    const t: Tube = {
+      file,
+      job,
+      procs: new Map(),
+      ledger: new AttemptLedger(),
+      crashes: 0,
+      notBefore: 0,
+      failed: null,
+      failedCheckedAt: 0,
+      waitingSince: null,
+      removed: false,
+    };
     this.tubes.set(file.tube, t);
     this.evaluate();
   }
@@ -157,7 +168,7 @@ export class Supervisor {
   }
 
   /** Resolves when the process has exited. */
-  private stop(t: Tube, p: Proc, why: ExitReason): Promise<void> {
+  private stop(_t: Tube, p: Proc, why: ExitReason): Promise<void> {
     const exited = new Promise<void>((r) => p.w.onExit(() => r()));
     if (p.ending === null || why === "shutdown") {
       p.ending = why;
@@ -239,7 +250,8 @@ export class Supervisor {
     }
     // Come back when a crash backoff ends or a waiting tube's quantum is up.
     let next = Infinity;
-    for (const v of views) if (v.blocked && this.tubes.get(v.tube)!.failed === null) next = Math.min(next, this.tubes.get(v.tube)!.notBefore);
+    for (const v of views)
+      if (v.blocked && this.tubes.get(v.tube)!.failed === null) next = Math.min(next, this.tubes.get(v.tube)!.notBefore);
     if (p.waiting.length) next = Math.min(next, now + Math.min(quantum, 1000));
     if (this.timer) clearTimeout(this.timer);
     this.timer = next === Infinity ? null : setTimeout(() => this.evaluate(), Math.max(10, next - now));
@@ -309,7 +321,8 @@ export class Supervisor {
     p.deadlines.clear();
     t.procs.delete(p.pid);
     const reason: ExitReason =
-      p.ending ?? (code === EXIT.ok ? "idle" : code === EXIT.serverGone ? "server-gone" : code === EXIT.loadFailed ? "load-failed" : "crash");
+      p.ending ??
+      (code === EXIT.ok ? "idle" : code === EXIT.serverGone ? "server-gone" : code === EXIT.loadFailed ? "load-failed" : "crash");
     if (p.ending === "yield") this.yielding--;
     // Died holding jobs it never started: the server counted those reservations; the next workers discount them.
     t.ledger.exited(p.pid, reason === "ttr" || reason === "crash");
@@ -325,8 +338,7 @@ export class Supervisor {
       if (reason === "load-failed") {
         t.failed = this.fileSignature(t);
         t.failedCheckedAt = Date.now();
-      }
-      else if (lived >= (this.opts.stableMs ?? 10_000)) t.crashes = 0;
+      } else if (lived >= (this.opts.stableMs ?? 10_000)) t.crashes = 0;
       this.opts.events.emit(exit);
     }
     if (!this.stopping && !t.removed) this.evaluate();

@@ -10,7 +10,7 @@
  * - before the run: an attempt past the limit (earlier runs timed out or
  *   crashed without an outcome) is buried without running (`beforeRun`).
  */
-import { retryDelay, type ResolvedJob } from "../define.ts";
+import { type ResolvedJob, retryDelay } from "../define.ts";
 
 /** A payload the handler must never see; the message says why. */
 export class InvalidPayload extends Error {

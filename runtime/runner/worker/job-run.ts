@@ -7,11 +7,11 @@
  */
 import { BeanstalkError } from "../../client/index.ts";
 import type { JobContext, JobLogger } from "../define.ts";
-import { errorInfo, type ErrorInfo } from "../events.ts";
+import { type ErrorInfo, errorInfo } from "../events.ts";
 import type { LogLevel } from "../log.ts";
 import { validatePayload } from "../standard-schema.ts";
 import { keepAliveMs, TOUCH_AFTER_MS } from "./batching.ts";
-import { beforeRun, decide, InvalidPayload, type Decision } from "./decide.ts";
+import { beforeRun, type Decision, decide, InvalidPayload } from "./decide.ts";
 import type { Held, WorkerScope } from "./scope.ts";
 
 /** What a slot tells the supervisor about its jobs (see Slot). */
@@ -41,7 +41,8 @@ export async function runHeld(w: WorkerScope, h: Held, tells: RunTells): Promise
   }
   if (job.schema) {
     const v = await validatePayload(job.schema, payload);
-    if (!v.ok) return answer(w, h, decide(new InvalidPayload(""), attempt, job), { message: `payload rejected by the schema: ${v.reason}` }, 0);
+    if (!v.ok)
+      return answer(w, h, decide(new InvalidPayload(""), attempt, job), { message: `payload rejected by the schema: ${v.reason}` }, 0);
     payload = v.value;
   }
 
@@ -101,10 +102,14 @@ function answer(w: WorkerScope, h: Held, d: Decision, error: ErrorInfo | null, m
   switch (d.action) {
     case "delete":
       // The busiest event: not even built when nobody subscribed to it.
-      return w.link.wants("job.done") ? () => conn.delete(id).then(() => w.link.emit({ type: "job.done", tube, id, attempt, pid, ms })) : () => conn.delete(id);
+      return w.link.wants("job.done")
+        ? () => conn.delete(id).then(() => w.link.emit({ type: "job.done", tube, id, attempt, pid, ms }))
+        : () => conn.delete(id);
     case "release":
       return () =>
-        conn.release(id, pri, d.delay).then(() => w.link.emit({ type: "job.retry", tube, id, attempt, pid, ms, delay: d.delay, error: error! }));
+        conn
+          .release(id, pri, d.delay)
+          .then(() => w.link.emit({ type: "job.retry", tube, id, attempt, pid, ms, delay: d.delay, error: error! }));
     case "bury":
       return () =>
         conn.bury(id, pri).then(() => w.link.emit({ type: "job.buried", tube, id, attempt, pid, ms, reason: d.reason, error: error! }));

@@ -6,11 +6,12 @@
  * Events leave in batches, one IPC message per event-loop turn, so a worker
  * running tens of thousands of jobs a second sends a few hundred messages.
  */
-import { RunnerEvents, type RunnerEvent, type RunnerEventType } from "../events.ts";
-import type { SupervisorMessage, WorkerMessage } from "../ipc.ts";
-import { logEvents } from "../log-events.ts";
-import type { Logger } from "../log.ts";
+
 import type { JobFile } from "../discover.ts";
+import { type RunnerEvent, RunnerEvents, type RunnerEventType } from "../events.ts";
+import type { SupervisorMessage, WorkerMessage } from "../ipc.ts";
+import type { Logger } from "../log.ts";
+import { logEvents } from "../log-events.ts";
 
 export interface WorkerInit {
   notRun: [number, number][];
@@ -51,8 +52,7 @@ export function ipcLink(spare = false): SupervisorLink {
     if (msg?.t === "assign") {
       assign({ tube: msg.tube, path: msg.path, display: msg.display });
       fallback();
-    }
-    else if (msg?.t === "init") {
+    } else if (msg?.t === "init") {
       wanted = msg.events ? new Set(msg.events) : null;
       initDone({ notRun: msg.notRun, idleSeconds: msg.idleSeconds ?? 0 });
     } else if (msg?.t === "interest") wanted = msg.events ? new Set(msg.events) : null;

@@ -3,8 +3,9 @@
  * finish (their signal is aborted so they can hurry); whatever still runs
  * after that is released so another worker can take it.
  */
-import type { Slot } from "./slot.ts";
+
 import type { WorkerScope } from "./scope.ts";
+import type { Slot } from "./slot.ts";
 
 export async function shutdown(w: WorkerScope, slots: readonly Slot[], graceMs: number): Promise<void> {
   if (w.stopping) return;

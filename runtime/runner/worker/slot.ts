@@ -15,7 +15,7 @@ import { BeanstalkError } from "../../client/index.ts";
 import { attemptOf } from "../attempts.ts";
 import type { Reserved, WorkerConnection } from "../wire.ts";
 import { BatchSizer, HOLD_OUTCOMES_MS, heldDueForTouch, TOUCH_AFTER_MS } from "./batching.ts";
-import { runHeld, type Answer, type RunTells } from "./job-run.ts";
+import { type Answer, type RunTells, runHeld } from "./job-run.ts";
 import type { Held, WorkerScope } from "./scope.ts";
 
 export class Slot implements RunTells {

@@ -7,7 +7,7 @@
 import { ConnectionError } from "../../client/errors.ts";
 import { NotRunCounts } from "../attempts.ts";
 import type { ResolvedJob } from "../define.ts";
-import { loadJob, type JobFile } from "../discover.ts";
+import { type JobFile, loadJob } from "../discover.ts";
 import { errorInfo } from "../events.ts";
 import { EXIT } from "../ipc.ts";
 import type { Logger } from "../log.ts";
@@ -53,8 +53,17 @@ export async function runWorker({ file, host, port, log, link }: WorkerOptions):
   const notRun = new NotRunCounts();
   notRun.load(init.notRun);
   const w: WorkerScope = {
-    job, link, log, notRun, abort: new AbortController(), held: new Set(), running: new Set(), idle: new Set(),
-    gate: null, idleSeconds: init.idleSeconds, stopping: false,
+    job,
+    link,
+    log,
+    notRun,
+    abort: new AbortController(),
+    held: new Set(),
+    running: new Set(),
+    idle: new Set(),
+    gate: null,
+    idleSeconds: init.idleSeconds,
+    stopping: false,
   };
   let finish!: (code: number) => void;
   const finished = new Promise<number>((r) => (finish = r));

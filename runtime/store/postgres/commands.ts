@@ -6,15 +6,16 @@
  * the in-memory queue. Commands about the connection itself (use, watch,
  * ignore, list-tube-used, list-tubes-watched, quit) never touch the database.
  */
+
+import { Args } from "../../protocol/args.ts";
 import { matchCommand } from "../../protocol/commands/index.ts";
 import { Op } from "../../protocol/ops.ts";
-import { Args } from "../../protocol/args.ts";
 import * as R from "../../protocol/replies.ts";
 import { isValidTubeName, nameSpan } from "../../queue/tube.ts";
+import type { Step } from "./group-commit.ts";
 import * as I from "./inspect.ts";
 import { Session } from "./session.ts";
 import * as S from "./statements.ts";
-import type { Step } from "./group-commit.ts";
 
 function latin1(buf: Uint8Array, start: number, end: number): string {
   let s = "";
@@ -94,13 +95,17 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
-      return run(S.reserveJob(s.owner, id), (j) => {
-        if (!j) return R.NOT_FOUND;
-        s.worker = true;
-        s.reserved.set(j.id, Date.now() + j.ttr * 1000);
-        ctx.front.dueIn(j.ttr * 1000);
-        return Session.job(R.RESERVED, j.id, j.body);
-      }, false);
+      return run(
+        S.reserveJob(s.owner, id),
+        (j) => {
+          if (!j) return R.NOT_FOUND;
+          s.worker = true;
+          s.reserved.set(j.id, Date.now() + j.ttr * 1000);
+          ctx.front.dueIn(j.ttr * 1000);
+          return Session.job(R.RESERVED, j.id, j.body);
+        },
+        false,
+      );
     }
 
     case Op.Delete: {
@@ -157,12 +162,16 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
-      return run(S.touch(s.owner, id), (ttr) => {
-        if (ttr < 0) return R.NOT_FOUND;
-        s.reserved.set(id, Date.now() + ttr * 1000);
-        ctx.front.dueIn(ttr * 1000);
-        return R.TOUCHED;
-      }, false);
+      return run(
+        S.touch(s.owner, id),
+        (ttr) => {
+          if (ttr < 0) return R.NOT_FOUND;
+          s.reserved.set(id, Date.now() + ttr * 1000);
+          ctx.front.dueIn(ttr * 1000);
+          return R.TOUCHED;
+        },
+        false,
+      );
     }
 
     case Op.Stats: {
@@ -186,21 +195,29 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       const name = latin1(buf, argAt, end);
       const refs = ctx.refs.get(name);
       const local = { using: refs?.using ?? 0, watching: refs?.watching ?? 0, waiting: ctx.waitingOn(name) };
-      return run(I.tubeStats(name), (t) => {
-        const jobs = t.ready + t.reserved + t.delayed + t.buried;
-        if (!refs && jobs === 0 && t.pauseLeftMs <= 0) return R.NOT_FOUND;
-        return Session.yaml(I.formatTube(name, t, local, ctx.compat));
-      }, false);
+      return run(
+        I.tubeStats(name),
+        (t) => {
+          const jobs = t.ready + t.reserved + t.delayed + t.buried;
+          if (!refs && jobs === 0 && t.pauseLeftMs <= 0) return R.NOT_FOUND;
+          return Session.yaml(I.formatTube(name, t, local, ctx.compat));
+        },
+        false,
+      );
     }
 
     case Op.ListTubes: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       const localTubes = [...ctx.refs.keys()];
-      return run(I.liveTubes(), (names) => {
-        const all = new Set(["default", ...localTubes, ...names]);
-        return Session.yaml(I.formatTubeNames([...all]));
-      }, false);
+      return run(
+        I.liveTubes(),
+        (names) => {
+          const all = new Set(["default", ...localTubes, ...names]);
+          return Session.yaml(I.formatTubeNames([...all]));
+        },
+        false,
+      );
     }
 
     case Op.ListTubesWatched: {

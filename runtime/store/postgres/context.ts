@@ -10,8 +10,9 @@
  * flight are marked to try once more, since their attempt may have read the
  * table before the job was committed.
  */
-import { Op } from "../../protocol/ops.ts";
+
 import type { Compat, HostInfo } from "../../protocol/context.ts";
+import { Op } from "../../protocol/ops.ts";
 import type { Front } from "./front.ts";
 import type { ServerRow } from "./inspect.ts";
 import type { Session } from "./session.ts";
@@ -89,7 +90,15 @@ export class FrontContext {
 
   /** This front end's figures for stats, taken when the command is read (its reply comes later). */
   snapshot(): LocalStats {
-    const l: LocalStats = { ops: this.ops.slice(), producers: 0, workers: 0, waiting: 0, connections: this.sessions.size, totalConns: this.totalConns, tubes: [...this.refs.keys()] };
+    const l: LocalStats = {
+      ops: this.ops.slice(),
+      producers: 0,
+      workers: 0,
+      waiting: 0,
+      connections: this.sessions.size,
+      totalConns: this.totalConns,
+      tubes: [...this.refs.keys()],
+    };
     for (const s of this.sessions) {
       if (s.producer) l.producers++;
       if (s.worker) l.workers++;
@@ -105,12 +114,28 @@ export class FrontContext {
     const rusage = (us: number) => `${Math.floor(us / 1e6)}.${String(Math.floor(us % 1e6)).padStart(6, "0")}`;
     const q = (s: string) => (this.compat === "1.12" ? s : `"${s}"`);
     const names: [string, Op][] = [
-      ["put", Op.Put], ["peek", Op.Peek], ["peek-ready", Op.PeekReady], ["peek-delayed", Op.PeekDelayed],
-      ["peek-buried", Op.PeekBuried], ["reserve", Op.Reserve], ["reserve-with-timeout", Op.ReserveTimeout],
-      ["delete", Op.Delete], ["release", Op.Release], ["use", Op.Use], ["watch", Op.Watch], ["ignore", Op.Ignore],
-      ["bury", Op.Bury], ["kick", Op.Kick], ["touch", Op.Touch], ["stats", Op.Stats], ["stats-job", Op.StatsJob],
-      ["stats-tube", Op.StatsTube], ["list-tubes", Op.ListTubes], ["list-tube-used", Op.ListTubeUsed],
-      ["list-tubes-watched", Op.ListTubesWatched], ["pause-tube", Op.PauseTube],
+      ["put", Op.Put],
+      ["peek", Op.Peek],
+      ["peek-ready", Op.PeekReady],
+      ["peek-delayed", Op.PeekDelayed],
+      ["peek-buried", Op.PeekBuried],
+      ["reserve", Op.Reserve],
+      ["reserve-with-timeout", Op.ReserveTimeout],
+      ["delete", Op.Delete],
+      ["release", Op.Release],
+      ["use", Op.Use],
+      ["watch", Op.Watch],
+      ["ignore", Op.Ignore],
+      ["bury", Op.Bury],
+      ["kick", Op.Kick],
+      ["touch", Op.Touch],
+      ["stats", Op.Stats],
+      ["stats-job", Op.StatsJob],
+      ["stats-tube", Op.StatsTube],
+      ["list-tubes", Op.ListTubes],
+      ["list-tube-used", Op.ListTubeUsed],
+      ["list-tubes-watched", Op.ListTubesWatched],
+      ["pause-tube", Op.PauseTube],
     ];
     return (
       "---\n" +

@@ -19,9 +19,10 @@
  *   its own row gone (it stalled past its lease) registers again under a new
  *   id: its old reservations were already given back.
  */
-import postgres, { type Sql } from "postgres";
+
 import * as os from "node:os";
 import process from "node:process";
+import postgres, { type Sql } from "postgres";
 import { GroupCommit, type Step } from "./group-commit.ts";
 import { migrate } from "./migrations.ts";
 
@@ -150,9 +151,12 @@ export class Front {
 
   private async renew(): Promise<void> {
     try {
-      const rows = await this.sql`update beanrun_frontends set lease_until = beanrun_now() + ${LEASE_MS} where id = ${this.id} returning id`;
+      const rows = await this
+        .sql`update beanrun_frontends set lease_until = beanrun_now() + ${LEASE_MS} where id = ${this.id} returning id`;
       if (!rows.length && !this.stopped) {
-        this.log(`beanrun: lease of front end ${this.id} ran out (stalled or cut off); its reservations were given back; registering again`);
+        this.log(
+          `beanrun: lease of front end ${this.id} ran out (stalled or cut off); its reservations were given back; registering again`,
+        );
         await this.register();
       }
     } catch (e) {
@@ -166,10 +170,11 @@ export class Front {
     this.sweeping = true;
     let next = SWEEP_MAX_MS;
     try {
-      next = await this.run(async (tx, b) => {
-        const [changed, due] = await Promise.all([
-          tx.unsafe(
-            `with dead as (delete from beanrun_frontends where lease_until < beanrun_now() returning id),
+      next = await this.run(
+        async (tx, b) => {
+          const [changed, due] = await Promise.all([
+            tx.unsafe(
+              `with dead as (delete from beanrun_frontends where lease_until < beanrun_now() returning id),
              p as (update beanrun_jobs set state = 1 where state = 4 and ready_at <= beanrun_now() returning tube, 0 as timeout),
              e as (update beanrun_jobs set state = 1, timeouts = timeouts + 1, front = 0, conn = 0, deadline = 0
                    where state = 2 and deadline <= beanrun_now() returning tube, 1 as timeout),
@@ -178,20 +183,23 @@ export class Front {
              u as (update beanrun_tubes set pause_until = 0 where pause_until > 0 and pause_until <= beanrun_now() returning name as tube, 2 as timeout)
              select tube, timeout from p union all select tube, timeout from e union all select tube, timeout from d
              union all select tube, timeout from u`,
-          ),
-          tx.unsafe(
-            `select (least((select min(ready_at) from beanrun_jobs where state = 4),
+            ),
+            tx.unsafe(
+              `select (least((select min(ready_at) from beanrun_jobs where state = 4),
                            (select min(deadline) from beanrun_jobs where state = 2),
                            (select min(pause_until) from beanrun_tubes where pause_until > 0)) - beanrun_now())::float8 as ms`,
-          ),
-        ]);
-        for (const r of changed) {
-          b.wake(r.tube, r.timeout === 2 ? Infinity : 1);
-          if (r.timeout === 1) b.delta(r.tube).timeouts++;
-        }
-        const ms = due[0]?.ms as number | null;
-        return ms === null ? SWEEP_MAX_MS : ms;
-      }, undefined, false);
+            ),
+          ]);
+          for (const r of changed) {
+            b.wake(r.tube, r.timeout === 2 ? Infinity : 1);
+            if (r.timeout === 1) b.delta(r.tube).timeouts++;
+          }
+          const ms = due[0]?.ms as number | null;
+          return ms === null ? SWEEP_MAX_MS : ms;
+        },
+        undefined,
+        false,
+      );
     } catch (e) {
       if (!this.stopped) this.log(`beanrun: sweep failed: ${(e as Error).message}`);
     } finally {

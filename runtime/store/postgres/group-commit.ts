@@ -207,7 +207,9 @@ export class GroupCommit {
     const shard = this.opts.counterShard(lane);
     const work: Promise<unknown>[] = [];
     if (batch.touched.size) {
-      work.push(tx.unsafe("insert into beanrun_tubes (name) select unnest($1::text[]) on conflict do nothing", [[...batch.touched].sort()]));
+      work.push(
+        tx.unsafe("insert into beanrun_tubes (name) select unnest($1::text[]) on conflict do nothing", [[...batch.touched].sort()]),
+      );
     }
     if (batch.deltas.size) {
       const d = names.filter((n) => batch.deltas.has(n)).map((n) => [n, batch.deltas.get(n)!] as const);
@@ -217,7 +219,14 @@ export class GroupCommit {
              select t, $2, a, b, p, o from unnest($1::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) as u(t, a, b, p, o)
            on conflict (tube, front) do update set total_jobs = c.total_jobs + excluded.total_jobs,
              deletes = c.deletes + excluded.deletes, pauses = c.pauses + excluded.pauses, timeouts = c.timeouts + excluded.timeouts`,
-          [d.map((x) => x[0]), shard, d.map((x) => x[1].total), d.map((x) => x[1].deletes), d.map((x) => x[1].pauses), d.map((x) => x[1].timeouts)],
+          [
+            d.map((x) => x[0]),
+            shard,
+            d.map((x) => x[1].total),
+            d.map((x) => x[1].deletes),
+            d.map((x) => x[1].pauses),
+            d.map((x) => x[1].timeouts),
+          ],
         ),
       );
     }
@@ -226,7 +235,11 @@ export class GroupCommit {
       const tubes = [...batch.woken.keys()].sort();
       const counts = tubes.map((t) => (Number.isFinite(batch.woken.get(t)) ? batch.woken.get(t)! : -1));
       work.push(
-        tx.unsafe("select pg_notify('beanrun', $2 || n || ':' || t) from unnest($1::text[], $3::int[]) as u(t, n)", [tubes, this.opts.notifyTag(), counts]),
+        tx.unsafe("select pg_notify('beanrun', $2 || n || ':' || t) from unnest($1::text[], $3::int[]) as u(t, n)", [
+          tubes,
+          this.opts.notifyTag(),
+          counts,
+        ]),
       );
     }
     await Promise.all(work);

@@ -11,8 +11,9 @@
  * a tube's current-using/watching/waiting, uptime, pid, rusage, id, hostname.
  * The binlog-* fields are 0: PostgreSQL is the log.
  */
-import type { Batch, Step, TubeDelta } from "./group-commit.ts";
+
 import type { Compat } from "../../protocol/context.ts";
+import type { Batch, Step, TubeDelta } from "./group-commit.ts";
 
 const P = { prepare: true } as const;
 const STATE = ["invalid", "ready", "reserved", "buried", "delayed"] as const;
@@ -68,7 +69,14 @@ export function tubeStats(tube: string): Step<TubeRow> {
       P,
     );
     const d = pending(b, tube);
-    return { ...(r as unknown as Counts), total: r!.total + d.total, deletes: r!.deletes + d.deletes, pauses: r!.pauses + d.pauses, pauseSecs: r!.pause_secs, pauseLeftMs: r!.left_ms };
+    return {
+      ...(r as unknown as Counts),
+      total: r!.total + d.total,
+      deletes: r!.deletes + d.deletes,
+      pauses: r!.pauses + d.pauses,
+      pauseSecs: r!.pause_secs,
+      pauseLeftMs: r!.left_ms,
+    };
   };
 }
 

@@ -21,8 +21,11 @@
  */
 import type { Sql } from "postgres";
 
-/** Key of the advisory lock that serialises migrations ("beanrun" in ASCII). */
-export const MIGRATION_LOCK = 0x6265616e72756e;
+/**
+ * Key of the advisory lock that serialises migrations ("beanrun" in ASCII).
+ * A decimal string cast to bigint: as a JS number it would not be exact (> 2^53).
+ */
+export const MIGRATION_LOCK = BigInt("0x6265616e72756e").toString();
 
 export interface Migration {
   version: number;
@@ -125,7 +128,7 @@ export interface MigrateResult {
 /** Applies the missing migrations, once, under the advisory lock. */
 export async function migrate(sql: Sql): Promise<MigrateResult> {
   return sql.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+    await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK}::bigint)`;
     await tx`create table if not exists beanrun_schema (
       version integer primary key, name text not null, applied_at timestamptz not null default now())`;
     const [row] = await tx<{ v: number | null }[]>`select max(version) as v from beanrun_schema`;

@@ -83,7 +83,12 @@ export class Session implements SocketEvents {
     private readonly sock: TransportSocket,
   ) {
     const front = ctx.front;
-    this.owner = { get front() { return front.id; }, conn: ++ctx.totalConns };
+    this.owner = {
+      get front() {
+        return front.id;
+      },
+      conn: ++ctx.totalConns,
+    };
     ctx.sessions.add(this);
     ctx.tubeRef(this.use, "using", 1);
     ctx.tubeRef("default", "watching", 1);
@@ -263,7 +268,7 @@ export class Session implements SocketEvents {
           this.later(this.ctx.front.run(S.burnId(), this, false).then(() => R.EXPECTED_CRLF));
           return true;
         }
-        if (this.ctx.draining) return this.reply(R.DRAINING), true;
+        if (this.ctx.draining) return (this.reply(R.DRAINING), true);
         const data = buf.slice(at, at + b.size);
         this.later(this.ctx.front.run(S.put(this.use, b.pri, b.delay, b.ttr, data), this).then((id) => Session.line(`INSERTED ${id}`)));
         if (b.delay > 0) this.ctx.front.dueIn(b.delay * 1000);
