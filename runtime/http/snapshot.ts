@@ -3,7 +3,7 @@
  * dashboard and the Prometheus exporter (one source for all three).
  */
 
-import { Op } from "../protocol/ops.ts";
+import { COMMAND_NAMES } from "../protocol/ops.ts";
 import type { Queue } from "../queue/queue.ts";
 
 export interface TubeSnapshot {
@@ -33,33 +33,6 @@ export interface Snapshot {
   maxJobSize: number;
   tubes: TubeSnapshot[];
 }
-
-const COMMAND_NAMES: [string, Op][] = [
-  ["put", Op.Put],
-  ["peek", Op.Peek],
-  ["peek-ready", Op.PeekReady],
-  ["peek-delayed", Op.PeekDelayed],
-  ["peek-buried", Op.PeekBuried],
-  ["reserve", Op.Reserve],
-  ["reserve-with-timeout", Op.ReserveTimeout],
-  ["reserve-job", Op.ReserveJob],
-  ["delete", Op.Delete],
-  ["release", Op.Release],
-  ["use", Op.Use],
-  ["watch", Op.Watch],
-  ["ignore", Op.Ignore],
-  ["bury", Op.Bury],
-  ["kick", Op.Kick],
-  ["kick-job", Op.KickJob],
-  ["touch", Op.Touch],
-  ["stats", Op.Stats],
-  ["stats-job", Op.StatsJob],
-  ["stats-tube", Op.StatsTube],
-  ["list-tubes", Op.ListTubes],
-  ["list-tube-used", Op.ListTubeUsed],
-  ["list-tubes-watched", Op.ListTubesWatched],
-  ["pause-tube", Op.PauseTube],
-];
 
 export function snapshot(queue: Queue, ops: Float64Array, version: string): Snapshot {
   const now = queue.clock.now();
