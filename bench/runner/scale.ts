@@ -96,7 +96,9 @@ async function startRun(jobs: string, args: string[], env: Record<string, string
       });
     }
   };
-  await waitFor((e) => e.type === "runner.ready");
+  // With --log-format json the listening line is JSON on stdout; runner.ready names the server either way.
+  const ready = await waitFor((e) => e.type === "runner.ready");
+  port ||= Number(String(ready.server).split(":").pop());
   return {
     proc,
     port,
