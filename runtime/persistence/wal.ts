@@ -6,7 +6,8 @@
  * (sync.ts); replies wait for them through the durability waiters
  * (waiters.ts). Every record is reserved in advance with the space ledger
  * (space.ts), and compaction (compaction.ts) keeps disk use close to the
- * live data. FORMAT.md describes the bytes.
+ * live data. What a job's record holds is job-record.ts's; FORMAT.md
+ * describes the bytes.
  *
  * Which file records go into is files.ts's business. The log never holds the queue: it reads job fields through a JobSource
  * (the store's columns, a tube name, the clock), and recovery hands back
@@ -24,20 +25,9 @@ import { type Batch, RecordBuffer } from "./buffer.ts";
 import { Compactor } from "./compaction.ts";
 import { describe } from "./errors.ts";
 import { LogFiles } from "./files.ts";
-import {
-  DELETE_SIZE,
-  encodeDelete,
-  encodeHeader,
-  encodeJob,
-  encodeTubeName,
-  HEADER_SIZE,
-  type JobFields,
-  jobRecordSize,
-  ST_BURIED,
-  ST_DELAYED,
-  ST_READY,
-} from "./format.ts";
+import { DELETE_SIZE, encodeDelete, encodeHeader, HEADER_SIZE } from "./format.ts";
 import { ID_BLOCK, IdMark } from "./idmark.ts";
+import { JobRecords, type JobSource } from "./job-record.ts";
 import type { DirLock } from "./lock.ts";
 import type { RecoveredJob, Recovery } from "./recover.ts";
 import { newSegment, type Segment } from "./segment.ts";
@@ -45,6 +35,7 @@ import { SpaceLedger } from "./space.ts";
 import { FailureState, type SyncMode, type SyncPolicy, syncPolicy } from "./sync.ts";
 import { DurabilityWaiters } from "./waiters.ts";
 
+export type { JobSource } from "./job-record.ts";
 export type { SyncMode } from "./sync.ts";
 
 export interface WalConfig {
@@ -57,14 +48,6 @@ export interface WalConfig {
   /** Largest record a job can need (its body at the maximum job size, a 200-byte tube name). */
   maxRecord: number;
   log: (msg: string) => void;
-}
-
-/** What the log reads of the queue's jobs. It writes only `store.persist` (the file of each job's latest record). */
-export interface JobSource {
-  readonly store: JobStore;
-  tubeName(slot: number): string;
-  /** The queue's clock (monotonic milliseconds), to turn its times into wall-clock ones. */
-  now(): number;
 }
 
 export const MAX_TUBE_NAME = 200;
@@ -87,21 +70,7 @@ export class Wal implements Journal {
   private readonly waiters = new DurabilityWaiters();
   private readonly compactor: Compactor;
 
-  private readonly tubeBytes = new Map<string, Uint8Array>();
-  private readonly fields: JobFields = {
-    state: 0,
-    pri: 0,
-    delay: 0,
-    ttr: 0,
-    id: 0,
-    created: 0,
-    deadline: 0,
-    reserves: 0,
-    timeouts: 0,
-    releases: 0,
-    buries: 0,
-    kicks: 0,
-  };
+  private readonly records = new JobRecords();
   private recordsWritten = 0;
   /** Above every job id the log has seen (recovered or written): what new files' headers record. */
   private idMark: number;
@@ -333,18 +302,7 @@ export class Wal implements Journal {
   // ---- records -------------------------------------------------------------
 
   private recordSize(slot: number): number {
-    const src = this.source!;
-    return jobRecordSize(this.tubeName(src.tubeName(slot)).length, src.store.size[slot]! - 2);
-  }
-
-  private tubeName(name: string): Uint8Array {
-    let b = this.tubeBytes.get(name);
-    if (!b) {
-      b = encodeTubeName(name);
-      if (this.tubeBytes.size > 10000) this.tubeBytes.clear();
-      this.tubeBytes.set(name, b);
-    }
-    return b;
+    return this.records.size(this.source!, slot);
   }
 
   private reserve(n: number): boolean {
@@ -358,39 +316,12 @@ export class Wal implements Journal {
   }
 
   private appendJob(slot: number, size: number): void {
-    const src = this.source!;
-    const s = src.store;
+    const s = this.store;
     const seg = this.place(size);
-    const f = this.fields;
-    const st = s.state[slot];
-    const wallNow = Date.now();
-    const now = src.now();
-    f.state = st === JobState.Buried ? ST_BURIED : st === JobState.Delayed ? ST_DELAYED : ST_READY;
-    f.pri = s.pri[slot]!;
-    f.delay = s.delay[slot]!;
-    f.ttr = s.ttr[slot]!;
-    f.id = s.id[slot]!;
-    if (f.id >= this.idMark) this.idMark = f.id + 1;
-    f.created = wallNow - (now - s.created[slot]!);
-    f.deadline = st === JobState.Delayed ? wallNow + (s.deadline[slot]! - now) : 0;
-    f.reserves = s.reserves[slot]!;
-    f.timeouts = s.timeouts[slot]!;
-    f.releases = s.releases[slot]!;
-    f.buries = s.buries[slot]!;
-    f.kicks = s.kicks[slot]!;
-    const bodyLen = s.size[slot]! - 2;
-    if (this.ids?.needs(f.id)) this.ids.advance(this.buffer, f.id);
-    const at = this.buffer.append(seg, size);
-    this.buffer.len += encodeJob(
-      this.buffer.buf,
-      this.buffer.view,
-      at,
-      seg.key,
-      f,
-      this.tubeName(src.tubeName(slot)),
-      s.bodyOf(slot),
-      bodyLen,
-    );
+    const id = s.id[slot]!;
+    if (id >= this.idMark) this.idMark = id + 1;
+    if (this.ids?.needs(id)) this.ids.advance(this.buffer, id);
+    this.records.encode(this.buffer, this.buffer.append(seg, size), seg, this.source!, slot);
     this.written++;
     seg.lastSeq = this.written;
     const old = s.persist[slot]!;
