@@ -38,6 +38,8 @@ interface Options {
   list: boolean;
   /** Another checkout of beanrun that takes beanstalkd's place as the reference (before/after comparisons). */
   reference: string;
+  /** Most seconds of un-measured load while the server's JIT compiler threads are still busy. */
+  settleMax: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -54,6 +56,7 @@ function parseArgs(argv: string[]): Options {
     genCpu: "1",
     list: false,
     reference: "",
+    settleMax: 10,
   };
   const set: Partial<Record<keyof Options, boolean>> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -114,6 +117,10 @@ function parseArgs(argv: string[]): Options {
       case "--reference":
         o.reference = resolve(val());
         break;
+      case "--settle-max":
+        o.settleMax = Number(val());
+        set.settleMax = true;
+        break;
       case "-h":
       case "--help":
         usage();
@@ -129,6 +136,7 @@ function parseArgs(argv: string[]): Options {
     if (!set.jobs) o.jobs = 100_000;
     if (!set.fillRounds) o.fillRounds = 1;
     if (!set.maxSecs) o.maxSecs = 6;
+    if (!set.settleMax) o.settleMax = 4;
   }
   return o;
 }
@@ -137,7 +145,7 @@ function usage(err?: string): never {
   if (err) console.error(`bench: ${err}`);
   console.error(`usage: bun bench/run.ts [--quick] [--only GROUPS|IDS] [--rounds N] [--secs S] [--warmup S]
                         [--jobs N] [--fill-rounds N] [--max-secs S] [--server-cpu N] [--gen-cpu N] [--list]
-                        [--reference DIR]
+                        [--reference DIR] [--settle-max S]
 groups: cycle, pipe, fill, wal (or workload ids / id prefixes; --list shows them)`);
   process.exit(err ? 2 : 0);
 }
@@ -166,6 +174,25 @@ function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU seconds used so far by a process's JIT compiler threads (JavaScriptCore's
+ * "JITWorker"; a server without them, such as beanstalkd, reports 0).
+ */
+function jitSeconds(pid: number): number {
+  let sum = 0;
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        if (readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() !== "JITWorker") continue;
+        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        sum += (Number(f[11]) + Number(f[12])) / 100;
+      } catch {} // the thread ended meanwhile
+    }
+  } catch {}
+  return sum;
 }
 
 function rssMiB(pid: number): number {
@@ -303,6 +330,7 @@ interface GenResult {
   gen_cpu: number;
   p50_us?: number;
   p99_us?: number;
+  p999_us?: number;
   complete?: boolean;
 }
 
@@ -332,8 +360,12 @@ interface Sample {
   values: Record<string, number>;
   gen_cpu: number[];
   server_cpu?: number;
+  /** CPU seconds of the server's JIT threads inside the measured window, and the seconds of load spent waiting for them first. */
+  jit_cpu?: number;
+  settle_s?: number;
   p50_us?: number;
   p99_us?: number;
+  p999_us?: number;
   notes?: string[];
   idleRss?: number;
 }
@@ -350,10 +382,35 @@ interface Workload {
 }
 
 const RATE = (unit: string): Metric => ({ key: "rate", label: "", unit, higherIsBetter: true });
+type Percentile = "p50" | "p99" | "p999";
+const LATENCY = (p: Percentile): Metric => ({ key: p, label: `, ${p} cycle latency`, unit: "ms", higherIsBetter: false });
 
-/** Runs a timed loadgen mode and samples the server's CPU use around it. */
+/**
+ * Un-measured load until the server's JIT threads go quiet: Bun compiles hot
+ * code on helper threads, pinned to the server's one core like the rest of
+ * it, and in a fresh process that goes on for seconds (about 0.5 s of CPU on
+ * this machine), which would otherwise land inside the measured window as
+ * stolen time and tail latency. Chunks of 0.5 s of the same load, until a
+ * chunk costs the JIT threads at most one clock tick (10 ms), or --settle-max
+ * seconds. Two quiet chunks in a row are needed: compilation comes in bursts.
+ * beanstalkd has no such threads: it gets two chunks, like every server.
+ */
+async function settle(s: Server, o: Options, args: string[]): Promise<number> {
+  const t0 = performance.now();
+  for (let quiet = 0; ; ) {
+    const j0 = jitSeconds(s.proc.pid);
+    await loadgen(o, [args[0]!, String(s.port), ...args.slice(1), "-t", "0.5", "-w", "0"], 20);
+    const secs = (performance.now() - t0) / 1000;
+    quiet = jitSeconds(s.proc.pid) - j0 <= 0.01 ? quiet + 1 : 0;
+    if (quiet === 2 || secs >= o.settleMax) return secs;
+  }
+}
+
+/** Runs a timed loadgen mode (after `settle`) and samples the server's CPU use around it. */
 async function timed(s: Server, o: Options, args: string[]): Promise<Sample> {
+  const settleS = await settle(s, o, args);
   const c0 = cpuSeconds(s.proc.pid),
+    j0 = jitSeconds(s.proc.pid),
     t0 = performance.now();
   const r = await loadgen(
     o,
@@ -361,28 +418,38 @@ async function timed(s: Server, o: Options, args: string[]): Promise<Sample> {
     o.secs + o.warmup + 20,
   );
   const serverCpu = (cpuSeconds(s.proc.pid) - c0) / ((performance.now() - t0) / 1000);
-  return { values: { rate: r.rate }, gen_cpu: [r.gen_cpu], server_cpu: serverCpu, p50_us: r.p50_us, p99_us: r.p99_us };
+  const ms = (us: number | undefined) => (us === undefined ? NaN : us / 1000);
+  return {
+    values: { rate: r.rate, p50: ms(r.p50_us), p99: ms(r.p99_us), p999: ms(r.p999_us) },
+    gen_cpu: [r.gen_cpu],
+    server_cpu: serverCpu,
+    jit_cpu: jitSeconds(s.proc.pid) - j0,
+    settle_s: settleS,
+    p50_us: r.p50_us,
+    p99_us: r.p99_us,
+    p999_us: r.p999_us,
+  };
 }
 
-function cycleWorkload(conns: number, body: number): Workload {
+function cycleWorkload(conns: number, body: number, lat: Percentile[] = ["p99"]): Workload {
   const b = body >= 1024 ? `${body / 1024}KB` : `${body}B`;
   return {
     id: `cycle-${conns}c-${b}`,
     group: "cycle",
     title: `put>reserve>delete, ${conns} conn, ${b}`,
-    metrics: [RATE("cycles/s")],
+    metrics: [RATE("cycles/s"), ...lat.map(LATENCY)],
     rounds: (o) => o.rounds,
     run: (s, o) => timed(s, o, ["cycle", "-c", String(conns), "-s", String(body)]),
   };
 }
 
-function walWorkload(mode: "f0" | "f200" | "F", kind: "put" | "cycle"): Workload {
+function walWorkload(mode: "f0" | "f200" | "F", kind: "put" | "cycle", lat: Percentile[] = []): Workload {
   const flags = mode === "F" ? ["-F"] : ["-f", mode.slice(1)];
   return {
     id: `wal-${mode}-${kind}`,
     group: "wal",
     title: `-b ${flags.join(" ")}: ${kind === "put" ? "put" : "put>reserve>delete"}, 50 conn, 100B`,
-    metrics: [RATE(kind === "put" ? "puts/s" : "cycles/s")],
+    metrics: [RATE(kind === "put" ? "puts/s" : "cycles/s"), ...lat.map(LATENCY)],
     rounds: (o) => o.rounds,
     wal: true,
     serverArgs: (dir) => ["-b", dir, ...flags],
@@ -392,7 +459,7 @@ function walWorkload(mode: "f0" | "f200" | "F", kind: "put" | "cycle"): Workload
 
 const WORKLOADS: Workload[] = [
   cycleWorkload(1, 100),
-  cycleWorkload(50, 100),
+  cycleWorkload(50, 100, ["p50", "p99", "p999"]),
   cycleWorkload(200, 100),
   cycleWorkload(1, 10240),
   cycleWorkload(50, 10240),
@@ -441,7 +508,7 @@ const WORKLOADS: Workload[] = [
     },
   },
   walWorkload("f0", "put"),
-  walWorkload("f0", "cycle"),
+  walWorkload("f0", "cycle", ["p50", "p99"]),
   walWorkload("f200", "put"),
   walWorkload("f200", "cycle"),
   walWorkload("F", "put"),
@@ -474,6 +541,7 @@ interface RowResult {
 function fmt(v: number | null, unit: string): string {
   if (v === null || !Number.isFinite(v)) return "-";
   if (unit === "MiB") return `${v.toFixed(0)} MiB`;
+  if (unit === "ms") return v.toFixed(2);
   if (v >= 100_000) return `${(v / 1000).toFixed(0)}k`;
   if (v >= 10_000) return `${(v / 1000).toFixed(1)}k`;
   return v.toFixed(0);
@@ -514,7 +582,7 @@ async function main(): Promise<void> {
     const rowsFor = w.metrics.map<RowResult>((m) => ({
       workload: w.id,
       metric: m.key,
-      label: (w.title || m.label)
+      label: (w.title ? w.title + m.label : m.label)
         .replace("N jobs", `${o.jobs.toLocaleString("en")} jobs`)
         .replace("N ready", `${o.jobs.toLocaleString("en")} ready`),
       unit: m.unit,
@@ -586,7 +654,16 @@ async function main(): Promise<void> {
       row.median.beanstalkd = row.beanstalkd.length ? median(row.beanstalkd) : null;
       row.median.beanrun = row.beanrun.length ? median(row.beanrun) : null;
       row.ratio = row.median.beanstalkd && row.median.beanrun !== null ? row.median.beanrun / row.median.beanstalkd : null;
+      // Latency swings between samples for both servers alike: the median of each round's pair (ABBA) is the steadier ratio.
+      if (row.unit === "ms" && row.beanrun.length === row.beanstalkd.length && row.beanrun.length > 0) {
+        row.ratio = median(row.beanrun.map((v, i) => v / row.beanstalkd[i]!));
+      }
     }
+    const jitMax = Math.max(0, ...samples.filter((x) => x.workload === w.id).map((x) => (x as unknown as Sample).jit_cpu ?? 0));
+    if (jitMax > 0.02 * o.secs)
+      warnings.push(
+        `${w.id}: JIT threads still used ${(jitMax * 1000).toFixed(0)} ms of CPU inside a measured window (raise --settle-max)`,
+      );
     const genMax = Math.max(...samples.filter((x) => x.workload === w.id).flatMap((x) => (x as unknown as Sample).gen_cpu));
     if (genMax > 0.85)
       warnings.push(`${w.id}: the load generator used ${(genMax * 100).toFixed(0)}% of its core: it may be the bottleneck`);
@@ -616,7 +693,7 @@ async function main(): Promise<void> {
   console.log("\n" + line(head));
   console.log(widths.map((n) => "-".repeat(n)).join("-|-"));
   for (const b of body) console.log(line(b));
-  console.log(`\nmedians of the samples; ratio = beanrun / ${refLabel(o)}.`);
+  console.log(`\nmedians of the samples; ratio = beanrun / ${refLabel(o)} (for latencies: the median of each round's pair ratio).`);
   for (const r of rows) {
     if (r.skipped) console.log(`note: ${r.workload}: ${r.skipped}`);
     if (r.metric === "rate" || r.metric === "fill") for (const n of r.notes) console.log(`note: ${r.workload}: ${n}`);
