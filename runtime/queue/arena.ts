@@ -19,6 +19,11 @@
  * a queue that keeps emptying (one producer, one worker) would allocate and
  * zero a fresh 256 KiB slab for every job.
  *
+ * Memory not kept for reuse is given back at once (`discard`), not when the
+ * garbage collector next runs: a server that has just deleted a few hundred
+ * big bodies and then goes quiet allocates nothing more, so no collection
+ * would come, and the process would keep that memory indefinitely.
+ *
  * A large buffer keeps LARGE_HEADROOM free bytes before its body, so a reply
  * header (`RESERVED <id> <bytes>\r\n`) can be written there and header and
  * body leave in one socket write straight from the buffer, not copied into
@@ -43,6 +48,15 @@ const LARGE_POOL_BYTES = 4 << 20;
 
 /** Slabs no class uses at the moment, all SLAB_BYTES long. */
 const spareSlabs: Uint8Array[] = [];
+
+/**
+ * Frees `buf`'s memory now: ES2024's ArrayBuffer.prototype.transfer(0)
+ * detaches it (every view of it then has length 0), so nothing may still use
+ * it. Runtimes without `transfer` leave it to the garbage collector.
+ */
+function discard(buf: Uint8Array): void {
+  (buf.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+}
 
 function newSlab(): Uint8Array {
   const spare = spareSlabs.pop();
@@ -91,8 +105,8 @@ class SizeClass {
       this.free.length = 0;
       this.used = 0;
       for (const slab of this.slabs) {
-        if (spareSlabs.length >= SPARE_SLABS) break;
-        spareSlabs.push(slab);
+        if (spareSlabs.length < SPARE_SLABS) spareSlabs.push(slab);
+        else discard(slab);
       }
       this.slabs.length = 0;
     }
@@ -194,9 +208,9 @@ export class BodyArena {
   }
 
   private giveLarge(buf: Uint8Array): void {
-    if (buf[0] !== 0) return; // still lent to a reply being written
+    if (buf[0] !== 0) return; // still lent to a reply being written: the collector frees it after
     const size = buf.length;
-    if (size > LARGE_HEADROOM + LARGE_POOL_CELL || this.pooledBytes + size > LARGE_POOL_BYTES) return;
+    if (size > LARGE_HEADROOM + LARGE_POOL_CELL || this.pooledBytes + size > LARGE_POOL_BYTES) return discard(buf);
     let free = this.pool.get(size);
     if (!free) this.pool.set(size, (free = []));
     free.push(buf);

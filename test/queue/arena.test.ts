@@ -98,6 +98,34 @@ test("idle large buffers are bounded; huge ones are not kept", () => {
   expect(arena.idleBytes).toBe(before);
 });
 
+test("memory not kept for reuse is given back at release, not at the next collection", () => {
+  const arena = new BodyArena();
+  // A huge body's buffer (never pooled) is freed at once: its ArrayBuffer is detached.
+  const big = arena.alloc(LARGE_POOL_CELL + 10);
+  const bigBuf = arena.bufferOf(big);
+  arena.release(big);
+  expect(bigBuf.byteLength).toBe(0);
+  // A body lent to a reply being written is left alone (the reply still reads it).
+  const lent = arena.alloc(LARGE_POOL_CELL + 10);
+  const lentBuf = arena.bufferOf(lent);
+  lentBuf[0] = 1;
+  arena.release(lent);
+  expect(lentBuf.byteLength).toBe(LARGE_HEADROOM + LARGE_POOL_CELL + 10);
+  // Pooled buffers keep their memory; those beyond the pool's bound are freed.
+  const hs = Array.from({ length: 100 }, () => arena.alloc(65537));
+  const bufs = hs.map((h) => arena.bufferOf(h));
+  for (const h of hs) arena.release(h);
+  const kept = bufs.filter((b) => b.byteLength > 0).length;
+  expect(kept * bufs[0]!.byteLength).toBe(arena.idleBytes);
+  expect(kept).toBeLessThan(bufs.length);
+  // Slabs of an emptied class beyond the few spares are freed too.
+  const small = Array.from({ length: 20_000 }, () => arena.alloc(100));
+  const slabs = new Set(small.map((h) => arena.bufferOf(h)));
+  for (const h of small) arena.release(h);
+  expect([...slabs].filter((s) => s.byteLength === 0).length).toBeGreaterThan(0);
+  expect([...slabs].filter((s) => s.byteLength > 0).length).toBeLessThanOrEqual(4);
+});
+
 test("a class that empties and fills again, over and over, keeps bodies apart", () => {
   const arena = new BodyArena();
   for (let round = 0; round < 50; round++) {
