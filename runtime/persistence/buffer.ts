@@ -3,8 +3,11 @@
  * the queue reports changes, and described by chunks (a contiguous run of
  * buffer bytes going to one position of one file). `take()` hands the
  * pending records over as a Batch and starts a fresh buffer, so encoding
- * continues while a batch is written and synced; buffers up to 16 MiB are
- * recycled. A batch is written with one pwrite per chunk, on the event loop
+ * continues while a batch is written and synced; one written buffer of up
+ * to 4 MiB is kept for the next batch. A buffer that is replaced (outgrown,
+ * or not kept) is freed at once rather than at the next garbage collection,
+ * so a log that has just written a few big bodies and gone quiet does not
+ * keep their copies (issue 12 item 5). A batch is written with one pwrite per chunk, on the event loop
  * (writeBatchSync: replies wait for it anyway) or off it (writeBatch).
  */
 import * as fs from "node:fs";
@@ -28,7 +31,12 @@ export interface Batch {
 }
 
 const INITIAL = 1 << 20;
-const KEEP_AT_MOST = 16 << 20;
+const KEEP_AT_MOST = 4 << 20;
+
+/** Frees buf's memory now (ES2024 ArrayBuffer.transfer detaches it); nothing may use it afterwards. */
+function discard(buf: Uint8Array): void {
+  (buf.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
+}
 
 export class RecordBuffer {
   buf: Uint8Array = new Uint8Array(INITIAL);
@@ -62,6 +70,7 @@ export class RecordBuffer {
   private grow(n: number): void {
     const b = new Uint8Array(Math.max(this.buf.length * 2, this.len + n + 1024));
     b.set(this.buf.subarray(0, this.len));
+    discard(this.buf); // only this buffer's chunks pointed into it; batches in flight have their own
     this.buf = b;
     this.view = new DataView(b.buffer);
   }
@@ -81,7 +90,13 @@ export class RecordBuffer {
 
   /** A written batch's buffer may be reused. */
   recycle(b: Batch): void {
-    if (b.buf.length <= KEEP_AT_MOST) this.spare = b.buf;
+    const old = this.spare;
+    if (b.buf.length <= KEEP_AT_MOST && (old === null || b.buf.length >= old.length)) {
+      this.spare = b.buf;
+      if (old !== null) discard(old);
+    } else {
+      discard(b.buf);
+    }
   }
 }
 
