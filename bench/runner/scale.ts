@@ -8,12 +8,19 @@
  * 2. Cold start, put -> handler start, p50/p99: a put into a tube with no
  *    process (sequentially over the 30 tubes, each cold again by the time its
  *    turn comes; --idle 1) against the same puts into warm tubes. Target p99
- *    under 100 ms.
+ *    under 100 ms. Back to back, each put follows the previous handler at
+ *    once (a burst of cold tubes: the spare taken by one is still loading
+ *    when the next comes); then one more pass with the puts 400 ms apart (a
+ *    quiet tube woken now and then: the spare is loaded).
  * 3. A CPU-bound handler (about 20 ms of CPU a job) on one busy tube with
  *    `processes.max` 2 against 1, rounds alternating: jobs/s ratio. Target at
  *    least 1.7x on 2 cores.
  *
- *   bun bench/runner/scale.ts [--rounds N] [--cpu-jobs N]
+ *   bun bench/runner/scale.ts [--rounds N] [--cpu-jobs N] [--parts cold,warm,cpu]
+ *
+ * The cold starts are also broken down step by step (the worker.ready
+ * event's boot marks against the put's time and the handler's): where a
+ * cold start spends its time, and whether the spare served it.
  *
  * The load average before and after is printed: on a shared machine the
  * figures are only as good as it is quiet.
@@ -36,6 +43,8 @@ const opt = (name: string, dflt: number): number => {
 };
 const ROUNDS = opt("--rounds", 3);
 const CPU_JOBS = opt("--cpu-jobs", 150);
+/** Which parts to run (default all): cold, warm, cpu. */
+const PARTS = new Set((argv.includes("--parts") ? argv[argv.indexOf("--parts") + 1]! : "cold,warm,cpu").split(","));
 
 type Ev = Timed & Record<string, unknown>;
 
@@ -157,29 +166,78 @@ const pct = (xs: number[], p: number): number => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tubes = Array.from({ length: TUBES }, (_, i) => `t${String(i + 1).padStart(2, "0")}`);
 
-async function idleAndColdStart(dir: string, warm: boolean): Promise<{ rss: number; lat: number[] }> {
+/** One cold start, step by step (ms): put -> the supervisor starts a worker -> it knows its tube -> module imported -> connected -> handler. */
+interface Steps {
+  spare: boolean;
+  launch: number;
+  assign: number;
+  import: number;
+  connect: number;
+  handler: number;
+}
+
+function stepsOf(run: Run, tube: string, putAt: number, handlerAt: number): Steps | null {
+  const last = (pred: (e: Ev) => boolean): Ev | undefined => {
+    for (let i = run.events.length - 1; i >= 0; i--) if (pred(run.events[i]!)) return run.events[i];
+    return undefined;
+  };
+  const start = last((e) => e.type === "worker.start" && e.tube === tube);
+  const ready = last((e) => e.type === "worker.ready" && e.tube === tube);
+  const b = ready?.boot as { spare: boolean; assigned: number; imported: number; connected: number } | undefined;
+  if (!start || !b || start.pid !== ready!.pid) return null;
+  return {
+    spare: b.spare,
+    launch: start.time - putAt,
+    assign: b.assigned - start.time,
+    import: b.imported - b.assigned,
+    connect: b.connected - b.imported,
+    handler: handlerAt - b.connected,
+  };
+}
+
+interface Latencies {
+  rss: number;
+  /** put -> handler start, back to back over the tubes. */
+  lat: number[];
+  steps: Steps[];
+  /** Cold only: the same, one put every SPACED_MS (the spare has time to load between them). */
+  spaced: number[];
+  spacedSteps: Steps[];
+}
+
+/** Time between puts in the spaced pass: a spare loads well within it. */
+const SPACED_MS = 400;
+
+async function idleAndColdStart(dir: string, warm: boolean): Promise<Latencies> {
   const run = await startRun(dir, ["--idle", "1", "--max-processes", String(TUBES * 2)], { BENCH_MIN: warm ? "1" : "0" });
   try {
     if (warm) for (const t of tubes) await run.waitFor((e) => e.type === "worker.ready" && e.tube === t);
     await sleep(2000);
     const rss = treeRss(run.proc.pid);
     const c = await Client.connect({ port: run.port });
-    const lat: number[] = [];
+    const out: Latencies = { rss, lat: [], steps: [], spaced: [], spacedSteps: [] };
     const alive = (t: string): boolean =>
       run.events.filter((e) => e.tube === t && e.type === "worker.start").length >
       run.events.filter((e) => e.tube === t && e.type === "worker.exit").length;
-    for (let r = 0; r < ROUNDS; r++) {
+    const pass = async (lat: number[], steps: Steps[], gapMs: number): Promise<void> => {
       for (const t of tubes) {
         // Cold: wait until the tube's last process has gone (it idles out after 1 s).
         while (!warm && alive(t)) await sleep(20);
+        if (gapMs) await sleep(gapMs);
         await c.use(t);
-        const id = await c.put(JSON.stringify({ t: performance.timeOrigin + performance.now() }));
+        const putAt = performance.timeOrigin + performance.now();
+        const id = await c.put(JSON.stringify({ t: putAt }));
         const e = await run.waitFor((x) => x.type === "job.log" && x.id === id);
-        lat.push((e.fields as { ms: number }).ms);
+        const ms = (e.fields as { ms: number }).ms;
+        lat.push(ms);
+        const s = warm ? null : stepsOf(run, t, putAt, putAt + ms);
+        if (s) steps.push(s);
       }
-    }
+    };
+    for (let r = 0; r < ROUNDS; r++) await pass(out.lat, out.steps, 0);
+    if (!warm) await pass(out.spaced, out.spacedSteps, SPACED_MS);
     c.close();
-    return { rss, lat };
+    return out;
   } finally {
     await run.stop();
   }
@@ -197,14 +255,7 @@ async function cpuRound(run: Run, c: Client, tube: string): Promise<number> {
   return CPU_JOBS / ((performance.now() - t0) / 1000);
 }
 
-async function main(): Promise<void> {
-  cleanupOnSignals("bench/runner/scale");
-  const load0 = loadavg()[0]!;
-  console.log(`bench/runner/scale: ${cpus().length} cpus; load average ${load0.toFixed(2)}; ${TUBES} tubes, ${ROUNDS} rounds`);
-  const dir = jobsDir(Object.fromEntries(tubes.map((t) => [t, latencyJob])));
-  const cold = await idleAndColdStart(dir, false);
-  const warm = await idleAndColdStart(dir, true);
-
+async function cpuRatio(): Promise<{ one: number[]; two: number[]; procs2: number }> {
   const cpuDir = jobsDir({ cpu1: cpuJob(1), cpu2: cpuJob(2) });
   const run = await startRun(cpuDir, []);
   const c = await Client.connect({ port: run.port });
@@ -222,27 +273,97 @@ async function main(): Promise<void> {
   c.close();
   const procs2 = new Set(run.events.filter((e) => e.type === "job.done" && e.tube === "cpu2").map((e) => e.pid)).size;
   await run.stop();
+  return { one, two, procs2 };
+}
+
+const f = (x: number) => x.toFixed(1);
+const row = (what: string, unit: string, ref: number, ours: number, ratio: string): void =>
+  console.log(`${what.padEnd(46)} | ${unit.padEnd(6)} | ${f(ref).padStart(18)} | ${f(ours).padStart(18)} | ${ratio}`);
+
+/** Where cold starts spend their time: p50 / p99 of each step, and how many were served by the spare. */
+function printSteps(title: string, steps: Steps[]): void {
+  if (!steps.length) return;
+  const bySpare = steps.filter((s) => s.spare).length;
+  console.log(`\ncold starts ${title}, step by step (ms; ${bySpare} of ${steps.length} started from the spare):`);
+  console.log("step                                   |    p50 |    p99 |    max");
+  const line = (name: string, xs: number[]): void =>
+    console.log(`${name.padEnd(38)} | ${f(pct(xs, 50)).padStart(6)} | ${f(pct(xs, 99)).padStart(6)} | ${f(Math.max(...xs)).padStart(6)}`);
+  line(
+    "put -> supervisor starts a worker",
+    steps.map((s) => s.launch),
+  );
+  line(
+    "-> the worker has its tube",
+    steps.map((s) => s.assign),
+  );
+  line(
+    "-> job module imported",
+    steps.map((s) => s.import),
+  );
+  line(
+    "-> connected, watching the tube",
+    steps.map((s) => s.connect),
+  );
+  line(
+    "-> handler starts (ready, reserve, stats)",
+    steps.map((s) => s.handler),
+  );
+  for (const [name, sel] of [
+    ["from the spare", steps.filter((s) => s.spare)],
+    ["spawned", steps.filter((s) => !s.spare)],
+  ] as const) {
+    if (!sel.length) continue;
+    const total = sel.map((s) => s.launch + s.assign + s.import + s.connect + s.handler);
+    console.log(`total ${name} (${sel.length}): p50 ${f(pct(total, 50))}, max ${f(Math.max(...total))}`);
+  }
+}
+
+async function main(): Promise<void> {
+  cleanupOnSignals("bench/runner/scale");
+  const load0 = loadavg()[0]!;
+  console.log(
+    `bench/runner/scale: ${cpus().length} cpus; load average ${load0.toFixed(2)}; ${TUBES} tubes, ${ROUNDS} rounds; ${[...PARTS].join(", ")}`,
+  );
+  const dir = jobsDir(Object.fromEntries(tubes.map((t) => [t, latencyJob])));
+  const cold = PARTS.has("cold") ? await idleAndColdStart(dir, false) : null;
+  const warm = PARTS.has("warm") ? await idleAndColdStart(dir, true) : null;
+  const cpu = PARTS.has("cpu") ? await cpuRatio() : null;
   const load1 = loadavg()[0]!;
 
-  const med = (xs: number[]) => pct(xs, 50);
-  const f = (x: number) => x.toFixed(1);
-  console.log("\nworkload                                      | unit   | reference          | scale to zero      | ratio");
-  console.log("----------------------------------------------|--------|--------------------|--------------------|------");
-  console.log(
-    `idle RSS, run + workers, ${TUBES} tubes             | MiB    | ${f(warm.rss).padStart(18)} | ${f(cold.rss).padStart(18)} | ${(cold.rss / warm.rss).toFixed(2)}x`,
-  );
-  console.log(
-    `put -> handler start p50 (warm vs cold)       | ms     | ${f(pct(warm.lat, 50)).padStart(18)} | ${f(pct(cold.lat, 50)).padStart(18)} | ${(pct(cold.lat, 50) / pct(warm.lat, 50)).toFixed(1)}x`,
-  );
-  console.log(
-    `put -> handler start p99 (warm vs cold)       | ms     | ${f(pct(warm.lat, 99)).padStart(18)} | ${f(pct(cold.lat, 99)).padStart(18)} | ${(pct(cold.lat, 99) / pct(warm.lat, 99)).toFixed(1)}x`,
-  );
-  console.log(
-    `CPU-bound 20 ms jobs, max 1 vs max 2 processes | jobs/s | ${f(med(one)).padStart(18)} | ${f(med(two)).padStart(18)} | ${(med(two) / med(one)).toFixed(2)}x`,
-  );
-  console.log(
-    `\ncold samples ${cold.lat.length}, max ${f(Math.max(...cold.lat))} ms; cpu rounds max1 [${one.map(f).join(", ")}] max2 [${two.map(f).join(", ")}] (${procs2} processes ran cpu2)`,
-  );
+  console.log("\nworkload                                       | unit   | reference          | scale to zero      | ratio");
+  console.log("-----------------------------------------------|--------|--------------------|--------------------|------");
+  const ratio = (a: number, b: number, d = 1): string => (a && b ? `${(a / b).toFixed(d)}x` : "");
+  const p = (l: number[] | undefined, q: number): number => (l?.length ? pct(l, q) : Number.NaN);
+  if (cold || warm) {
+    row(
+      `idle RSS, run + workers, ${TUBES} tubes`,
+      "MiB",
+      warm?.rss ?? Number.NaN,
+      cold?.rss ?? Number.NaN,
+      ratio(cold?.rss ?? 0, warm?.rss ?? 0, 2),
+    );
+    for (const q of [50, 99]) {
+      const w = p(warm?.lat, q);
+      const c = p(cold?.lat, q);
+      row(`put -> handler start p${q} (warm vs cold)`, "ms", w, c, ratio(c, w));
+    }
+    for (const q of [50, 99]) {
+      const w = p(warm?.lat, q);
+      const c = p(cold?.spaced, q);
+      row(`  p${q}, cold starts ${SPACED_MS} ms apart`, "ms", w, c, ratio(c, w));
+    }
+  }
+  if (cpu) {
+    const med = (xs: number[]) => pct(xs, 50);
+    row("CPU-bound 20 ms jobs, max 1 vs max 2 processes", "jobs/s", med(cpu.one), med(cpu.two), ratio(med(cpu.two), med(cpu.one), 2));
+  }
+  if (cold) {
+    printSteps("back to back", cold.steps);
+    printSteps(`${SPACED_MS} ms apart`, cold.spacedSteps);
+    console.log(`\ncold samples ${cold.lat.length} back to back (max ${f(Math.max(...cold.lat))} ms), ${cold.spaced.length} spaced`);
+  }
+  if (cpu)
+    console.log(`cpu rounds max1 [${cpu.one.map(f).join(", ")}] max2 [${cpu.two.map(f).join(", ")}] (${cpu.procs2} processes ran cpu2)`);
   console.log(
     `load average ${load0.toFixed(2)} before, ${load1.toFixed(2)} after${load0 > 0.5 || load1 > 0.5 ? ": the machine was busy, figures are noisy" : ""}`,
   );

@@ -12,8 +12,9 @@ import process from "node:process";
 import type { JobFile } from "../runner/discover.ts";
 import { parseAddress } from "../runner/enqueue.ts";
 import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../runner/log.ts";
+import { WorkerConnection } from "../runner/wire.ts";
 import { ipcLink, standaloneLink } from "../runner/worker/link.ts";
-import { runWorker } from "../runner/worker/worker.ts";
+import { epochMs, runWorker } from "../runner/worker/worker.ts";
 import { type FlagSpec, HELP, parseFlags, UsageError, usageFailure } from "./flags.ts";
 
 const USAGE = `Use: beanrun worker --file PATH [--tube NAME] [--server HOST:PORT] [--log-format human|json] [--log-level LEVEL]
@@ -75,10 +76,14 @@ export async function main(argv: string[]): Promise<number> {
   const log = createLogger({ format, level });
   const link = process.send ? ipcLink(spare) : standaloneLink(log);
   let jobFile: JobFile;
+  let loaded = epochMs();
+  let preconnected: WorkerConnection | null = null;
   if (spare) {
-    // What every job module imports is loaded now, ahead of the assignment.
+    // What every job module imports is loaded now, and the first slot's connection opened, ahead of the assignment.
     process.on("disconnect", () => process.exit(0));
     await import("../index.ts");
+    preconnected = await WorkerConnection.connect(host, port).catch(() => null);
+    loaded = epochMs();
     jobFile = await link.assigned;
   } else {
     const path = file.startsWith("/$bunfs/") ? file : resolve(file);
@@ -90,6 +95,8 @@ export async function main(argv: string[]): Promise<number> {
     port,
     log,
     link,
+    preconnected,
+    boot: { spare, process: performance.timeOrigin, loaded, assigned: epochMs() },
   });
   await link.flush(); // the last events (an outcome, module.failed) reach the supervisor first
   // Handlers may leave timers or sockets behind: the worker's life ends here.

@@ -79,7 +79,7 @@ export async function loadJob(f: JobFile): Promise<ResolvedJob> {
       `${what}: a job file's default export is its definition, export default defineJob({ handler(payload, ctx) { ... } })`,
     );
   }
-  const job = resolveJob(f.display, f.tube, mod);
+  const job = await resolveJob(f.display, f.tube, mod);
   if (job.schema) {
     for (let i = 0; i < job.schedules.length; i++) {
       const r = await validatePayload(job.schema, job.schedules[i]!.payload);

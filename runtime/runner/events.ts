@@ -42,6 +42,22 @@ interface JobFields {
   pid: number;
 }
 
+/**
+ * When a worker process got through each step of its start (epoch ms, with
+ * sub-millisecond fractions): the process began, the runtime and worker code
+ * were loaded, it learned its tube (a spare: when it was assigned; otherwise
+ * at once), the job module was imported, its connections were open and
+ * watching the tube. `spare`: it was started ahead of need.
+ */
+export interface BootMarks {
+  spare: boolean;
+  process: number;
+  loaded: number;
+  assigned: number;
+  imported: number;
+  connected: number;
+}
+
 /** Why a worker process started. */
 export type StartReason =
   /** Work arrived for a tube with no process (scale from zero), or `processes.min`. */
@@ -93,8 +109,8 @@ export type RunnerEvent =
   /** A line the handler wrote with ctx.log. */
   | ({ type: "job.log"; level: "debug" | "info" | "warn" | "error"; msg: string; fields?: Record<string, unknown> } & JobFields)
   | { type: "worker.start"; tube: string; pid: number; reason: StartReason }
-  /** The module loaded and every slot is connected. */
-  | { type: "worker.ready"; tube: string; pid: number; concurrency: number }
+  /** The module loaded and every slot is connected; `boot`: how its start went, step by step. */
+  | { type: "worker.ready"; tube: string; pid: number; concurrency: number; boot?: BootMarks }
   /** The worker stopped taking jobs (shutdown, idle, restart); `running` handlers get `graceMs`. */
   | { type: "worker.stopping"; tube: string; pid: number; running: number; graceMs: number }
   /**

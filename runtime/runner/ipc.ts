@@ -1,9 +1,9 @@
 /** Messages between the supervisor and a tube's worker process (node IPC, JSON). */
-import type { RunnerEvent, RunnerEventType } from "./events.ts";
+import type { BootMarks, RunnerEvent, RunnerEventType } from "./events.ts";
 
 export type WorkerMessage =
-  /** The module loaded and every slot is connected. */
-  | { t: "ready"; tube: string; concurrency: number }
+  /** The module loaded and every slot is connected; `boot`: when it got through each step. */
+  | { t: "ready"; tube: string; concurrency: number; boot: BootMarks }
   /**
    * A handler started: kill the worker at `deadline` (epoch ms) unless it ends or touches; `ends`: the slot's previous job ended.
    * `held` (on the first start of each batch): the other jobs the slot holds reserved and has not started yet.

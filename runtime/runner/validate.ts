@@ -1,8 +1,10 @@
 /**
  * Checks a loaded job module and fills in defaults. Every error names the
  * file and the field, e.g. `jobs/email.ts: "ttr" must be an integer >= 1 (got "30s")`.
+ * croner is loaded only to check a module that has a schedule: a worker
+ * process of a tube without one never loads it (a cold start saves its
+ * load time).
  */
-import { Cron } from "croner";
 import { JOB_BRAND, type ResolvedJob } from "./define.ts";
 import { isStandardSchema } from "./standard-schema.ts";
 
@@ -60,7 +62,7 @@ function num(file: string, field: string, v: unknown, dflt: number, min: number)
 const KNOWN = new Set(["brand", "handler", "schema", "priority", "ttr", "concurrency", "retries", "schedule", "tube", "processes"]);
 
 /** `mod` is the module namespace object; `tube` comes from the file name. */
-export function resolveJob(file: string, tube: string, mod: unknown): ResolvedJob {
+export async function resolveJob(file: string, tube: string, mod: unknown): Promise<ResolvedJob> {
   checkTubeName(file, tube);
   const def = (mod as { default?: unknown } | null)?.default;
   if (typeof def !== "object" || def === null) {
@@ -110,8 +112,9 @@ export function resolveJob(file: string, tube: string, mod: unknown): ResolvedJo
 
   const schedules: { cron: string; payload: unknown; timezone?: string }[] = [];
   if (d.schedule !== undefined) {
-    const list = Array.isArray(d.schedule) ? d.schedule : [d.schedule];
-    list.forEach((s: unknown, i: number) => {
+    const list: unknown[] = Array.isArray(d.schedule) ? d.schedule : [d.schedule];
+    const { Cron } = await import("croner");
+    for (const [i, s] of list.entries()) {
       const field = Array.isArray(d.schedule) ? `schedule[${i}]` : "schedule";
       const e = typeof s === "string" ? { cron: s } : s;
       if (typeof e !== "object" || e === null || typeof (e as { cron?: unknown }).cron !== "string") {
@@ -127,7 +130,7 @@ export function resolveJob(file: string, tube: string, mod: unknown): ResolvedJo
         throw new JobModuleError(file, `${field}.cron`, `${show(cron)} is not a valid pattern: ${(err as Error).message}`);
       }
       schedules.push({ cron, payload: payload ?? {}, timezone });
-    });
+    }
   }
 
   let processes: ResolvedJob["processes"] = { min: 0, max: 1 };

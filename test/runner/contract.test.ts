@@ -11,31 +11,31 @@ import { resolveJob } from "../../runtime/runner/validate.ts";
 import { type RunningServer, startServer } from "../../runtime/server/index.ts";
 
 const mod = (d: unknown) => ({ default: d });
-const err = (d: unknown, tube = "email"): string => {
+const err = async (d: unknown, tube = "email"): Promise<string> => {
   try {
-    resolveJob("jobs/email.ts", tube, mod(d));
+    await resolveJob("jobs/email.ts", tube, mod(d));
     return "no error";
   } catch (e) {
     return (e as Error).message;
   }
 };
 
-test("a module of the wrong shape is refused with the file and the field named", () => {
+test("a module of the wrong shape is refused with the file and the field named", async () => {
   const handler = () => {};
-  expect(err(undefined)).toStartWith('jobs/email.ts: "default" must be the job definition');
-  expect(err({})).toStartWith('jobs/email.ts: "handler" must be a function');
-  expect(err({ handler, ttr: 0 })).toStartWith('jobs/email.ts: "ttr" must be an integer from 1');
-  expect(err({ handler, priority: -1 })).toStartWith('jobs/email.ts: "priority" must be an integer from 0');
-  expect(err({ handler, concurrency: 1.5 })).toStartWith('jobs/email.ts: "concurrency"');
-  expect(err({ handler, retries: { attempts: 0 } })).toStartWith('jobs/email.ts: "retries.attempts"');
-  expect(err({ handler, retries: { backoff: "fast" } })).toStartWith('jobs/email.ts: "retries.backoff" must be seconds');
-  expect(err({ handler, schema: { parse() {} } })).toStartWith('jobs/email.ts: "schema" must be a valibot schema');
-  expect(err({ handler, schedule: "every day" })).toStartWith('jobs/email.ts: "schedule.cron" "every day" is not a valid pattern');
-  expect(err({ handler, schedule: ["* * * * *", { cron: "61 * * * *" }] })).toStartWith('jobs/email.ts: "schedule[1].cron"');
-  expect(err({ handler, tube: "mail" })).toStartWith('jobs/email.ts: "tube" is "mail" but the file name makes the tube "email"');
-  expect(err({ handler, ttl: 5 })).toStartWith('jobs/email.ts: "ttl" is not a job setting');
-  expect(err({ handler }, "-bad")).toContain("is not a valid tube name");
-  const ok = resolveJob("jobs/email.ts", "email", mod(defineJob({ handler, schedule: "*/5 * * * * *" })));
+  expect(await err(undefined)).toStartWith('jobs/email.ts: "default" must be the job definition');
+  expect(await err({})).toStartWith('jobs/email.ts: "handler" must be a function');
+  expect(await err({ handler, ttr: 0 })).toStartWith('jobs/email.ts: "ttr" must be an integer from 1');
+  expect(await err({ handler, priority: -1 })).toStartWith('jobs/email.ts: "priority" must be an integer from 0');
+  expect(await err({ handler, concurrency: 1.5 })).toStartWith('jobs/email.ts: "concurrency"');
+  expect(await err({ handler, retries: { attempts: 0 } })).toStartWith('jobs/email.ts: "retries.attempts"');
+  expect(await err({ handler, retries: { backoff: "fast" } })).toStartWith('jobs/email.ts: "retries.backoff" must be seconds');
+  expect(await err({ handler, schema: { parse() {} } })).toStartWith('jobs/email.ts: "schema" must be a valibot schema');
+  expect(await err({ handler, schedule: "every day" })).toStartWith('jobs/email.ts: "schedule.cron" "every day" is not a valid pattern');
+  expect(await err({ handler, schedule: ["* * * * *", { cron: "61 * * * *" }] })).toStartWith('jobs/email.ts: "schedule[1].cron"');
+  expect(await err({ handler, tube: "mail" })).toStartWith('jobs/email.ts: "tube" is "mail" but the file name makes the tube "email"');
+  expect(await err({ handler, ttl: 5 })).toStartWith('jobs/email.ts: "ttl" is not a job setting');
+  expect(await err({ handler }, "-bad")).toContain("is not a valid tube name");
+  const ok = await resolveJob("jobs/email.ts", "email", mod(defineJob({ handler, schedule: "*/5 * * * * *" })));
   expect(ok).toMatchObject({ tube: "email", priority: 1024, ttr: 60, concurrency: 1, attempts: 3 });
   expect(ok.schedules).toEqual([{ cron: "*/5 * * * * *", payload: {}, timezone: undefined }]);
 });

@@ -41,6 +41,14 @@ describe("scale to zero and out (embedded server)", () => {
       const q = await put(c, "quiet", {});
       await run.waitFor(ev("job.done", q));
       expect(run.events.find((e) => e.type === "worker.start" && e.tube === "quiet")).toMatchObject({ reason: "work" });
+      // The cold start took the spare (loaded and connected ahead of need), and its boot marks are in order.
+      const boot = run.events.find((e) => e.type === "worker.ready" && e.tube === "quiet")!.boot as Record<string, number | boolean>;
+      expect(boot.spare).toBe(true);
+      const marks = ["process", "loaded", "assigned", "imported", "connected"].map((k) => boot[k] as number);
+      expect(marks).toEqual([...marks].sort((a, b) => a - b));
+      // A new spare replaces it once the cold start is over.
+      for (const end = Date.now() + 15_000; spares(run) !== 1 && Date.now() < end; ) await Bun.sleep(50);
+      expect(spares(run)).toBe(1);
       expect(count(run, "work")).toBe(0);
       await run.waitFor((e) => e.type === "worker.exit" && e.tube === "quiet" && e.reason === "idle", 10_000, "quiet idles out");
       await processesBecome(run, 0);

@@ -2,9 +2,15 @@
  * One spare worker process, started ahead of need: it has loaded the worker
  * code and the runtime and waits for a tube (`assign` over IPC). A tube with
  * no process that gets work takes the spare, so its cold start costs the job
- * module's import and a connection, not a process start; a new spare is
- * started a moment later, off the cold start's path. The spare is no tube's
- * worker: it is not counted against the process cap.
+ * module's import and one round trip (the spare has loaded the worker code
+ * and opened its first connection), not a process start.
+ *
+ * The next spare is started when the worker that took this one has started
+ * its first job (or REPLACE_AFTER_MS after the take, if it has not): a
+ * process start blocks the supervisor's event loop, which also serves the
+ * queue, for one to tens of milliseconds, and must not fall between the
+ * cold start's round trips. The spare is no tube's worker: it is not
+ * counted against the process cap.
  *
  * A spare that keeps dying young (three times in a row) is given up on, with
  * one event: tubes then start their own processes, as without a spare.
@@ -14,7 +20,7 @@ import type { JobFile } from "../discover.ts";
 import type { RunnerEvents } from "../events.ts";
 import type { SupervisorMessage } from "../ipc.ts";
 
-/** The next spare starts this long after one is taken, so it does not compete with the cold start. */
+/** The next spare starts when the one taken has started its first job, or this long after it was taken. */
 const REPLACE_AFTER_MS = 100;
 const YOUNG_MS = 5_000;
 const GIVE_UP_AFTER = 3;
@@ -25,6 +31,8 @@ export class Spare {
   private failures = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** Taken, and the next one not started yet (timer is the deadline for that). */
+  private replacing = false;
 
   constructor(
     private readonly spawn: () => SpawnedWorker,
@@ -57,11 +65,18 @@ export class Spare {
     this.w = null;
     const msg: SupervisorMessage = { t: "assign", tube: file.tube, path: file.path, display: file.display };
     w.send(msg);
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.ensure();
-    }, REPLACE_AFTER_MS);
+    this.replacing = true;
+    this.timer = setTimeout(() => this.replenish(), REPLACE_AFTER_MS);
     return w;
+  }
+
+  /** The worker that took the spare has started its first job: its cold start is over, the next spare starts now. */
+  replenish(): void {
+    if (!this.replacing) return;
+    this.replacing = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.ensure();
   }
 
   stop(): void {

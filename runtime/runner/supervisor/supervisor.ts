@@ -55,6 +55,8 @@ interface Proc {
   pid: number;
   startedAt: number;
   ready: boolean;
+  /** It was the spare, and has not started a job yet (see spare.ts: the next spare waits for that). */
+  fromSpare: boolean;
   /** Why we are ending it, if we are. */
   ending: ExitReason | null;
   deadlines: Deadlines;
@@ -80,6 +82,7 @@ export class Supervisor {
   private stopping = false;
   private yielding = 0;
   private evalScheduled = false;
+  private evalNow = false;
   private lastEval = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
@@ -131,7 +134,9 @@ export class Supervisor {
     const t = this.tubes.get(tube);
     if (!t || ready === 0) return;
     const n = t.procs.size;
-    if (n === 0 || (n < t.job.processes.max && ready > n * t.job.concurrency)) this.schedule();
+    // A cold tube starts in this turn (once per process it gets, so this stays cheap); not one waiting for the cap.
+    if (n === 0 && t.failed === null && t.waitingSince === null && Date.now() >= t.notBefore) this.evaluateNow();
+    else if (n === 0 || (n < t.job.processes.max && ready > n * t.job.concurrency)) this.schedule();
   }
 
   /** --watch: the file changed. Its processes finish their jobs and stop; new ones start for the next work. */
@@ -176,6 +181,16 @@ export class Supervisor {
       p.w.send(msg);
     }
     return exited;
+  }
+
+  /** Evaluates at the end of this turn (once, however many cold tubes asked). */
+  private evaluateNow(): void {
+    if (this.evalNow) return;
+    this.evalNow = true;
+    queueMicrotask(() => {
+      this.evalNow = false;
+      this.evaluate();
+    });
   }
 
   /**
@@ -259,8 +274,10 @@ export class Supervisor {
 
   private launch(t: Tube, reason: StartReason): void {
     let w: SpawnedWorker;
+    let spare: SpawnedWorker | null = null;
     try {
-      w = this.spare?.take(t.file) ?? this.opts.spawn(t.file);
+      spare = this.spare?.take(t.file) ?? null;
+      w = spare ?? this.opts.spawn(t.file);
     } catch (e) {
       this.opts.events.emit({ type: "runner.error", tube: t.file.tube, msg: `cannot start a worker: ${(e as Error).message}` });
       t.crashes++;
@@ -274,6 +291,7 @@ export class Supervisor {
       pid: w.pid,
       startedAt: Date.now(),
       ready: false,
+      fromSpare: spare !== null,
       ending: null,
       deadlines: new Deadlines((id, run) => {
         events.emit({ type: "job.timeout", tube, id, attempt: run.attempt, pid: p.pid, ms: Date.now() - run.started, ttr: t.job.ttr });
@@ -299,6 +317,10 @@ export class Supervisor {
         for (const e of m.events) this.opts.events.emit(e);
         break;
       case "start":
+        if (p.fromSpare) {
+          p.fromSpare = false;
+          this.spare?.replenish();
+        }
         t.ledger.started(p.pid, m.slot, m.id, m.held);
         if (m.ends !== undefined) p.deadlines.disarm(m.ends);
         p.deadlines.arm(m.id, m.attempt, Date.now(), m.deadline);
@@ -311,7 +333,7 @@ export class Supervisor {
         break;
       case "ready":
         p.ready = true;
-        this.opts.events.emit({ type: "worker.ready", tube: t.file.tube, pid: p.pid, concurrency: m.concurrency });
+        this.opts.events.emit({ type: "worker.ready", tube: t.file.tube, pid: p.pid, concurrency: m.concurrency, boot: m.boot });
         this.schedule();
         break;
     }

@@ -8,7 +8,7 @@ import { ConnectionError } from "../../client/errors.ts";
 import { NotRunCounts } from "../attempts.ts";
 import type { ResolvedJob } from "../define.ts";
 import { type JobFile, loadJob } from "../discover.ts";
-import { errorInfo } from "../events.ts";
+import { type BootMarks, errorInfo } from "../events.ts";
 import { EXIT } from "../ipc.ts";
 import type { Logger } from "../log.ts";
 import { WorkerConnection } from "../wire.ts";
@@ -25,9 +25,16 @@ export interface WorkerOptions {
   port: number;
   log: Logger;
   link: SupervisorLink;
+  /** A connection opened ahead of need (a spare's): the first slot's, if the server has not closed it. */
+  preconnected?: WorkerConnection | null;
+  /** The start's first steps (the rest are marked here and sent with "ready"). */
+  boot: Pick<BootMarks, "spare" | "process" | "loaded" | "assigned">;
 }
 
-export async function runWorker({ file, host, port, log, link }: WorkerOptions): Promise<number> {
+/** Epoch ms with the sub-millisecond fraction, comparable across processes. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
+export async function runWorker({ file, host, port, log, link, boot, preconnected }: WorkerOptions): Promise<number> {
   let job: ResolvedJob;
   try {
     job = await loadJob(file);
@@ -35,18 +42,12 @@ export async function runWorker({ file, host, port, log, link }: WorkerOptions):
     link.emit({ type: "module.failed", tube: file.tube, file: file.display, error: errorInfo(e) });
     return EXIT.loadFailed;
   }
-  const conns: WorkerConnection[] = [];
+  const imported = epochMs();
+  let conns: WorkerConnection[];
+  let watching: Promise<unknown>;
   try {
-    for (let i = 0; i < job.concurrency; i++) {
-      const c = await WorkerConnection.connect(host, port);
-      conns.push(c);
-      if (job.tube !== "default") {
-        await c.watch(job.tube);
-        await c.ignore("default");
-      }
-    }
+    ({ conns, watching } = await openSlots(job, host, port, preconnected));
   } catch {
-    for (const c of conns) c.close();
     return EXIT.serverGone; // the supervisor says so once, and starts a worker again when the server is back
   }
   const init = await link.init;
@@ -85,9 +86,41 @@ export async function runWorker({ file, host, port, log, link }: WorkerOptions):
       finish(1);
     });
   }
-  link.send({ t: "ready", tube: job.tube, concurrency: job.concurrency });
+  // The first reserves went out right behind watch and ignore: "ready" once those are answered.
+  watching.then(
+    () => link.send({ t: "ready", tube: job.tube, concurrency: job.concurrency, boot: { ...boot, imported, connected: epochMs() } }),
+    () => finish(EXIT.serverGone),
+  );
   const code = await finished;
   clearInterval(keepAlive);
   for (const c of conns) c.close();
   return code;
+}
+
+/**
+ * One connection per concurrency slot, opened together (the spare's own is
+ * open already). Each is to watch only the tube: watch and ignore are sent
+ * at once and not awaited here (`watching` settles with their replies), so
+ * the slot's first reserve follows them without a round trip between.
+ */
+async function openSlots(
+  job: ResolvedJob,
+  host: string,
+  port: number,
+  pre?: WorkerConnection | null,
+): Promise<{ conns: WorkerConnection[]; watching: Promise<unknown> }> {
+  const opened = await Promise.allSettled(
+    Array.from({ length: job.concurrency }, (_, i) =>
+      i === 0 && pre && !pre.closed ? Promise.resolve(pre) : WorkerConnection.connect(host, port),
+    ),
+  );
+  const conns = opened.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  if (pre && !conns.includes(pre)) pre.close();
+  if (conns.length < opened.length) {
+    for (const c of conns) c.close();
+    throw new Error("cannot connect");
+  }
+  const watching = job.tube === "default" ? Promise.resolve() : Promise.all(conns.flatMap((c) => [c.watch(job.tube), c.ignore("default")]));
+  watching.catch(() => {});
+  return { conns, watching };
 }
