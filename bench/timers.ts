@@ -1,26 +1,36 @@
 #!/usr/bin/env bun
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 /**
  * Timer lateness under load: how late delayed jobs become ready and TTRs
  * expire while producers put delayed jobs at a steady rate, in memory and
  * with `-b DIR -f 0` (every put fsynced before its reply), beanrun and the
  * real beanstalkd side by side in one run. See bench/README.md.
  *
- *   bun bench/timers.ts [--rate 10000] [--secs 10] [--servers beanrun,beanstalkd] [--modes mem,f0]
+ *   bun bench/timers.ts [--rate 10000] [--secs 10] [--servers beanrun,beanstalkd] [--modes mem,f0] [--workers 400]
  *
  * - Delayed: producers (8 connections, paced every 10 ms) put jobs with a
  *   delay of 1-5 s whose body holds the moment they are due (client clock).
- *   50 workers `reserve`, and on each job pipeline `delete` + `reserve`;
- *   lateness = arrival of RESERVED - due. With -f 0 a worker's next job
- *   waits behind its DELETED, which waits for its fsync: that is part of
- *   what a real worker sees, so it is part of the figure.
+ *   --workers connections `reserve`, and on each job pipeline `delete` +
+ *   `reserve`; lateness = arrival of RESERVED - due. With -f 0 a worker's
+ *   next job waits behind its DELETED, which waits for its fsync, so one
+ *   worker takes at most one job per fsync: with too few workers the
+ *   lateness measures the workers, not the timers (at 10k/s and 5 ms
+ *   fsyncs, 50 workers are exactly enough). The default is 400, and the
+ *   largest ready backlog seen (`stats` every 100 ms) is printed: a backlog
+ *   of thousands means jobs were due and ready but no worker was free.
+ * - What is late, and whose fault: beanrun runs with bench/lib/loop-lag.ts
+ *   preloaded, which reports how late a 10 ms timer fired inside the server
+ *   (its event loop's own lag), and the client measures its own loop lag
+ *   the same way: a client that is starved of CPU reads RESERVED late and
+ *   counts that as lateness. The server's CPU share over the run is printed.
  * - TTR: 100 jobs with TTR 1 s in tube `ttr` cycle through 200 holder
  *   connections that reserve one and then stay silent; when it times out
  *   the job goes to a waiting holder. Lateness = arrival at the next holder -
  *   (arrival at the previous one + 1 s).
  *
- * The server runs on cpu 0 and this client on cpu 1 (taskset), like
- * bench/run.ts. Figures on a shared machine are noisy: compare the rows of one run.
+ * The server runs on cpu 0 (taskset); run the client on cpu 1 with
+ * `taskset -c 1 bun bench/timers.ts`, like bench/run.ts's generator. Figures
+ * on a shared machine are noisy: compare the rows of one run.
  */
 import * as net from "node:net";
 import { tmpdir } from "node:os";
@@ -37,12 +47,13 @@ const { values: args } = parseArgs({
     secs: { type: "string", default: "10" },
     servers: { type: "string", default: "beanrun,beanstalkd" },
     modes: { type: "string", default: "mem,f0" },
+    workers: { type: "string", default: "400" },
   },
 });
 const RATE = Number(args.rate);
 const SECS = Number(args.secs);
 const PRODUCERS = 8;
-const WORKERS = 50;
+const WORKERS = Number(args.workers);
 const TTR_JOBS = 100;
 const HOLDERS = 200;
 
@@ -75,7 +86,21 @@ async function start(name: string, flags: string[]): Promise<Server> {
     throw new Error(`beanstalkd did not start: ${err.text()}`);
   }
   const proc = Bun.spawn(
-    ["taskset", "-c", "0", process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags],
+    [
+      "taskset",
+      "-c",
+      "0",
+      process.execPath,
+      "--preload",
+      join(import.meta.dir, "lib", "loop-lag.ts"),
+      join(ROOT, "runtime/cli.ts"),
+      "serve",
+      "-l",
+      "127.0.0.1",
+      "-p",
+      "0",
+      ...flags,
+    ],
     {
       cwd: ROOT,
       stdin: "ignore",
@@ -124,6 +149,16 @@ function connect(port: number, onReply: (line: string, body: string | null) => v
   });
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 function pct(xs: number[], p: number): number {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
@@ -134,6 +169,35 @@ interface Result {
   delayed: number[];
   ttr: number[];
   puts: number;
+  /** Most ready jobs seen at once (stats every 100 ms): above a few hundred, workers, not timers, set the lateness. */
+  backlog: number;
+  /** This client's own event-loop lag (a 10 ms interval's overshoot), ms: a starved client reads replies late. */
+  clientLag: number[];
+}
+
+/** Samples `stats` every 100 ms; returns the largest current-jobs-ready seen, once `done()` is called. */
+async function monitor(port: number): Promise<{ done(): number }> {
+  let max = 0;
+  let pending = false;
+  const s = await connect(port, () => {});
+  s.removeAllListeners("data");
+  s.on("data", (d: Buffer) => {
+    const m = /current-jobs-ready: (\d+)/.exec(d.toString("latin1"));
+    if (m) max = Math.max(max, Number(m[1]));
+    pending = false;
+  });
+  const t = setInterval(() => {
+    if (pending) return;
+    pending = true;
+    s.write("stats\r\n");
+  }, 100);
+  return {
+    done() {
+      clearInterval(t);
+      s.destroy();
+      return max;
+    },
+  };
 }
 
 async function measure(port: number): Promise<Result> {
@@ -168,6 +232,14 @@ async function measure(port: number): Promise<Result> {
     s.write("watch ttr\r\nignore default\r\nreserve\r\n");
     socks.push(s);
   }
+  const mon = await monitor(port);
+  const clientLag: number[] = [];
+  let last = performance.now();
+  const lagTimer = setInterval(() => {
+    const now = performance.now();
+    clientLag.push(now - last - 10);
+    last = now;
+  }, 10);
   const seed = await connect(port, () => {});
   socks.push(seed);
   seed.write("use ttr\r\n");
@@ -198,8 +270,10 @@ async function measure(port: number): Promise<Result> {
   // Let the last delays (5 s) and a few TTR rounds run out.
   await sleep(6500);
   stop = true;
+  clearInterval(lagTimer);
+  const backlog = mon.done();
   for (const s of socks) s.destroy();
-  return { delayed, ttr, puts };
+  return { delayed, ttr, puts, backlog, clientLag };
 }
 
 function row(name: string, r: Result): string {
@@ -207,7 +281,10 @@ function row(name: string, r: Result): string {
     `${pct(xs, 50).toFixed(1).padStart(7)} ${pct(xs, 99).toFixed(1).padStart(8)} ${Math.max(...xs)
       .toFixed(1)
       .padStart(8)} ${String(xs.filter((x) => x > 100).length).padStart(6)} ${String(xs.length).padStart(7)}`;
-  return `${name.padEnd(24)} delayed ${f(r.delayed)}\n${"".padEnd(24)} ttr     ${f(r.ttr)}`;
+  return (
+    `${name.padEnd(24)} delayed ${f(r.delayed)}\n${"".padEnd(24)} ttr     ${f(r.ttr)}\n` +
+    `${"".padEnd(24)} ready backlog max ${r.backlog}; client loop lag p99 ${pct(r.clientLag, 99).toFixed(1)} ms, max ${Math.max(...r.clientLag).toFixed(1)} ms`
+  );
 }
 
 cleanupOnSignals("bench/timers");
@@ -223,11 +300,19 @@ try {
       if (name === "beanstalkd" && !(await Bun.file(BEANSTALKD).exists())) continue;
       const flags = mode === "f0" ? ["-b", mkdtempSync(join(tmp, `${name}-`)), "-f", "0"] : [];
       const s = await start(name, flags);
+      const cpu0 = cpuSeconds(s.proc.pid);
+      const t0 = performance.now();
       const r = await measure(s.port);
-      s.proc.kill("SIGKILL");
+      const cpu = (cpuSeconds(s.proc.pid) - cpu0) / ((performance.now() - t0) / 1000);
+      s.proc.kill("SIGTERM");
+      const killer = setTimeout(() => s.proc.kill("SIGKILL"), 3000);
       await s.proc.exited;
+      clearTimeout(killer);
       children.delete(s.proc);
       console.log(row(`${name} ${mode === "f0" ? "-b -f 0" : "in memory"}`, r));
+      console.log(`${"".padEnd(24)} server CPU ${(cpu * 100).toFixed(0)}% of a core over the run`);
+      const lag = /loop-lag (.*)/.exec(s.stderr())?.[1];
+      if (lag) console.log(`${"".padEnd(24)} server loop lag (10 ms timer, ms): ${lag}`);
       if (r.puts < RATE * SECS * 0.95) console.log(`${"".padEnd(24)} note: only ${r.puts} of ${RATE * SECS} puts were acknowledged`);
     }
   }
