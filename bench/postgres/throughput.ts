@@ -26,8 +26,11 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "3000" },
     rounds: { type: "string", default: "2" },
     clients: { type: "string", default: "16" },
+    only: { type: "string", default: "" },
+    wake: { type: "string", default: "200" },
   },
 });
+const ONLY = values.only ? values.only.split(",") : [];
 const JOBS = Number(values.jobs);
 const ROUNDS = Number(values.rounds);
 const CLIENTS = Number(values.clients);
@@ -39,7 +42,9 @@ interface Front {
 }
 
 async function startFront(url: string): Promise<Front> {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], {
+  // BENCH_FRONT_FLAGS: runtime flags for the front ends (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const flags = (process.env.BENCH_FRONT_FLAGS ?? "").split(" ").filter(Boolean);
+  const proc = Bun.spawn([process.execPath, ...flags, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], {
     stderr: "pipe",
     stdout: "ignore",
   });
@@ -72,8 +77,26 @@ async function spread(jobs: number, clients: number, one: (k: number) => Promise
   );
 }
 
-async function beanrun(cluster: Cluster, fronts: number): Promise<number> {
-  const url = await cluster.database();
+/** Commits in `db` and WAL flushes (cluster-wide) while `fn` runs: the cost of group commit, per job. */
+async function counted(cluster: Cluster, db: string, fn: () => Promise<number>): Promise<{ rate: number; xacts: number; syncs: number }> {
+  const sql = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+  const probe = async () => {
+    await sql`select pg_stat_clear_snapshot()`;
+    const [r] = await sql`select (select xact_commit from pg_stat_database where datname = ${db})::float8 as x,
+      (select wal_sync from pg_stat_wal)::float8 as s`;
+    return r!;
+  };
+  const a = await probe();
+  const rate = await fn();
+  await Bun.sleep(600); // statistics are reported by backends at most every 500 ms
+  const b = await probe();
+  await sql.end();
+  return { rate, xacts: (b.x - a.x) / JOBS, syncs: (b.s - a.s) / JOBS };
+}
+
+const dbName = (url: string) => new URL(url).pathname.slice(1);
+
+async function beanrun(cluster: Cluster, url: string, fronts: number): Promise<number> {
   const fe: Front[] = [];
   for (let i = 0; i < fronts; i++) fe.push(await startFront(url));
   const producers = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => Wire.open(fe[k % fronts]!.port)));
@@ -101,8 +124,7 @@ async function beanrun(cluster: Cluster, fronts: number): Promise<number> {
   return rate;
 }
 
-async function graphile(cluster: Cluster): Promise<number> {
-  const url = await cluster.database();
+async function graphile(url: string): Promise<number> {
   let done = 0;
   let finish!: () => void;
   const all = new Promise<void>((r) => (finish = r));
@@ -129,8 +151,7 @@ async function graphile(cluster: Cluster): Promise<number> {
   return rate;
 }
 
-async function pgboss(cluster: Cluster): Promise<number> {
-  const url = await cluster.database();
+async function pgboss(url: string): Promise<number> {
   const boss = new PgBoss(url);
   boss.on("error", (e) => console.error("pg-boss:", e));
   await boss.start();
@@ -184,28 +205,34 @@ try {
   console.log(
     `${JOBS} jobs, ${CLIENTS} producers + ${CLIENTS} consumers, ${ROUNDS} rounds; synchronous_commit=${s!.sc} fsync=${s!.f}; ${String(s!.v).split(" on ")[0]}`,
   );
-  const systems: [string, () => Promise<number>][] = [
-    ["beanrun, 1 front end", () => beanrun(cluster, 1)],
-    ["beanrun, 2 front ends", () => beanrun(cluster, 2)],
-    ["beanrun, 3 front ends", () => beanrun(cluster, 3)],
-    ["graphile-worker", () => graphile(cluster)],
-    ["pg-boss", () => pgboss(cluster)],
+  const all: [string, (url: string) => Promise<number>][] = [
+    ["beanrun, 1 front end", (u) => beanrun(cluster, u, 1)],
+    ["beanrun, 2 front ends", (u) => beanrun(cluster, u, 2)],
+    ["beanrun, 3 front ends", (u) => beanrun(cluster, u, 3)],
+    ["graphile-worker", graphile],
+    ["pg-boss", pgboss],
   ];
+  const keys = ["bean1", "bean2", "bean3", "graphile", "pgboss"];
+  const systems = all.filter((_, i) => !ONLY.length || ONLY.includes(keys[i]!));
   const results = new Map<string, number[]>();
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, fn] of r % 2 ? [...systems].reverse() : systems) {
-      const rate = await fn();
+      const url = await cluster.database();
+      const { rate, xacts, syncs } = await counted(cluster, dbName(url), () => fn(url));
       (results.get(name) ?? results.set(name, []).get(name)!).push(rate);
-      console.log(`  round ${r + 1}: ${name.padEnd(24)} ${rate.toFixed(0).padStart(7)} jobs/s`);
+      console.log(
+        `  round ${r + 1}: ${name.padEnd(24)} ${rate.toFixed(0).padStart(7)} jobs/s   ${xacts.toFixed(2)} commits/job, ${syncs.toFixed(2)} WAL flushes/job`,
+      );
     }
   }
-  const best = Math.max(med(results.get("graphile-worker")!), med(results.get("pg-boss")!));
+  const ref = ["graphile-worker", "pg-boss"].map((n) => results.get(n)).filter((x) => x !== undefined);
+  const best = ref.length ? Math.max(...ref.map(med)) : Number.NaN;
   console.log("\nmedians (put -> reserve -> delete, jobs/s):");
   for (const [name, rates] of results) {
     const m = med(rates);
     console.log(`  ${name.padEnd(24)} ${m.toFixed(0).padStart(7)}   ${(m / best).toFixed(2)}x the better of graphile-worker and pg-boss`);
   }
-  const lat = await wakeLatency(cluster, 200);
+  const lat = await wakeLatency(cluster, Number(values.wake));
   console.log(
     `\nwake-up across front ends (reserve waiting on B, put through A), ${lat.length} rounds: p50 ${pct(lat, 50).toFixed(1)} ms, p99 ${pct(lat, 99).toFixed(1)} ms`,
   );

@@ -77,9 +77,10 @@ export class Front {
     this.commit = new GroupCommit(this.sql, {
       lanes: LANES,
       counterShard: (lane) => this.id * 16 + lane,
-      notifyTag: () => `${this.id}:`,
       committed: (woken) => {
-        if (woken.size) this.wake(woken);
+        if (!woken.size) return;
+        this.wake(woken);
+        this.notify(woken);
       },
     });
   }
@@ -121,6 +122,46 @@ export class Front {
 
   private wake(tubes: ReadonlyMap<string, number>): void {
     for (const fn of this.wakeListeners) fn(tubes);
+  }
+
+  /** Tubes woken by commits while a notification was in flight: sent together next. */
+  private unsent = new Map<string, number>();
+  private notifying = false;
+
+  /**
+   * Tells the other front ends which tubes got ready jobs, after the commit
+   * that made them ready. Not inside the batch's transaction: PostgreSQL
+   * takes a database-wide lock when a transaction that notified commits and
+   * holds it until its commit record is flushed, so notifying batches could
+   * not share a WAL flush (group commit would stop at the notify lock). Here
+   * the notification is its own statement whose commit does not wait for the
+   * flush (it changes nothing durable), and at most one is in flight: wakes
+   * of commits in the meantime are merged into the next. A front end that
+   * dies between a commit and its notification leaves the other front ends'
+   * waiters to their WAIT_RECHECK_MS safety net.
+   */
+  private notify(woken: ReadonlyMap<string, number>): void {
+    for (const [t, n] of woken) this.unsent.set(t, (this.unsent.get(t) ?? 0) + n);
+    if (this.notifying || this.stopped) return;
+    this.notifying = true;
+    const tubes = [...this.unsent.keys()].sort();
+    // Payload "<front>:<count>:<tube>" (tube names cannot hold ':'); count -1 means unknown.
+    const counts = tubes.map((t) => (Number.isFinite(this.unsent.get(t)) ? this.unsent.get(t)! : -1));
+    this.unsent.clear();
+    this.sql
+      .unsafe(
+        `select set_config('synchronous_commit', 'off', true), pg_notify('beanrun', $2 || n || ':' || t)
+         from unnest($1::text[], $3::int[]) as u(t, n)`,
+        [tubes, `${this.id}:`, counts] as never[],
+        { prepare: true },
+      )
+      .catch((e) => {
+        if (!this.stopped) this.log(`beanrun: NOTIFY failed: ${(e as Error).message}`);
+      })
+      .finally(() => {
+        this.notifying = false;
+        if (this.unsent.size) this.notify(new Map());
+      });
   }
 
   /** A local event (a delayed put, a reservation, a pause) falls due in `ms`: sweep then. */
@@ -175,14 +216,17 @@ export class Front {
           const [changed, due] = await Promise.all([
             tx.unsafe(
               `with dead as (delete from beanrun_frontends where lease_until < beanrun_now() returning id),
-             p as (update beanrun_jobs set state = 1 where state = 4 and ready_at <= beanrun_now() returning tube, 0 as timeout),
+             p as (update beanrun_jobs set state = 1 where state = 4 and ready_at <= beanrun_now() returning tube),
              e as (update beanrun_jobs set state = 1, timeouts = timeouts + 1, front = 0, conn = 0, deadline = 0
-                   where state = 2 and deadline <= beanrun_now() returning tube, 1 as timeout),
+                   where state = 2 and deadline <= beanrun_now() returning tube),
              d as (update beanrun_jobs set state = 1, front = 0, conn = 0, deadline = 0
-                   where state = 2 and deadline > beanrun_now() and front in (select id from dead) returning tube, 0 as timeout),
-             u as (update beanrun_tubes set pause_until = 0 where pause_until > 0 and pause_until <= beanrun_now() returning name as tube, 2 as timeout)
-             select tube, timeout from p union all select tube, timeout from e union all select tube, timeout from d
-             union all select tube, timeout from u`,
+                   where state = 2 and deadline > beanrun_now() and front in (select id from dead) returning tube),
+             u as (update beanrun_tubes set pause_until = 0 where pause_until > 0 and pause_until <= beanrun_now() returning name as tube),
+             c as (insert into beanrun_tube_counts as c (tube, front, timeouts) select tube, $1, count(*) from e group by tube
+                   on conflict (tube, front) do update set timeouts = c.timeouts + excluded.timeouts)
+             select tube, 1 as n from p union all select tube, 1 from e union all select tube, 1 from d
+             union all select tube, -1 from u`,
+              [b.shard] as never[],
             ),
             tx.unsafe(
               `select (least((select min(ready_at) from beanrun_jobs where state = 4),
@@ -190,10 +234,8 @@ export class Front {
                            (select min(pause_until) from beanrun_tubes where pause_until > 0)) - beanrun_now())::float8 as ms`,
             ),
           ]);
-          for (const r of changed) {
-            b.wake(r.tube, r.timeout === 2 ? Infinity : 1);
-            if (r.timeout === 1) b.delta(r.tube).timeouts++;
-          }
+          // A pause that ended may have left any number of jobs waiting (-1).
+          for (const r of changed) b.wake(r.tube, r.n < 0 ? Infinity : 1);
           const ms = due[0]?.ms as number | null;
           return ms === null ? SWEEP_MAX_MS : ms;
         },

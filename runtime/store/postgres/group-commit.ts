@@ -5,11 +5,14 @@
  * a whole batch. A command's promise resolves only after its transaction has
  * committed: no reply leaves before its effect is durable.
  *
- * Contract of a step: it issues its statement(s) on `tx` synchronously when
+ * Contract of a step: it issues its ONE statement on `tx` synchronously when
  * called (so a batch's statements are pipelined in the order the commands
- * arrived, which keeps each connection's own commands in order), and records
- * side effects that need one statement per batch (tube counters, NOTIFY of
- * tubes that got ready jobs) on the Batch instead of issuing them itself.
+ * arrived, which keeps each connection's own commands in order), does its own
+ * counter updates inside that statement (on the batch's shard), and records
+ * on the Batch what is written once per batch (puts' tube rows and
+ * total-jobs) or announced after the commit (tubes that got ready jobs).
+ * A whole batch is one round trip: BEGIN, the statements and COMMIT are sent
+ * together.
  *
  * Failures: a deadlock or serialization failure retries the whole batch
  * (nothing was answered yet); any other database error re-runs each step in a
@@ -17,34 +20,36 @@
  * a lost connection rejects every step of the batch (the caller answers
  * INTERNAL_ERROR, never a success it cannot prove).
  */
-import type { ReservedSql, Sql } from "postgres";
+import type { PendingQuery, Row, Sql } from "postgres";
 
-/** The connection a batch's transaction runs on. */
-export type Tx = ReservedSql;
-
-/** Per-tube counter deltas, flushed once per batch. */
-export interface TubeDelta {
-  total: number;
-  deletes: number;
-  pauses: number;
-  timeouts: number;
+/**
+ * The connection a batch's transaction runs on. Its `unsafe` sends the
+ * statement at once (postgres.js queries are lazy until awaited, and an await
+ * would send it a microtask later, after the batch's COMMIT).
+ */
+export interface Tx {
+  unsafe(query: string, params?: never[], options?: { prepare?: boolean }): PendingQuery<Row[]>;
 }
 
 export class Batch {
   /** Tubes that got ready jobs, and how many (Infinity: unknown, e.g. a pause ended). */
   readonly woken = new Map<string, number>();
+  /** Jobs put per tube: their tube rows and total-jobs counters are written by one statement at the batch's end. */
+  readonly puts = new Map<string, number>();
+
+  /**
+   * `shard`: the beanrun_tube_counts rows (tube, shard) this batch may update.
+   * Only one transaction at a time uses a shard (front id * 16 + lane), so
+   * counters never make two transactions wait on one row.
+   */
+  constructor(readonly shard: number) {}
 
   wake(tube: string, n = 1): void {
     this.woken.set(tube, (this.woken.get(tube) ?? 0) + n);
   }
-  readonly deltas = new Map<string, TubeDelta>();
-  /** Tubes that must have a row in beanrun_tubes (puts). */
-  readonly touched = new Set<string>();
 
-  delta(tube: string): TubeDelta {
-    let d = this.deltas.get(tube);
-    if (!d) this.deltas.set(tube, (d = { total: 0, deletes: 0, pauses: 0, timeouts: 0 }));
-    return d;
+  put(tube: string): void {
+    this.puts.set(tube, (this.puts.get(tube) ?? 0) + 1);
   }
 }
 
@@ -68,8 +73,6 @@ export interface GroupCommitOptions {
   lanes: number;
   /** Counter rows are sharded by lane: front id * 16 + lane. */
   counterShard(lane: number): number;
-  /** Prefix of this front end's notifications ("<front id>:"), so it can skip its own. */
-  notifyTag(): string;
   /** Called after a batch committed, with the tubes that got ready jobs. */
   committed(woken: ReadonlyMap<string, number>): void;
 }
@@ -168,80 +171,51 @@ export class GroupCommit {
   }
 
   /**
-   * BEGIN, every step's statement and, once their results are in, the side
-   * effects and COMMIT: two round trips per batch, however many commands it
-   * holds. (A COMMIT of a transaction in which something failed reports
-   * ROLLBACK without an error, so nothing is committed unless every statement
-   * before it succeeded, which is checked first.)
+   * BEGIN, every step's statement, the batch's put counters and COMMIT, sent
+   * together: one round trip per batch, however many commands it holds. When
+   * a statement fails, PostgreSQL fails the ones after it too (25P02) and
+   * answers the COMMIT with ROLLBACK, so nothing of the batch is committed:
+   * the first failure in statement order is the cause, and is thrown.
    */
   private async transaction(items: Item[], lane: number): Promise<{ values: unknown[]; batch: Batch }> {
-    const batch = new Batch();
+    const batch = new Batch(this.opts.counterShard(lane));
     const conn = await this.sql.reserve();
-    let open = false;
     try {
-      // Queries are lazy in postgres.js: execute() sends BEGIN now, ahead of the steps' statements.
-      const begin = conn.unsafe("begin").execute();
-      open = true;
-      const relaxed = !items.some((it) => it.durable) ? conn.unsafe("set local synchronous_commit = off").execute() : undefined;
-      const pending = items.map((it) => it.step(conn, batch));
-      const settled = await Promise.allSettled([begin, ...pending]);
-      await relaxed;
-      const failed = settled.find((s) => s.status === "rejected");
-      if (failed) throw (failed as PromiseRejectedResult).reason;
-      const effects = this.flushSideEffects(conn, batch, lane);
+      // Queries are lazy in postgres.js: execute() sends each now, in this order.
+      const sent: Promise<unknown>[] = [conn.unsafe("begin").execute()];
+      if (!items.some((it) => it.durable)) sent.push(conn.unsafe("select set_config('synchronous_commit', 'off', true)").execute());
+      const first = sent.length;
+      const tx: Tx = { unsafe: (query, params, opts) => conn.unsafe<Row[]>(query, params, opts).execute() };
+      for (const it of items) sent.push(it.step(tx, batch));
+      if (batch.puts.size) sent.push(this.flushPuts(tx, batch));
       const commit = conn.unsafe("commit").execute();
-      await Promise.all([effects, commit]);
-      open = false;
-      return { values: settled.slice(1).map((s) => (s as PromiseFulfilledResult<unknown>).value), batch };
-    } catch (e) {
-      if (open) await conn.unsafe("rollback").catch(() => {});
-      throw e;
+      const settled = await Promise.allSettled(sent);
+      const done = await commit.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const failed = settled.find((s) => s.status === "rejected");
+      if (failed) {
+        // Whatever the COMMIT answered, it was a ROLLBACK; make sure the connection is not left in a transaction.
+        if (done) await conn.unsafe("rollback").catch(() => {});
+        throw (failed as PromiseRejectedResult).reason;
+      }
+      if (done) throw done;
+      return { values: settled.slice(first, first + items.length).map((s) => (s as PromiseFulfilledResult<unknown>).value), batch };
     } finally {
       conn.release();
     }
   }
 
-  /** One statement for the batch's tube rows and counters, one for its NOTIFYs. */
-  private async flushSideEffects(tx: Tx, batch: Batch, lane: number): Promise<void> {
-    const names = [...new Set([...batch.touched, ...batch.deltas.keys()])].sort();
-    const shard = this.opts.counterShard(lane);
-    const work: Promise<unknown>[] = [];
-    if (batch.touched.size) {
-      work.push(
-        tx.unsafe("insert into beanrun_tubes (name) select unnest($1::text[]) on conflict do nothing", [[...batch.touched].sort()]),
-      );
-    }
-    if (batch.deltas.size) {
-      const d = names.filter((n) => batch.deltas.has(n)).map((n) => [n, batch.deltas.get(n)!] as const);
-      work.push(
-        tx.unsafe(
-          `insert into beanrun_tube_counts as c (tube, front, total_jobs, deletes, pauses, timeouts)
-             select t, $2, a, b, p, o from unnest($1::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) as u(t, a, b, p, o)
-           on conflict (tube, front) do update set total_jobs = c.total_jobs + excluded.total_jobs,
-             deletes = c.deletes + excluded.deletes, pauses = c.pauses + excluded.pauses, timeouts = c.timeouts + excluded.timeouts`,
-          [
-            d.map((x) => x[0]),
-            shard,
-            d.map((x) => x[1].total),
-            d.map((x) => x[1].deletes),
-            d.map((x) => x[1].pauses),
-            d.map((x) => x[1].timeouts),
-          ],
-        ),
-      );
-    }
-    if (batch.woken.size) {
-      // Payload "<front>:<count>:<tube>" (tube names cannot hold ':'); count -1 means unknown.
-      const tubes = [...batch.woken.keys()].sort();
-      const counts = tubes.map((t) => (Number.isFinite(batch.woken.get(t)) ? batch.woken.get(t)! : -1));
-      work.push(
-        tx.unsafe("select pg_notify('beanrun', $2 || n || ':' || t) from unnest($1::text[], $3::int[]) as u(t, n)", [
-          tubes,
-          this.opts.notifyTag(),
-          counts,
-        ]),
-      );
-    }
-    await Promise.all(work);
+  /** The batch's puts: their tubes' rows (listed, pausable) and total-jobs, in one statement, tubes in name order. */
+  private flushPuts(tx: Tx, batch: Batch): Promise<unknown> {
+    const tubes = [...batch.puts.keys()].sort();
+    return tx.unsafe(
+      `with t as (insert into beanrun_tubes (name) select unnest($1::text[]) on conflict do nothing)
+       insert into beanrun_tube_counts as c (tube, front, total_jobs) select u, $2, n from unnest($1::text[], $3::bigint[]) as x(u, n)
+       on conflict (tube, front) do update set total_jobs = c.total_jobs + excluded.total_jobs`,
+      [tubes, batch.shard, tubes.map((t) => batch.puts.get(t)!)] as never[],
+      { prepare: true },
+    );
   }
 }

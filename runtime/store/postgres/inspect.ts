@@ -13,7 +13,7 @@
  */
 
 import type { Compat } from "../../protocol/context.ts";
-import type { Batch, Step, TubeDelta } from "./group-commit.ts";
+import type { Batch, Step } from "./group-commit.ts";
 
 const P = { prepare: true } as const;
 const STATE = ["invalid", "ready", "reserved", "buried", "delayed"] as const;
@@ -43,21 +43,21 @@ export interface TubeRow extends Counts {
   pauseLeftMs: number;
 }
 
-/** Counter changes of earlier commands in the same (uncommitted) batch. */
-function pending(b: Batch, tube?: string): TubeDelta {
-  const sum: TubeDelta = { total: 0, deletes: 0, pauses: 0, timeouts: 0 };
-  for (const [t, d] of b.deltas) {
-    if (tube !== undefined && t !== tube) continue;
-    sum.total += d.total;
-    sum.deletes += d.deletes;
-    sum.pauses += d.pauses;
-    sum.timeouts += d.timeouts;
-  }
-  return sum;
+/**
+ * Jobs put by earlier commands of the same batch (in `tube`, or all): their
+ * total-jobs is written at the batch's end, after this statement. Taken when
+ * the step is issued, so later commands of the batch are not counted.
+ */
+function putsBefore(b: Batch, tube?: string): number {
+  if (tube !== undefined) return b.puts.get(tube) ?? 0;
+  let n = 0;
+  for (const c of b.puts.values()) n += c;
+  return n;
 }
 
 export function tubeStats(tube: string): Step<TubeRow> {
   return async (tx, b) => {
+    const puts = putsBefore(b, tube);
     const [r] = await tx.unsafe(
       `select ${COUNTS("tube = $1 and")},
          (select coalesce(sum(total_jobs), 0) from beanrun_tube_counts where tube = $1)::float8 as total,
@@ -68,12 +68,11 @@ export function tubeStats(tube: string): Step<TubeRow> {
       [tube] as never[],
       P,
     );
-    const d = pending(b, tube);
     return {
       ...(r as unknown as Counts),
-      total: r!.total + d.total,
-      deletes: r!.deletes + d.deletes,
-      pauses: r!.pauses + d.pauses,
+      total: r!.total + puts,
+      deletes: r!.deletes,
+      pauses: r!.pauses,
       pauseSecs: r!.pause_secs,
       pauseLeftMs: r!.left_ms,
     };
@@ -89,6 +88,7 @@ export interface ServerRow extends Counts {
 
 export function serverStats(): Step<ServerRow> {
   return async (tx, b) => {
+    const puts = putsBefore(b);
     const [r] = await tx.unsafe(
       `select ${COUNTS("")},
          (select coalesce(sum(total_jobs), 0) from beanrun_tube_counts)::float8 as total,
@@ -97,8 +97,7 @@ export function serverStats(): Step<ServerRow> {
       [] as never[],
       P,
     );
-    const d = pending(b);
-    return { ...(r as unknown as ServerRow), total: r!.total + d.total, timeouts: r!.timeouts + d.timeouts };
+    return { ...(r as unknown as ServerRow), total: r!.total + puts };
   };
 }
 

@@ -45,8 +45,7 @@ export function put(tube: string, pri: number, delay: number, ttr: number, body:
       [tube, delay > 0 ? DELAYED : READY, pri, delay, Math.max(ttr, 1), body] as never[],
       P,
     );
-    b.touched.add(tube);
-    b.delta(tube).total++;
+    b.put(tube);
     if (delay === 0) b.wake(tube);
     return Number(one(await rows)!.id);
   };
@@ -94,13 +93,14 @@ export function reserveJob(owner: Owner, id: number): Step<Reserved | undefined>
 export function remove(owner: Owner, id: number): Step<boolean> {
   return async (tx, b) => {
     const rows = await tx.unsafe(
-      "delete from beanrun_jobs where id = $1 and (state <> 2 or (front = $2 and conn = $3)) returning tube",
-      [id, owner.front, owner.conn] as never[],
+      `with d as (delete from beanrun_jobs where id = $1 and (state <> 2 or (front = $2 and conn = $3)) returning tube),
+       c as (insert into beanrun_tube_counts as c (tube, front, deletes) select tube, $4, 1 from d
+             on conflict (tube, front) do update set deletes = c.deletes + 1)
+       select 1 from d`,
+      [id, owner.front, owner.conn, b.shard] as never[],
       P,
     );
-    const r = one(rows);
-    if (r) b.delta(r.tube).deletes++;
-    return r !== undefined;
+    return rows.length > 0;
   };
 }
 
@@ -219,17 +219,19 @@ export function releaseConn(owner: Owner): Step<number> {
 export function pauseTube(tube: string, secs: number, mustExist: boolean): Step<boolean> {
   return async (tx, b) => {
     const rows = await tx.unsafe(
-      `insert into beanrun_tubes as t (name, pause_secs, pause_until)
-       select $1, $2::bigint, case when $2::bigint > 0 then beanrun_now() + $2::bigint * 1000 else 0 end
-       where not $3 or beanrun_tube_has_jobs($1)
-          or exists (select 1 from beanrun_tubes where name = $1 and pause_until > beanrun_now())
-       on conflict (name) do update set pause_secs = excluded.pause_secs, pause_until = excluded.pause_until
-       returning name`,
-      [tube, secs, mustExist] as never[],
+      `with p as (insert into beanrun_tubes as t (name, pause_secs, pause_until)
+         select $1, $2::bigint, case when $2::bigint > 0 then beanrun_now() + $2::bigint * 1000 else 0 end
+         where not $3 or beanrun_tube_has_jobs($1)
+            or exists (select 1 from beanrun_tubes where name = $1 and pause_until > beanrun_now())
+         on conflict (name) do update set pause_secs = excluded.pause_secs, pause_until = excluded.pause_until
+         returning name),
+       c as (insert into beanrun_tube_counts as c (tube, front, pauses) select name, $4, 1 from p
+             on conflict (tube, front) do update set pauses = c.pauses + 1)
+       select 1 from p`,
+      [tube, secs, mustExist, b.shard] as never[],
       P,
     );
     if (!rows.length) return false;
-    b.delta(tube).pauses++;
     if (secs === 0) b.wake(tube, Infinity);
     return true;
   };
