@@ -96,7 +96,7 @@ async function counted(cluster: Cluster, db: string, fn: () => Promise<number>):
 
 const dbName = (url: string) => new URL(url).pathname.slice(1);
 
-async function beanrun(cluster: Cluster, url: string, fronts: number): Promise<number> {
+async function beanrun(url: string, fronts: number): Promise<number> {
   const fe: Front[] = [];
   for (let i = 0; i < fronts; i++) fe.push(await startFront(url));
   const producers = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => Wire.open(fe[k % fronts]!.port)));
@@ -132,11 +132,13 @@ async function graphile(url: string): Promise<number> {
   const { Logger } = await import("graphile-worker");
   const logger = new Logger(() => (level: string, msg: string) => void (level === "error" && console.error(msg)));
   void silent;
-  const utils = await makeWorkerUtils({ connectionString: url, logger });
+  // The same concurrency as the others: CLIENTS producers (each needs a pooled connection for addJob), CLIENTS workers.
+  const utils = await makeWorkerUtils({ connectionString: url, logger, maxPoolSize: CLIENTS });
   await utils.migrate();
   const runner = await runGraphile({
     connectionString: url,
     concurrency: CLIENTS,
+    maxPoolSize: CLIENTS + 2,
     noHandleSignals: true,
     pollInterval: 1000,
     logger,
@@ -206,9 +208,9 @@ try {
     `${JOBS} jobs, ${CLIENTS} producers + ${CLIENTS} consumers, ${ROUNDS} rounds; synchronous_commit=${s!.sc} fsync=${s!.f}; ${String(s!.v).split(" on ")[0]}`,
   );
   const all: [string, (url: string) => Promise<number>][] = [
-    ["beanrun, 1 front end", (u) => beanrun(cluster, u, 1)],
-    ["beanrun, 2 front ends", (u) => beanrun(cluster, u, 2)],
-    ["beanrun, 3 front ends", (u) => beanrun(cluster, u, 3)],
+    ["beanrun, 1 front end", (u) => beanrun(u, 1)],
+    ["beanrun, 2 front ends", (u) => beanrun(u, 2)],
+    ["beanrun, 3 front ends", (u) => beanrun(u, 3)],
     ["graphile-worker", graphile],
     ["pg-boss", pgboss],
   ];

@@ -64,20 +64,23 @@ export class FrontContext {
     return n;
   }
 
-  /** A session got a job: there may be more, let the next waiter on these tubes try. */
-  wakeLocal(tubes: readonly string[]): void {
-    this.wake(new Map(tubes.map((t) => [t, 1])));
-  }
-
-  /** Pokes as many idle waiters as jobs became ready (those in flight try once more). */
-  private wake(tubes: ReadonlyMap<string, number>): void {
-    let left = 0;
-    for (const n of tubes.values()) left += n;
+  /**
+   * Pokes as many idle waiters as jobs became ready (those with an attempt in
+   * flight try once more, but do not count); returns the jobs per tube that
+   * no idle waiter was poked for.
+   */
+  private wake(tubes: ReadonlyMap<string, number>): Map<string, number> {
+    const left = new Map(tubes);
     for (const s of this.sessions) {
-      if (left <= 0) return;
-      if (!s.wait || !s.watch.some((t) => tubes.has(t))) continue;
-      if (s.poke()) left--;
+      if (!left.size) break;
+      if (!s.wait) continue;
+      const t = s.watch.find((w) => left.has(w));
+      if (t === undefined || !s.poke()) continue;
+      const n = left.get(t)! - 1;
+      if (n > 0) left.set(t, n);
+      else left.delete(t);
     }
+    return left;
   }
 
   logError(e: unknown): void {

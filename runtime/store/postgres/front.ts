@@ -42,8 +42,12 @@ export interface FrontOptions {
   log?: (line: string) => void;
 }
 
-/** Notified when jobs became ready in these tubes: how many (Infinity: unknown). */
-export type WakeListener = (tubes: ReadonlyMap<string, number>) => void;
+/**
+ * Told that jobs became ready in these tubes (how many; Infinity: unknown),
+ * it pokes this front end's idle waiting reserves and returns, per tube, how
+ * many jobs no local waiter was poked for.
+ */
+export type WakeHandler = (tubes: ReadonlyMap<string, number>) => ReadonlyMap<string, number>;
 
 export class UnreachableError extends Error {}
 
@@ -62,7 +66,7 @@ export class Front {
   private listenSql: Sql;
   readonly commit: GroupCommit;
   id = 0;
-  private wakeListeners = new Set<WakeListener>();
+  private wakeHandler: WakeHandler = (tubes) => tubes;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private leaseTimer: ReturnType<typeof setInterval> | undefined;
   private sweeping = false;
@@ -78,9 +82,7 @@ export class Front {
       lanes: LANES,
       counterShard: (lane) => this.id * 16 + lane,
       committed: (woken) => {
-        if (!woken.size) return;
-        this.wake(woken);
-        this.notify(woken);
+        if (woken.size) this.announce(woken);
       },
     });
   }
@@ -97,10 +99,11 @@ export class Front {
     try {
       if (opts.migrate !== false) await migrate(f.sql);
       await f.register();
-      await f.listenSql.listen("beanrun", (payload) => {
-        const [from, n, tube] = payload.split(":", 3) as [string, string, string];
-        if (from !== String(f.id)) f.wake(new Map([[tube, Number(n) < 0 ? Infinity : Number(n)]]));
-      });
+      await f.listenSql.listen(
+        "beanrun",
+        (payload) => f.heard(payload),
+        () => void f.hello(),
+      );
     } catch (e) {
       await f.close();
       throw e;
@@ -115,13 +118,20 @@ export class Front {
     return this.commit.run(step, key, durable);
   }
 
-  onWake(fn: WakeListener): () => void {
-    this.wakeListeners.add(fn);
-    return () => this.wakeListeners.delete(fn);
+  onWake(fn: WakeHandler): void {
+    this.wakeHandler = fn;
   }
 
-  private wake(tubes: ReadonlyMap<string, number>): void {
-    for (const fn of this.wakeListeners) fn(tubes);
+  /**
+   * Jobs became ready in these tubes (a commit of this front end, or a
+   * reserve that left more behind): this front end's idle waiters are poked
+   * first, and only the jobs they do not cover are announced to the other
+   * front ends. A waiter that then takes a different job leaves this one
+   * ready, and its reserve reports that more are ready, which announces again.
+   */
+  announce(tubes: ReadonlyMap<string, number>): void {
+    const rest = this.wakeHandler(tubes);
+    if (rest.size) this.notify(rest);
   }
 
   /** Tubes woken by commits while a notification was in flight: sent together next. */
@@ -141,6 +151,7 @@ export class Front {
    * waiters to their WAIT_RECHECK_MS safety net.
    */
   private notify(woken: ReadonlyMap<string, number>): void {
+    if (!this.peers) return;
     for (const [t, n] of woken) this.unsent.set(t, (this.unsent.get(t) ?? 0) + n);
     if (this.notifying || this.stopped) return;
     this.notifying = true;
@@ -190,10 +201,44 @@ export class Front {
     this.id = r!.id as number;
   }
 
+  /**
+   * Other live front ends, as last counted (a lease renewal, or a notification
+   * from one). Alone, a front end sends no notifications: nobody would hear
+   * them. A front end that starts (or re-LISTENs after a reconnect) says so
+   * on the channel, so the others start notifying at once.
+   */
+  private peers = 1;
+  private heardAt = 0;
+
+  /** A count of live peers from the database; one heard from lately counts even if it registered after the count. */
+  private counted(n: number): void {
+    this.peers = Date.now() - this.heardAt < LEASE_MS ? Math.max(n, 1) : n;
+  }
+
+  private async hello(): Promise<void> {
+    try {
+      const [r] = await this.sql`select pg_notify('beanrun', ${`${this.id}:0:`}),
+        (select count(*) from beanrun_frontends where id <> ${this.id} and lease_until > beanrun_now())::int as peers`;
+      this.counted(r!.peers as number);
+    } catch (e) {
+      if (!this.stopped) this.log(`beanrun: cannot announce front end ${this.id}: ${(e as Error).message}`);
+    }
+  }
+
+  /** A notification "<front>:<count>:<tube>" (count -1: unknown; no tube: a front end started). */
+  private heard(payload: string): void {
+    const [from, n, tube] = payload.split(":", 3) as [string, string, string];
+    if (from === String(this.id)) return;
+    this.heardAt = Date.now();
+    this.peers = Math.max(this.peers, 1);
+    if (tube) this.wakeHandler(new Map([[tube, Number(n) < 0 ? Infinity : Number(n)]]));
+  }
+
   private async renew(): Promise<void> {
     try {
-      const rows = await this
-        .sql`update beanrun_frontends set lease_until = beanrun_now() + ${LEASE_MS} where id = ${this.id} returning id`;
+      const rows = await this.sql`update beanrun_frontends set lease_until = beanrun_now() + ${LEASE_MS} where id = ${this.id}
+        returning id, (select count(*) from beanrun_frontends where id <> ${this.id} and lease_until > beanrun_now())::int as peers`;
+      if (rows.length) this.counted(rows[0]!.peers as number);
       if (!rows.length && !this.stopped) {
         this.log(
           `beanrun: lease of front end ${this.id} ran out (stalled or cut off); its reservations were given back; registering again`,

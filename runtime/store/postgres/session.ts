@@ -362,8 +362,8 @@ export class Session implements SocketEvents {
           this.reserved.set(job.id, Date.now() + job.ttr * 1000);
           this.ctx.front.dueIn(job.ttr * 1000);
           this.finishWait(Session.job(R.RESERVED, job.id, job.body));
-          // More jobs may be ready: let the next waiter on these tubes try.
-          this.ctx.wakeLocal(this.watch);
+          // More jobs are ready: the next waiter on these tubes, here or on another front end, should try.
+          if (job.more) this.ctx.front.announce(new Map(this.watch.map((t) => [t, 1])));
         } else if (w.expired) this.finishWait(w.expired);
         else if (w.timeoutMs === 0) this.finishWait(R.TIMED_OUT);
         else if (w.gen !== gen) this.attempt();
