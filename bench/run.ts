@@ -390,18 +390,22 @@ const LATENCY = (p: Percentile): Metric => ({ key: p, label: `, ${p} cycle laten
  * code on helper threads, pinned to the server's one core like the rest of
  * it, and in a fresh process that goes on for seconds (about 0.5 s of CPU on
  * this machine), which would otherwise land inside the measured window as
- * stolen time and tail latency. Chunks of 0.5 s of the same load, until a
- * chunk costs the JIT threads at most one clock tick (10 ms), or --settle-max
- * seconds. Two quiet chunks in a row are needed: compilation comes in bursts.
- * beanstalkd has no such threads: it gets two chunks, like every server.
+ * stolen time and tail latency. Chunks of 0.5 s of the same load, until two
+ * chunks in a row cost the JIT threads at most one clock tick (10 ms) while
+ * the rest of the server got at least 100 ms of CPU (on a busy machine a
+ * starved JIT thread looks quiet too), or --settle-max seconds. beanstalkd
+ * has no such threads: it gets two chunks, like every server.
  */
 async function settle(s: Server, o: Options, args: string[]): Promise<number> {
   const t0 = performance.now();
   for (let quiet = 0; ; ) {
     const j0 = jitSeconds(s.proc.pid);
+    const c0 = cpuSeconds(s.proc.pid);
     await loadgen(o, [args[0]!, String(s.port), ...args.slice(1), "-t", "0.5", "-w", "0"], 20);
     const secs = (performance.now() - t0) / 1000;
-    quiet = jitSeconds(s.proc.pid) - j0 <= 0.01 ? quiet + 1 : 0;
+    const jit = jitSeconds(s.proc.pid) - j0;
+    const rest = cpuSeconds(s.proc.pid) - c0 - jit;
+    quiet = jit <= 0.01 && (rest >= 0.1 || !jitSeconds(s.proc.pid)) ? quiet + 1 : 0;
     if (quiet === 2 || secs >= o.settleMax) return secs;
   }
 }
