@@ -48,7 +48,7 @@ export class FrontContext {
     readonly maxJobSize: number,
     private readonly log: (line: string) => void,
   ) {
-    front.onWake((tubes) => this.wake(tubes));
+    front.wakeups.onWake((tubes, poke) => this.wake(tubes, poke));
   }
 
   tubeRef(tube: string, kind: keyof TubeRefs, d: number): void {
@@ -65,17 +65,17 @@ export class FrontContext {
   }
 
   /**
-   * Pokes as many idle waiters as jobs became ready (those with an attempt in
-   * flight try once more, but do not count); returns the jobs per tube that
-   * no idle waiter was poked for.
+   * Pokes (or with `poke` false only counts) as many idle waiters as jobs
+   * became ready (those with an attempt in flight try once more, but do not
+   * count); returns the jobs per tube that no idle waiter covers.
    */
-  private wake(tubes: ReadonlyMap<string, number>): Map<string, number> {
+  private wake(tubes: ReadonlyMap<string, number>, poke: boolean): Map<string, number> {
     const left = new Map(tubes);
     for (const s of this.sessions) {
       if (!left.size) break;
       if (!s.wait) continue;
       const t = s.watch.find((w) => left.has(w));
-      if (t === undefined || !s.poke()) continue;
+      if (t === undefined || !(poke ? s.poke() : s.idle())) continue;
       const n = left.get(t)! - 1;
       if (n > 0) left.set(t, n);
       else left.delete(t);

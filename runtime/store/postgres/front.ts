@@ -2,11 +2,11 @@
  * One front end's link to the shared queue: its connection pool, its group
  * commit, its lease, its LISTEN connection and its sweeper.
  *
- * - Wake-ups: every batch that makes jobs ready NOTIFYs channel `beanrun`
- *   with the tube names on commit; every front end LISTENs and retries the
- *   reserves waiting on those tubes. That is the main path; a slow safety net
- *   (WAIT_RECHECK_MS) retries waiting reserves in case a notification was lost
- *   while the LISTEN connection was reconnecting.
+ * - Wake-ups (wakeups.ts): a batch that makes jobs ready pokes this front
+ *   end's waiting reserves and NOTIFYs channel `beanrun` with what they do
+ *   not cover; every front end LISTENs and retries the reserves waiting on
+ *   those tubes. That is the main path; a slow safety net (WAIT_RECHECK_MS)
+ *   retries waiting reserves in case a notification was lost.
  * - Sweeping: delayed jobs whose time came become ready, reservations past
  *   their TTR come back (counted as timeouts), ended pauses wake their tube.
  *   Every front end sweeps when the next such event is due (read from the
@@ -25,6 +25,7 @@ import process from "node:process";
 import postgres, { type Sql } from "postgres";
 import { GroupCommit, type Step } from "./group-commit.ts";
 import { migrate } from "./migrations.ts";
+import { Wakeups } from "./wakeups.ts";
 
 export const LEASE_MS = 10_000;
 const SWEEP_MAX_MS = 1000;
@@ -41,13 +42,6 @@ export interface FrontOptions {
   migrate?: boolean;
   log?: (line: string) => void;
 }
-
-/**
- * Told that jobs became ready in these tubes (how many; Infinity: unknown),
- * it pokes this front end's idle waiting reserves and returns, per tube, how
- * many jobs no local waiter was poked for.
- */
-export type WakeHandler = (tubes: ReadonlyMap<string, number>) => ReadonlyMap<string, number>;
 
 export class UnreachableError extends Error {}
 
@@ -66,7 +60,7 @@ export class Front {
   private listenSql: Sql;
   readonly commit: GroupCommit;
   id = 0;
-  private wakeHandler: WakeHandler = (tubes) => tubes;
+  readonly wakeups: Wakeups;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private leaseTimer: ReturnType<typeof setInterval> | undefined;
   private sweeping = false;
@@ -78,11 +72,13 @@ export class Front {
     const common = { onnotice: () => {}, connect_timeout: 10, idle_timeout: 0, max_lifetime: null } as const;
     this.sql = postgres(opts.url, { ...common, max: LANES + 2 });
     this.listenSql = postgres(opts.url, { ...common, max: 1 });
+    this.wakeups = new Wakeups(this.sql, () => this.id, this.log, LEASE_MS);
     this.commit = new GroupCommit(this.sql, {
       lanes: LANES,
       counterShard: (lane) => this.id * 16 + lane,
-      committed: (woken) => {
-        if (woken.size) this.announce(woken);
+      afterCommit: (tx, woken) => this.wakeups.afterCommit(tx, woken),
+      committed: (woken, sent) => {
+        if (woken.size) this.wakeups.announce(woken, sent);
       },
     });
   }
@@ -101,8 +97,8 @@ export class Front {
       await f.register();
       await f.listenSql.listen(
         "beanrun",
-        (payload) => f.heard(payload),
-        () => void f.hello(),
+        (payload) => f.wakeups.heard(payload),
+        () => void f.wakeups.hello(),
       );
     } catch (e) {
       await f.close();
@@ -116,63 +112,6 @@ export class Front {
   /** Runs a step in the next batch; steps of one `key` (a connection) run in order (see GroupCommit.run for `durable`). */
   run<T>(step: Step<T>, key?: object, durable = true): Promise<T> {
     return this.commit.run(step, key, durable);
-  }
-
-  onWake(fn: WakeHandler): void {
-    this.wakeHandler = fn;
-  }
-
-  /**
-   * Jobs became ready in these tubes (a commit of this front end, or a
-   * reserve that left more behind): this front end's idle waiters are poked
-   * first, and only the jobs they do not cover are announced to the other
-   * front ends. A waiter that then takes a different job leaves this one
-   * ready, and its reserve reports that more are ready, which announces again.
-   */
-  announce(tubes: ReadonlyMap<string, number>): void {
-    const rest = this.wakeHandler(tubes);
-    if (rest.size) this.notify(rest);
-  }
-
-  /** Tubes woken by commits while a notification was in flight: sent together next. */
-  private unsent = new Map<string, number>();
-  private notifying = false;
-
-  /**
-   * Tells the other front ends which tubes got ready jobs, after the commit
-   * that made them ready. Not inside the batch's transaction: PostgreSQL
-   * takes a database-wide lock when a transaction that notified commits and
-   * holds it until its commit record is flushed, so notifying batches could
-   * not share a WAL flush (group commit would stop at the notify lock). Here
-   * the notification is its own statement whose commit does not wait for the
-   * flush (it changes nothing durable), and at most one is in flight: wakes
-   * of commits in the meantime are merged into the next. A front end that
-   * dies between a commit and its notification leaves the other front ends'
-   * waiters to their WAIT_RECHECK_MS safety net.
-   */
-  private notify(woken: ReadonlyMap<string, number>): void {
-    if (!this.peers) return;
-    for (const [t, n] of woken) this.unsent.set(t, (this.unsent.get(t) ?? 0) + n);
-    if (this.notifying || this.stopped) return;
-    this.notifying = true;
-    const tubes = [...this.unsent.keys()].sort();
-    // Payload "<front>:<count>:<tube>" (tube names cannot hold ':'); count -1 means unknown.
-    const counts = tubes.map((t) => (Number.isFinite(this.unsent.get(t)) ? this.unsent.get(t)! : -1));
-    this.unsent.clear();
-    this.sql
-      .unsafe(
-        `select set_config('synchronous_commit', 'off', true), pg_notify('beanrun', $2 || n || ':' || t)
-         from unnest($1::text[], $3::int[]) as u(t, n)`,
-        [tubes, `${this.id}:`, counts] as never[],
-        { prepare: true },
-      )
-      .catch((e) => {
-        if (!this.stopped) this.log(`beanrun: NOTIFY failed: ${(e as Error).message}`);
-      })
-      .finally(() => {
-        this.notifying = false;
-        if (this.unsent.size) this.notify(new Map());
-      });
   }
 
   /** A local event (a delayed put, a reservation, a pause) falls due in `ms`: sweep then. */
@@ -201,44 +140,11 @@ export class Front {
     this.id = r!.id as number;
   }
 
-  /**
-   * Other live front ends, as last counted (a lease renewal, or a notification
-   * from one). Alone, a front end sends no notifications: nobody would hear
-   * them. A front end that starts (or re-LISTENs after a reconnect) says so
-   * on the channel, so the others start notifying at once.
-   */
-  private peers = 1;
-  private heardAt = 0;
-
-  /** A count of live peers from the database; one heard from lately counts even if it registered after the count. */
-  private counted(n: number): void {
-    this.peers = Date.now() - this.heardAt < LEASE_MS ? Math.max(n, 1) : n;
-  }
-
-  private async hello(): Promise<void> {
-    try {
-      const [r] = await this.sql`select pg_notify('beanrun', ${`${this.id}:0:`}),
-        (select count(*) from beanrun_frontends where id <> ${this.id} and lease_until > beanrun_now())::int as peers`;
-      this.counted(r!.peers as number);
-    } catch (e) {
-      if (!this.stopped) this.log(`beanrun: cannot announce front end ${this.id}: ${(e as Error).message}`);
-    }
-  }
-
-  /** A notification "<front>:<count>:<tube>" (count -1: unknown; no tube: a front end started). */
-  private heard(payload: string): void {
-    const [from, n, tube] = payload.split(":", 3) as [string, string, string];
-    if (from === String(this.id)) return;
-    this.heardAt = Date.now();
-    this.peers = Math.max(this.peers, 1);
-    if (tube) this.wakeHandler(new Map([[tube, Number(n) < 0 ? Infinity : Number(n)]]));
-  }
-
   private async renew(): Promise<void> {
     try {
       const rows = await this.sql`update beanrun_frontends set lease_until = beanrun_now() + ${LEASE_MS} where id = ${this.id}
         returning id, (select count(*) from beanrun_frontends where id <> ${this.id} and lease_until > beanrun_now())::int as peers`;
-      if (rows.length) this.counted(rows[0]!.peers as number);
+      if (rows.length) this.wakeups.counted(rows[0]!.peers as number);
       if (!rows.length && !this.stopped) {
         this.log(
           `beanrun: lease of front end ${this.id} ran out (stalled or cut off); its reservations were given back; registering again`,
@@ -297,6 +203,7 @@ export class Front {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.wakeups.stopped = true;
     clearTimeout(this.sweepTimer);
     clearInterval(this.leaseTimer);
     if (this.id) {

@@ -73,8 +73,14 @@ export interface GroupCommitOptions {
   lanes: number;
   /** Counter rows are sharded by lane: front id * 16 + lane. */
   counterShard(lane: number): number;
-  /** Called after a batch committed, with the tubes that got ready jobs. */
-  committed(woken: ReadonlyMap<string, number>): void;
+  /**
+   * Called right after a batch's COMMIT was sent, with the wakes known so far
+   * (puts): may pipeline statements of their own on the same connection (the
+   * notification of other front ends), and returns the tubes they covered.
+   */
+  afterCommit(tx: Tx, woken: ReadonlyMap<string, number>): { sent: Set<string>; done: Promise<unknown> } | undefined;
+  /** Called after a batch committed, with the tubes that got ready jobs (and those afterCommit covered). */
+  committed(woken: ReadonlyMap<string, number>, sent: ReadonlySet<string> | undefined): void;
 }
 
 export class GroupCommit {
@@ -152,9 +158,9 @@ export class GroupCommit {
   private async runBatch(items: Item[], lane: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const { values, batch } = await this.transaction(items, lane);
+        const { values, batch, sent } = await this.transaction(items, lane);
         for (let i = 0; i < items.length; i++) items[i]!.resolve(values[i]);
-        this.opts.committed(batch.woken);
+        this.opts.committed(batch.woken, sent);
         return;
       } catch (e) {
         const code = (e as { code?: string }).code ?? "";
@@ -177,7 +183,10 @@ export class GroupCommit {
    * answers the COMMIT with ROLLBACK, so nothing of the batch is committed:
    * the first failure in statement order is the cause, and is thrown.
    */
-  private async transaction(items: Item[], lane: number): Promise<{ values: unknown[]; batch: Batch }> {
+  private async transaction(
+    items: Item[],
+    lane: number,
+  ): Promise<{ values: unknown[]; batch: Batch; sent: ReadonlySet<string> | undefined }> {
     const batch = new Batch(this.opts.counterShard(lane));
     const conn = await this.sql.reserve();
     try {
@@ -189,11 +198,13 @@ export class GroupCommit {
       for (const it of items) sent.push(it.step(tx, batch));
       if (batch.puts.size) sent.push(this.flushPuts(tx, batch));
       const commit = conn.unsafe("commit").execute();
+      const after = this.opts.afterCommit(tx, batch.woken);
       const settled = await Promise.allSettled(sent);
       const done = await commit.then(
         () => undefined,
         (e: unknown) => e,
       );
+      await after?.done;
       const failed = settled.find((s) => s.status === "rejected");
       if (failed) {
         // Whatever the COMMIT answered, it was a ROLLBACK; make sure the connection is not left in a transaction.
@@ -201,7 +212,8 @@ export class GroupCommit {
         throw (failed as PromiseRejectedResult).reason;
       }
       if (done) throw done;
-      return { values: settled.slice(first, first + items.length).map((s) => (s as PromiseFulfilledResult<unknown>).value), batch };
+      const values = settled.slice(first, first + items.length).map((s) => (s as PromiseFulfilledResult<unknown>).value);
+      return { values, batch, sent: after?.sent };
     } finally {
       conn.release();
     }

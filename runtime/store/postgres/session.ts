@@ -333,6 +333,11 @@ export class Session implements SocketEvents {
     this.attempt();
   }
 
+  /** Waiting, with no attempt in flight (a poke would start one). */
+  idle(): boolean {
+    return this.wait !== null && !this.wait.attempting;
+  }
+
   /** A wake for one of our tubes: try again (now, or after the attempt in flight). */
   poke(): boolean {
     const w = this.wait;
@@ -363,7 +368,7 @@ export class Session implements SocketEvents {
           this.ctx.front.dueIn(job.ttr * 1000);
           this.finishWait(Session.job(R.RESERVED, job.id, job.body));
           // More jobs are ready: the next waiter on these tubes, here or on another front end, should try.
-          if (job.more) this.ctx.front.announce(new Map(this.watch.map((t) => [t, 1])));
+          if (job.more) this.ctx.front.wakeups.announce(new Map(this.watch.map((t) => [t, 1])));
         } else if (w.expired) this.finishWait(w.expired);
         else if (w.timeoutMs === 0) this.finishWait(R.TIMED_OUT);
         else if (w.gen !== gen) this.attempt();
