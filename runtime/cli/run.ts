@@ -12,12 +12,13 @@ import { parseAddress } from "../runner/enqueue.ts";
 import { RunnerEvents } from "../runner/events.ts";
 import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../runner/log.ts";
 import { logEvents } from "../runner/log-events.ts";
-import { RunnerStartError, startRunner } from "../runner/runner.ts";
+import { type RunnerOptions, RunnerStartError, startRunner } from "../runner/runner.ts";
+import type { ServerOptions } from "../server/options.ts";
 import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
 import { type FlagSpec, parseFlags, UsageError, usageFailure } from "./flags.ts";
 import { listenFailure } from "./listen-error.ts";
-import { hasServeFlags, SERVE_FLAGS, SERVE_USAGE, type ServeFlags, serveFlagsFrom } from "./serve-flags.ts";
+import { HTTP_FLAGS, hasServeFlags, SERVE_FLAGS, SERVE_USAGE, type ServeFlags, serveFlagsFrom } from "./serve-flags.ts";
 import { waitForStop } from "./stop-signal.ts";
 
 export const RUN_USAGE = `Use: beanrun run [OPTIONS] [SERVER OPTIONS]
@@ -42,6 +43,10 @@ Options:
  --log-format human|json
  --log-level debug|info|warn|error (default info)
  -h, --help
+
+With --connect, serve's --http, --http-token and --http-allow-host serve this
+runner's own /metrics, /healthz (liveness) and /readyz (readiness: connected
+to the server, every module loaded) on 127.0.0.1 unless ADDR is given.
 
 Server options (without --connect) are serve's:
 ${SERVE_USAGE.split("\n").slice(3).join("\n")}`;
@@ -99,7 +104,7 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
     logFormat: wrap(() => parseLogFormat(v.get("log-format") ?? "human")),
     logLevel: wrap(() => parseLogLevel(v.get("log-level") ?? "info")),
     server,
-    serverFlagsGiven: hasServeFlags(args),
+    serverFlagsGiven: hasServeFlags(args, v.get("connect") === undefined ? undefined : HTTP_FLAGS),
   };
   const grace = v.get("grace");
   if (grace !== undefined) {
@@ -108,9 +113,18 @@ export function parseRunFlags(argv: readonly string[]): RunFlags {
     f.graceMs = Math.round(n * 1000);
   }
   if (server.user) throw new UsageError("-u is not supported by run: start it as the user the workers should run as");
-  if (f.connect && f.serverFlagsGiven) throw new UsageError("server flags make no sense with --connect (the server is elsewhere)");
+  if (f.connect && f.serverFlagsGiven)
+    throw new UsageError(
+      "server flags make no sense with --connect (the server is elsewhere; --http and its options are the runner's own)",
+    );
   if (f.connect) wrap(() => parseAddress(f.connect!));
   return f;
+}
+
+/** --http and its options, for a runner without a server of its own. */
+function runnerHttp(o: ServerOptions): RunnerOptions["http"] {
+  if (o.httpPort === undefined) return undefined;
+  return { host: o.httpHost, port: o.httpPort, token: o.httpToken, allowHosts: o.httpAllowHosts };
 }
 
 function tubeList(flag: string, v: string | undefined): string[] | undefined {
@@ -198,6 +212,7 @@ export async function main(argv: string[]): Promise<number> {
       idleSeconds: flags.idleSeconds,
       maxProcesses: flags.maxProcesses,
       spare: flags.spare,
+      http: flags.connect ? runnerHttp(serverOpts) : undefined,
       logFormat: flags.logFormat,
       logLevel: flags.logLevel,
       events,
@@ -211,6 +226,11 @@ export async function main(argv: string[]): Promise<number> {
       event: "cannot-start",
     });
     return 1;
+  }
+  if (runner.http) {
+    const { host, port } = runner.http;
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    say("info", `metrics and probes on ${url}/metrics, /healthz and /readyz`, { event: "http", url });
   }
   if (runner.server) {
     say("info", `listening on ${runner.address}`, { event: "listening", address: runner.address });

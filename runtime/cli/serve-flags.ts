@@ -34,8 +34,9 @@ Options:
  --http-token TOKEN   token for the console's actions and job bodies (else
                       $BEANRUN_HTTP_TOKEN); without one, a console off
                       loopback is read-only and hides bodies
- --http-allow-host NAME  also accept NAME in the Host header (repeatable;
-                      loopback names and the bound address always are)
+ --http-allow-host NAME  also accept NAME in the Host header (repeatable, or
+                      $BEANRUN_HTTP_ALLOW_HOST, comma-separated; loopback
+                      names and the bound address always are)
  --store postgres://USER@HOST:PORT/DB   keep the jobs in PostgreSQL, shared by any
                       number of beanrun front ends (instead of memory or -b)
 `;
@@ -81,6 +82,8 @@ export function serveFlagsFrom(args: ParsedArgs, env: Record<string, string | un
   const f: ServeFlags = { action: "serve", options: {}, verbose: 0 };
   const o = f.options;
   if (env.BEANRUN_HTTP_TOKEN) o.httpToken = env.BEANRUN_HTTP_TOKEN;
+  // A comma-separated list, for names known only when the process starts (a pod's IP, from the downward API).
+  for (const name of (env.BEANRUN_HTTP_ALLOW_HOST ?? "").split(",").map((n) => n.trim())) if (name) allowHost(o, name);
   for (const { name, value = "" } of args.flags) {
     switch (name) {
       case "b":
@@ -148,16 +151,23 @@ export function serveFlagsFrom(args: ParsedArgs, env: Record<string, string | un
         o.store = value;
         break;
       case "http-allow-host":
-        if (!value || /[\s/]/.test(value)) throw new UsageError(`--http-allow-host: expected a host name, got "${value}"`);
-        (o.httpAllowHosts ??= []).push(value);
+        allowHost(o, value);
         break;
     }
   }
   return f;
 }
 
-/** True when any of serve's flags was given (run refuses them with --connect). */
-export function hasServeFlags(args: ParsedArgs): boolean {
+function allowHost(o: ServerOptions, name: string): void {
+  if (!name || /[\s/]/.test(name)) throw new UsageError(`--http-allow-host: expected a host name, got "${name}"`);
+  (o.httpAllowHosts ??= []).push(name);
+}
+
+/** serve's flags that also make sense for a runner without a server of its own (`run --connect ... --http`). */
+export const HTTP_FLAGS: ReadonlySet<string> = new Set(["http", "http-token", "http-allow-host"]);
+
+/** True when any of serve's flags was given, --help and `except` aside (run refuses them with --connect). */
+export function hasServeFlags(args: ParsedArgs, except: ReadonlySet<string> = new Set()): boolean {
   const names = new Set(SERVE_FLAGS.map((s) => s.name));
-  return args.flags.some((f) => names.has(f.name) && f.name !== "help");
+  return args.flags.some((f) => names.has(f.name) && f.name !== "help" && !except.has(f.name));
 }

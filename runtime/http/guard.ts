@@ -85,7 +85,8 @@ export function createGuard(o: GuardOptions): Guard {
   const bound = o.bindHost.toLowerCase();
   const unspecified = bound === "0.0.0.0" || bound === "::" || bound === "[::]";
   if (!unspecified) allowed.add(bound.includes(":") && !bound.startsWith("[") ? `[${bound}]` : bound);
-  for (const n of o.allowedHosts ?? []) allowed.add(hostName(n));
+  // A bare IPv6 address (a pod's IP in an IPv6 cluster) comes in brackets in a Host header.
+  for (const n of o.allowedHosts ?? []) allowed.add(/^[0-9a-f]*:[0-9a-f:.]*:/i.test(n) ? `[${n.toLowerCase()}]` : hostName(n));
   const token = o.token && o.token.length > 0 ? o.token : undefined;
   const csrf = o.csrf ?? randomToken();
 

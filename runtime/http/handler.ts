@@ -122,7 +122,7 @@ export function createConsole(o: ConsoleOptions): Console {
         return Response.json(snapshot(o.queue, o.ops, o.build.protocol), { headers: { "cache-control": "no-store" } });
       case "/metrics":
         return text(
-          prometheus(snapshot(o.queue, o.ops, o.build.protocol), o.build, outcomes),
+          prometheus(snapshot(o.queue, o.ops, o.build.protocol), o.build, outcomes, runner),
           200,
           "text/plain; version=0.0.4; charset=utf-8",
         );

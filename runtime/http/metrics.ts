@@ -6,8 +6,13 @@
  * family to a parser, so the open-connections gauge is
  * beanrun_connections_open). test/http-metrics.test.ts checks the output with
  * the reference Python parser.
+ *
+ * Two expositions: the server's (`serve`/`run --http`: the queue, plus the
+ * runner's outcomes and worker processes when one runs in the process) and
+ * a runner's alone (`run --connect ... --http`: runner-http.ts).
  */
 import { DURATION_BUCKETS, type Outcomes } from "./outcomes.ts";
+import type { RunnerView, WorkerView } from "./runner-view.ts";
 import type { Snapshot } from "./snapshot.ts";
 
 export interface BuildInfo {
@@ -18,15 +23,24 @@ export interface BuildInfo {
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-export function prometheus(s: Snapshot, build: BuildInfo, outcomes?: Outcomes): string {
-  const out: string[] = [];
-  const metric = (name: string, type: "gauge" | "counter", help: string, samples: [Record<string, string>, number][]) => {
+type Samples = [Record<string, string>, number][];
+type Metric = (name: string, type: "gauge" | "counter", help: string, samples: Samples) => void;
+
+/** A family writer over `out`: HELP, TYPE, then one line per sample. */
+function writer(out: string[]): Metric {
+  return (name, type, help, samples) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of samples) {
       const l = Object.entries(labels).map(([k, x]) => `${k}="${esc(x)}"`);
       out.push(`${name}${l.length ? `{${l.join(",")}}` : ""} ${v}`);
     }
   };
+}
+
+/** The server's metrics, the runner's job outcomes and, when a runner runs in this process, its worker processes. */
+export function prometheus(s: Snapshot, build: BuildInfo, outcomes?: Outcomes, runner?: RunnerView): string {
+  const out: string[] = [];
+  const metric = writer(out);
   const one = (v: number): [Record<string, string>, number][] => [[{}, v]];
   const perState = (pick: (st: string) => number) =>
     ["ready", "reserved", "delayed", "buried"].map((st): [Record<string, string>, number] => [{ state: st }, pick(st)]);
@@ -77,10 +91,48 @@ export function prometheus(s: Snapshot, build: BuildInfo, outcomes?: Outcomes): 
   tubeMetric("beanrun_tube_watching", "gauge", "Connections watching a tube.", (t) => t.watching);
   tubeMetric("beanrun_tube_paused_seconds", "gauge", "Seconds a tube stays paused.", (t) => t.pausedSecondsLeft);
   if (outcomes) outcomeMetrics(outcomes, metric, out);
+  if (runner) workerMetrics(runner, metric);
   return out.join("\n") + "\n";
 }
 
-type Metric = (name: string, type: "gauge" | "counter", help: string, samples: [Record<string, string>, number][]) => void;
+/**
+ * A runner with no server in its process (`run --connect ... --http`, a
+ * worker pod): its build, whether it reaches its server, its worker
+ * processes and its job outcomes, per tube.
+ */
+export function runnerPrometheus(build: Omit<BuildInfo, "protocol">, connected: boolean, outcomes: Outcomes, runner: RunnerView): string {
+  const out: string[] = [];
+  const metric = writer(out);
+  metric("beanrun_build_info", "gauge", "Always 1; the labels say which beanrun this is.", [[{ ...build }, 1]]);
+  metric("beanrun_runner_connected", "gauge", "1 while the runner reaches its server.", [[{}, connected ? 1 : 0]]);
+  workerMetrics(runner, metric);
+  outcomeMetrics(outcomes, metric, out);
+  return out.join("\n") + "\n";
+}
+
+/** Worker processes per tube, from the runner's view. */
+function workerMetrics(runner: RunnerView, metric: Metric): void {
+  const workers = runner.workers();
+  const per = (pick: (w: WorkerView) => number): Samples => workers.map((w): Samples[number] => [{ tube: w.tube }, pick(w)]);
+  metric(
+    "beanrun_worker_processes",
+    "gauge",
+    "Worker processes alive or starting, per tube (0 while a tube is idle).",
+    per((w) => w.pids.length),
+  );
+  metric(
+    "beanrun_worker_starts_total",
+    "counter",
+    "Worker processes started, per tube (cold starts, scale-outs, replacements).",
+    per((w) => w.starts),
+  );
+  metric(
+    "beanrun_module_failed",
+    "gauge",
+    "1 while the tube's job module does not load (no worker starts until its file changes).",
+    per((w) => (w.loadError === undefined ? 0 : 1)),
+  );
+}
 
 /** Job outcomes per tube, as counters and one histogram (only when a runner feeds them). */
 function outcomeMetrics(o: Outcomes, metric: Metric, out: string[]): void {

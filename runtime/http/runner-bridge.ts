@@ -16,6 +16,7 @@ import type { ErrorInfo, RunnerEvents, RunnerEventType, Timed } from "../runner/
 import { validatePayload } from "../runner/standard-schema.ts";
 import type { RunningServer, Server } from "../server/index.ts";
 import type { Console } from "./handler.ts";
+import type { Outcomes } from "./outcomes.ts";
 import type { JobOutcome, Outcome, RunnerView, ScheduleView, WorkerView } from "./runner-view.ts";
 
 export interface BridgedJob {
@@ -28,6 +29,8 @@ export interface BridgedJob {
 export interface BridgeOptions {
   events: RunnerEvents;
   console?: Console;
+  /** Where outcomes are counted (default: the console's). */
+  outcomes?: Outcomes;
   jobs: readonly BridgedJob[];
   /** Jobs reserved in a tube right now (the workers' jobs in hand). */
   reservedIn: (tube: string) => number;
@@ -53,6 +56,7 @@ const TYPES: readonly RunnerEventType[] = [
 interface TubeWorkers {
   procs: Map<number, { startedAt: number; ready: boolean }>;
   restarts: number;
+  starts: number;
   lastCrash: { at: number; reason: string } | null;
   loadError?: string;
   restartAt: number | null;
@@ -87,7 +91,7 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
   const workers = new Map<string, TubeWorkers>();
   const tubeWorkers = (tube: string): TubeWorkers => {
     let w = workers.get(tube);
-    if (!w) workers.set(tube, (w = { procs: new Map(), restarts: 0, lastCrash: null, restartAt: null }));
+    if (!w) workers.set(tube, (w = { procs: new Map(), restarts: 0, starts: 0, lastCrash: null, restartAt: null }));
     return w;
   };
   for (const j of o.jobs) tubeWorkers(j.tube);
@@ -99,7 +103,7 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
       last: null,
     })),
   );
-  const outcomes = o.console?.outcomes;
+  const outcomes = o.outcomes ?? o.console?.outcomes;
 
   const outcome = (e: Timed, kind: Outcome, error?: ErrorInfo, fallback = ""): void => {
     const j = e as Timed & { tube: string; id: number; attempt: number; ms: number; pid: number };
@@ -122,6 +126,7 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
       case "worker.start": {
         const w = tubeWorkers(e.tube);
         w.procs.set(e.pid, { startedAt: e.time, ready: false });
+        w.starts++;
         w.loadError = undefined;
         w.restartAt = null;
         return;
@@ -189,6 +194,7 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
           pids: procs.map(([pid]) => pid),
           startedAt: procs.length ? Math.min(...procs.map(([, p]) => p.startedAt)) : null,
           restarts: w.restarts,
+          starts: w.starts,
           inHand: o.reservedIn(tube),
           lastCrash: w.lastCrash,
           loadError: w.loadError,
@@ -213,14 +219,16 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
 /**
  * What `startRunner` calls: failure records go to the embedded server's
  * store, or over the note extension under --connect; outcomes, workers and
- * schedules go to the embedded server's console when it has one.
+ * schedules go to the embedded server's console when it has one, or to
+ * `outcomes` and the returned view (the runner's own --http under --connect).
  */
 export function observeRunner(
   events: RunnerEvents,
   server: Server | null,
   jobs: readonly ResolvedJob[],
   connect?: { host: string; port: number },
-): { stop(): void } {
+  outcomes?: Outcomes,
+): { view: RunnerView; stop(): void } {
   const local = server && "failures" in server ? (server as RunningServer) : null;
   const keeper: FailureKeeper = local
     ? storeKeeper(local.failures)
@@ -228,6 +236,7 @@ export function observeRunner(
   const bridge = bridgeRunner({
     events,
     console: server?.console,
+    outcomes,
     jobs: jobs.map((j) => ({
       tube: j.tube,
       schedules: j.schedules,
@@ -242,6 +251,7 @@ export function observeRunner(
     keep: (id, r) => keeper.keep(id, r),
   });
   return {
+    view: bridge.view,
     stop() {
       bridge.stop();
       keeper.close();

@@ -18,6 +18,8 @@ export interface WorkerView {
   startedAt: number | null;
   /** Restarts after exits the supervisor did not ask for. */
   restarts: number;
+  /** Processes started since the runner began (cold starts, scale-outs, replacements). */
+  starts: number;
   /** Jobs the worker holds reserved right now. */
   inHand: number;
   lastCrash: { at: number; reason: string } | null;

@@ -9,9 +9,14 @@
  * Refusals (an unknown tube in `only`, a broken module, a port in use) throw
  * RunnerStartError before anything is started, or after stopping what was.
  */
+import { type HttpListener, serveHttp } from "../adapters/http-serve.ts";
 import { type SpawnedWorker, spawnSelf } from "../adapters/spawn.ts";
+import { Outcomes } from "../http/outcomes.ts";
 import { observeRunner } from "../http/runner-bridge.ts";
-import { type RunningServer, type Server, type ServerOptions, startServer } from "../server/index.ts";
+import { runnerHttp } from "../http/runner-http.ts";
+import type { RunnerView } from "../http/runner-view.ts";
+import { type RunningServer, runtimeName, type Server, type ServerOptions, startServer } from "../server/index.ts";
+import { VERSION } from "../version.ts";
 import type { ResolvedJob } from "./define.ts";
 import { discoverJobs, EMBEDDED_JOBS, type JobFile, loadJob } from "./discover.ts";
 import { Producer } from "./enqueue.ts";
@@ -48,12 +53,20 @@ export interface RunnerOptions {
   spare?: boolean;
   /** Tuning for tests: how long a tube at the cap waits before the longest-running process yields. */
   quantumMs?: number;
+  /**
+   * With `connect`: serve /metrics, /healthz and /readyz (http/runner-http.ts)
+   * on host (default 127.0.0.1) and port. The embedded server serves its own
+   * console instead (server.httpPort).
+   */
+  http?: { host?: string; port: number; token?: string; allowHosts?: readonly string[] };
 }
 
 export interface Runner {
   readonly events: RunnerEvents;
   /** The server the workers use ("host:port"). */
   readonly address: string;
+  /** Where the runner's own HTTP endpoints listen (`http` with `connect`). */
+  readonly http: { host: string; port: number } | null;
   readonly server: Server | null;
   readonly tubes: readonly string[];
   /** Worker processes alive or starting (of one tube, or all). */
@@ -90,6 +103,7 @@ export function selectJobs(jobs: readonly ResolvedJob[], only?: readonly string[
 export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   const events = opts.events ?? new RunnerEvents();
   const graceMs = opts.graceMs ?? 25_000;
+  if (opts.http && !opts.connect) throw new RunnerStartError("http: only with connect (the embedded server serves its own console)");
   const { dir, jobs } = await discover(opts);
   if (jobs.length === 0) events.emit({ type: "runner.error", msg: `no job modules to run in ${dir}` });
   const server = opts.connect ? null : await embeddedServer(opts.server ?? {});
@@ -117,7 +131,18 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
       ? queueBacklog((server as RunningServer).queue, hint)
       : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events);
   // The console (outcomes, workers, schedules) and failure records follow the event stream.
-  const observer = observeRunner(events, server, jobs, opts.connect);
+  const outcomes = opts.http ? new Outcomes() : undefined;
+  const observer = observeRunner(events, server, jobs, opts.connect, outcomes);
+  let http: HttpListener | null = null;
+  if (opts.http) {
+    try {
+      http = serveRunnerHttp(opts.http, outcomes!, observer.view, () => backlog?.connected() ?? false);
+    } catch (e) {
+      backlog.stop();
+      observer.stop();
+      throw new RunnerStartError(`cannot serve --http: ${(e as Error).message}`, { cause: e });
+    }
+  }
   for (const j of jobs) supervisor.add(fileOf(j), j);
 
   // Schedules run only where the server is embedded, so extra --connect runners never duplicate ticks.
@@ -130,6 +155,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     events,
     address,
     server,
+    http: http && { host: opts.http!.host ?? DEFAULT_HTTP_HOST, port: http.port },
     tubes: jobs.map((j) => j.tube),
     processes: (tube) => supervisor.processes(tube),
     drain: () => {
@@ -143,11 +169,33 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
         schedules?.stop();
         await supervisor.shutdown();
         backlog?.stop();
+        await http?.stop();
         observer.stop();
         await server?.close();
         events.emit({ type: "runner.stopped" });
       })()),
   };
+}
+
+const DEFAULT_HTTP_HOST = "127.0.0.1";
+
+function serveRunnerHttp(
+  o: NonNullable<RunnerOptions["http"]>,
+  outcomes: Outcomes,
+  view: RunnerView,
+  connected: () => boolean,
+): HttpListener {
+  const host = o.host ?? DEFAULT_HTTP_HOST;
+  const fetch = runnerHttp({
+    bindHost: host,
+    allowedHosts: o.allowHosts,
+    token: o.token,
+    build: { version: VERSION, runtime: runtimeName() },
+    outcomes,
+    runner: view,
+    connected,
+  });
+  return serveHttp(host, o.port, fetch);
 }
 
 /** Every module is loaded and checked before anything starts; --only/--except select among them. */

@@ -197,7 +197,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   };
 }
 
-function runtimeName(): string {
+export function runtimeName(): string {
   const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
   if (g.Bun) return `bun ${g.Bun.version}`;
   if (g.Deno) return `deno ${g.Deno.version.deno}`;

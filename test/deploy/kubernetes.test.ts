@@ -10,7 +10,8 @@
  *   one ScaledObject per tube naming each other and a real jobs/ module;
  * - the contract KEDA's beanstalkd scaler relies on, against our real server
  *   (`stats-tube` counts, NOT_FOUND for a tube that does not exist yet);
- * - the worker command lines exactly as written, run against a local server.
+ * - the worker command lines exactly as written, run against a local server,
+ *   with their HTTP probes and a Prometheus scrape answered.
  *
  * Not checked: scheduling on a real cluster, KEDA's operator itself.
  */
@@ -120,6 +121,28 @@ test(`pods run as the image's user ${user.uid}:${user.gid}, unprivileged, read-o
   expect(sts!.spec.volumeClaimTemplates.map((c: Doc) => c.metadata.name)).toContain(data);
   const http = server.containers[0].ports.find((p: Doc) => p.name === "http").containerPort;
   expect(sts!.spec.template.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": String(http) });
+  // Prometheus scrapes by pod IP: the console's Host check is told it.
+  expect(server.containers[0].env).toContainEqual(POD_IP_ALLOWED);
+});
+
+const POD_IP_ALLOWED = { name: "BEANRUN_HTTP_ALLOW_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } };
+
+test("worker pods: HTTP liveness and readiness probes and Prometheus annotations on the port their --http serves", () => {
+  for (const d of of("Deployment")) {
+    const c = d.spec.template.spec.containers[0] as Doc;
+    const args = c.args as string[];
+    const port = Number(args[args.indexOf("--http") + 1]!.split(":").pop());
+    const named = (c.ports as Doc[]).find((p) => p.containerPort === port);
+    expect(named?.name, d.metadata.name).toBeDefined();
+    expect(c.readinessProbe.httpGet, d.metadata.name).toEqual({ path: "/readyz", port: named!.name });
+    expect(c.livenessProbe.httpGet, d.metadata.name).toEqual({ path: "/healthz", port: named!.name });
+    expect(d.spec.template.metadata.annotations).toEqual({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": String(port),
+      "prometheus.io/path": "/metrics",
+    });
+    expect(c.env).toContainEqual(POD_IP_ALLOWED);
+  }
 });
 
 test("one worker Deployment and one ScaledObject per tube, naming each other and a module in jobs/", () => {
@@ -180,14 +203,28 @@ test.skipIf(!hasOnly)(
     const outbox = mkdtempSync(join(tmpdir(), "beanrun-k8s-worker-"));
     try {
       for (const w of workers) {
-        const args = w.args.map((a) => (a === w.connect ? `127.0.0.1:${server!.port}` : a));
+        // The server's address and the pod's HTTP port become local ones; 10.0.0.7 stands for the pod's IP.
+        const http = w.args[w.args.indexOf("--http") + 1];
+        const args = w.args.map((a) => (a === w.connect ? `127.0.0.1:${server!.port}` : a === http ? "127.0.0.1:0" : a));
         const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...args], {
           cwd: ROOT,
-          env: { ...process.env, BEANRUN_OUTBOX: outbox, SMTP_URL: "" },
-          ready: /"event":"(runner\.)?ready"/,
+          env: { ...process.env, BEANRUN_OUTBOX: outbox, SMTP_URL: "", BEANRUN_HTTP_ALLOW_HOST: "10.0.0.7" },
+          ready: /"event":"http","url":"http:\/\/127\.0\.0\.1:(\d+)"/,
         });
         try {
           expect(run.stderr()).toContain(w.tube);
+          // The probes as the manifest has them, and a scrape as Prometheus sends it (Host: the pod's IP).
+          const pod = of("Deployment").find((d) => d.metadata.name === w.name)!.spec.template.spec.containers[0] as Doc;
+          const url = (path: string) => `http://127.0.0.1:${run.port}${path}`;
+          for (const probe of [pod.livenessProbe, pod.readinessProbe]) {
+            const end = Date.now() + 15_000;
+            let code = 0;
+            while ((code = (await fetch(url(probe.httpGet.path))).status) !== 200 && Date.now() < end) await Bun.sleep(50);
+            expect(code, probe.httpGet.path).toBe(200);
+          }
+          const scrape = await fetch(url("/metrics"), { headers: { host: "10.0.0.7:8080" } });
+          expect(scrape.status).toBe(200);
+          expect(await scrape.text()).toContain(`beanrun_worker_processes{tube="${w.tube}"}`);
           if (w.tube === "order-confirmation") {
             await putJob(server!.port, w.tube, JSON.stringify(ORDER));
             await waitForFile(join(outbox, "order-A-1001.eml"));

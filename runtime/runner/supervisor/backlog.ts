@@ -34,6 +34,8 @@ export interface BacklogSource {
   readyIn(tube: string): number;
   /** A worker lost the server: forget the counts (no restarts on stale ones) and ask again now. */
   suspect(): void;
+  /** Whether the server answered the last time it was asked (embedded: always). */
+  connected(): boolean;
   stop(): void;
 }
 
@@ -41,7 +43,7 @@ type Hint = (tube: string, ready: number) => void;
 
 export function queueBacklog(queue: Queue, hint: Hint): BacklogSource {
   queue.listen({ jobReady: hint });
-  return { readyIn: (tube) => queue.readyIn(tube), suspect: () => {}, stop: () => queue.listen(null) };
+  return { readyIn: (tube) => queue.readyIn(tube), suspect: () => {}, connected: () => true, stop: () => queue.listen(null) };
 }
 
 /** Capped exponential backoff with jitter: the delay before retry number `n` (1-based). */
@@ -58,6 +60,7 @@ export function pollBacklog(host: string, port: number, tubes: () => string[], h
   let timer: ReturnType<typeof setTimeout> | null = null;
   let goneSince = 0;
   let failures = 0;
+  let answered = false;
 
   const later = (ms: number): void => {
     if (!stopped) timer = setTimeout(() => void tick(), ms);
@@ -78,6 +81,7 @@ export function pollBacklog(host: string, port: number, tubes: () => string[], h
           ),
         ),
       );
+      answered = true;
       if (goneSince) {
         events.emit({ type: "server.back", server, downMs: Date.now() - goneSince });
         goneSince = 0;
@@ -91,6 +95,7 @@ export function pollBacklog(host: string, port: number, tubes: () => string[], h
     } catch (e) {
       client?.close();
       client = null;
+      answered = false;
       counts.clear();
       const delay = retryDelay(++failures);
       if (!goneSince) {
@@ -103,6 +108,7 @@ export function pollBacklog(host: string, port: number, tubes: () => string[], h
   void tick();
   return {
     readyIn: (tube) => counts.get(tube) ?? 0,
+    connected: () => answered,
     suspect: () => {
       counts.clear();
       if (timer && !goneSince) {
