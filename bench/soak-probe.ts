@@ -6,7 +6,7 @@
  * garbage not yet collected and from memory the allocator keeps after the
  * objects are gone (RSS high, heap small).
  */
-import { heapStats } from "bun:jsc";
+import { heapStats, memoryUsage } from "bun:jsc";
 
 function line(label: string): string {
   const h = heapStats();
@@ -16,7 +16,7 @@ function line(label: string): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
   const mb = (n: number) => (n / 2 ** 20).toFixed(1);
-  return `${label} t=${Math.round(performance.now() / 1000)}s rss=${mb(process.memoryUsage().rss)} heap=${mb(h.heapSize)} extra=${mb(h.extraMemorySize)} objects=${h.objectCount} top: ${top}`;
+  return `${label} t=${Math.round(performance.now() / 1000)}s rss=${mb(process.memoryUsage().rss)} mimalloc=${mb(memoryUsage().currentCommit)} heap=${mb(h.heapSize)} cap=${mb(h.heapCapacity)} extra=${mb(h.extraMemorySize)} objects=${h.objectCount} top: ${top}`;
 }
 
 setInterval(() => console.error(line("heap")), 10_000).unref();

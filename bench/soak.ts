@@ -7,6 +7,7 @@
  *
  *   bun bench/soak.ts [--minutes 30] [--modes mem,b] [--parts fuzz,churn,big,traffic]
  *                     [--servers beanrun,beanstalkd] [--sample 2] [--bulk 2000] [--heap]
+ *                     [--reference DIR]
  *
  * Modes: `mem` (no flags), `b` (`-b DIR`, fsync every 50 ms), `f0` (`-b DIR -f 0`).
  * Each mode runs its own pair of servers; modes run one after the other.
@@ -25,6 +26,10 @@
  * "growth"), the highest RSS in the last third against the highest before it,
  * and post-big-body RSS against the baseline. Targets (issue 12 item 5):
  * last-third growth under 5%, post-big-body within 20 MiB of the baseline.
+ *
+ * --reference DIR adds a third server, `reference`: beanrun from another
+ * checkout (e.g. a `git worktree` of the commit before a change), driven in
+ * the same lockstep, for before/after figures from one run.
  *
  * --heap starts beanrun with bench/soak-probe.ts preloaded, which prints
  * JavaScriptCore's heap size and object count every 10 s (retained objects
@@ -49,6 +54,7 @@ const { values: args } = parseArgs({
     sample: { type: "string", default: "2" },
     bulk: { type: "string", default: "2000" },
     heap: { type: "boolean", default: false },
+    reference: { type: "string" },
   },
 });
 const MODES: Record<string, string[]> = { mem: [], b: ["-b", "@"], f0: ["-b", "@", "-f", "0"] };
@@ -98,8 +104,9 @@ async function start(name: string, flags: string[], attempt = 0): Promise<Server
     throw new Error(`beanstalkd did not start: ${err.text()}`);
   }
   const preload = args.heap ? ["--preload", join(import.meta.dir, "soak-probe.ts")] : [];
-  const proc = Bun.spawn([process.execPath, ...preload, join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags], {
-    cwd: ROOT,
+  const root = name === "reference" ? resolve(args.reference ?? "") : ROOT;
+  const proc = Bun.spawn([process.execPath, ...preload, join(root, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags], {
+    cwd: root,
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",
@@ -135,15 +142,18 @@ async function heapProbe(servers: Server[]): Promise<void> {
   await sleep(2000);
 }
 
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) : NaN;
+/** VmRSS and RssAnon of a process, in KiB (RssAnon leaves out the executable's pages, shared with other processes). */
+function rssKiB(pid: number): [number, number] {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN);
+  return [field("VmRSS"), field("RssAnon")];
 }
 
 interface Sample {
   t: number;
   phase: "baseline" | "load" | "idle" | "bulk" | "after";
   rss: number[];
+  anon: number[];
 }
 
 const median = (xs: number[]) => {
@@ -155,7 +165,9 @@ const mib = (kib: number) => (kib / 1024).toFixed(1);
 async function runMode(mode: string): Promise<object> {
   const flags = (dir: string) => [...COMMON_FLAGS, ...MODES[mode]!.map((f) => (f === "@" ? dir : f))];
   const servers: Server[] = [];
-  for (const name of args.servers!.split(",")) {
+  const names = args.servers!.split(",");
+  if (args.reference && !names.includes("reference")) names.push("reference");
+  for (const name of names) {
     const dir = mkdtempSync(join(tmpdir(), `beanrun-soak-${name}-`));
     tempDirs.add(dir);
     servers.push(await start(name, flags(dir)));
@@ -163,7 +175,10 @@ async function runMode(mode: string): Promise<object> {
   const samples: Sample[] = [];
   const t0 = performance.now();
   let phase: Sample["phase"] = "baseline";
-  const sampleNow = () => samples.push({ t: (performance.now() - t0) / 1000, phase, rss: servers.map((s) => rssKiB(s.pid)) });
+  const sampleNow = () => {
+    const now = servers.map((s) => rssKiB(s.pid));
+    samples.push({ t: (performance.now() - t0) / 1000, phase, rss: now.map((r) => r[0]), anon: now.map((r) => r[1]) });
+  };
   const sampleMs = Number(args.sample) * 1000;
   const timer = setInterval(sampleNow, sampleMs);
   sampleNow();
@@ -214,34 +229,42 @@ function report(mode: string, servers: Server[], samples: Sample[], counts: Coun
   const load = samples.filter((s) => s.phase === "load");
   const win = Math.max(1, Math.floor(load.length * 0.05));
   const third = Math.floor((load.length * 2) / 3);
+  const last = (phase: Sample["phase"], pick: (x: Sample) => number) =>
+    samples
+      .filter((x) => x.phase === phase)
+      .map(pick)
+      .at(-1)!;
   const rows = servers.map((s, i) => {
     const at = (xs: Sample[]) => xs.map((x) => x.rss[i]!);
     const baseline = median(at(samples.filter((x) => x.phase === "baseline")));
-    const peak = Math.max(...at(samples));
+    const anonBaseline = median(samples.filter((x) => x.phase === "baseline").map((x) => x.anon[i]!));
     const before = median(at(load.slice(Math.max(0, third - win), third)));
     const final = median(at(load.slice(-win)));
-    const peakBefore = Math.max(...at(load.slice(0, third)));
-    const peakLast = Math.max(...at(load.slice(third)));
-    const idle = at(samples.filter((x) => x.phase === "idle")).at(-1)!;
-    const after = at(samples.filter((x) => x.phase === "after")).at(-1)!;
+    const idle = last("idle", (x) => x.rss[i]!);
+    const after = last("after", (x) => x.rss[i]!);
     return {
       server: s.name,
-      mode,
-      baselineMiB: +mib(baseline),
-      peakMiB: +mib(peak),
-      endOfLoadMiB: +mib(final),
-      lastThirdGrowthPct: +((final / before - 1) * 100).toFixed(1),
-      lastThirdPeakGrowthPct: +((peakLast / peakBefore - 1) * 100).toFixed(1),
-      idleAfterLoadMiB: +mib(idle),
-      afterBigBodiesMiB: +mib(after),
-      afterBigBodiesOverBaselineMiB: +mib(after - baseline),
+      "baseline MiB": +mib(baseline),
+      "peak MiB": +mib(Math.max(...at(samples))),
+      "end of load MiB": +mib(final),
+      "last-third growth %": +((final / before - 1) * 100).toFixed(1),
+      "last-third peak growth %": +((Math.max(...at(load.slice(third))) / Math.max(...at(load.slice(0, third))) - 1) * 100).toFixed(1),
+      "idle before big bodies MiB": +mib(idle),
+      "after big bodies MiB": +mib(after),
+      "after big bodies - baseline": +mib(after - baseline),
+      "after big bodies - idle before": +mib(after - idle),
+      "anon: baseline MiB": +mib(anonBaseline),
+      "anon: after big bodies MiB": +mib(last("after", (x) => x.anon[i]!)),
       ...counts[i],
     };
   });
   console.log(
     `\nmode ${mode} (${MODES[mode]!.join(" ") || "in memory"}), ${rounds} rounds of ${args.parts}, ${args.minutes} min, ${args.bulk} x 1 MiB after:`,
   );
-  console.table(rows);
+  // One row per figure, one column per server.
+  const table: Record<string, Record<string, number | string>> = {};
+  for (const r of rows) for (const [k, v] of Object.entries(r)) if (k !== "server") (table[k] ??= {})[r.server] = v;
+  console.table(table);
   return { rows, samples };
 }
 
