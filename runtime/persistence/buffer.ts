@@ -11,6 +11,7 @@
  * (writeBatchSync: replies wait for it anyway) or off it (writeBatch).
  */
 import * as fs from "node:fs";
+import { discard } from "../queue/arena.ts";
 import { WalError } from "./errors.ts";
 import type { Segment } from "./segment.ts";
 
@@ -32,11 +33,6 @@ export interface Batch {
 
 const INITIAL = 1 << 20;
 const KEEP_AT_MOST = 4 << 20;
-
-/** Frees buf's memory now (ES2024 ArrayBuffer.transfer detaches it); nothing may use it afterwards. */
-function discard(buf: Uint8Array): void {
-  (buf.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
-}
 
 export class RecordBuffer {
   buf: Uint8Array = new Uint8Array(INITIAL);

@@ -17,7 +17,7 @@
  */
 
 import type { TransportSocket } from "../adapters/transport.ts";
-import { LARGE_HEADROOM, SMALL_MAX } from "../queue/arena.ts";
+import { discard, LARGE_HEADROOM, SMALL_MAX } from "../queue/arena.ts";
 import type { Conn, ConnEvents } from "../queue/conn.ts";
 import { Result } from "../queue/counters.ts";
 import { NONE } from "../queue/jobs.ts";
@@ -37,6 +37,8 @@ const OUT_HIGH = 1 << 20;
 const OUT_LOW = 1 << 16;
 /** Held input above this pauses reading from the socket. */
 const HELD_HIGH = 1 << 18;
+/** Reads at least this long are freed as soon as they are used (onData). */
+const FREE_READ_AT = 1 << 16;
 
 const enum In {
   Command,
@@ -101,6 +103,13 @@ export class Connection implements ConnEvents, Session {
     if (this.held.length || this.blocked || this.outBlocked) return this.hold(chunk, 0);
     const p = this.pump(chunk, 0);
     if (p < chunk.length) this.hold(chunk, p);
+    else if (chunk.length >= FREE_READ_AT && chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.length) {
+      // All used, and nothing refers to it (bodies were copied into the arena, a
+      // partial line into `line`): a large read's buffer is freed now, not at a
+      // garbage collection an idle server may not run for a long time. (Held
+      // input is a view of its chunk, Buffer.slice being subarray: never freed here.)
+      discard(chunk);
+    }
     this.touchOut();
   }
 

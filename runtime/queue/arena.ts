@@ -50,11 +50,14 @@ const LARGE_POOL_BYTES = 4 << 20;
 const spareSlabs: Uint8Array[] = [];
 
 /**
- * Frees `buf`'s memory now: ES2024's ArrayBuffer.prototype.transfer(0)
- * detaches it (every view of it then has length 0), so nothing may still use
- * it. Runtimes without `transfer` leave it to the garbage collector.
+ * Frees `buf`'s memory now rather than at the next garbage collection, which
+ * an idle server may not run for a long time: ES2024's
+ * ArrayBuffer.prototype.transfer(0) detaches its ArrayBuffer (every view of
+ * it then has length 0), so nothing may still use it. Only for arrays that
+ * span their whole ArrayBuffer. Runtimes without `transfer` leave it to the
+ * collector.
  */
-function discard(buf: Uint8Array): void {
+export function discard(buf: Uint8Array): void {
   (buf.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer }).transfer?.(0);
 }
 
