@@ -7,8 +7,7 @@
  * the job's current state when it raced with a worker.
  */
 import { BeanstalkError, Client } from "../client/index.ts";
-import type { Queue } from "../queue/queue.ts";
-import { jobById } from "./jobs-view.ts";
+import type { ConsoleSource } from "./source.ts";
 
 export type Action =
   | { action: "kick-job"; id: number }
@@ -70,7 +69,7 @@ export interface Actions {
   close(): void;
 }
 
-export function createActions(queue: Queue, server: { host: string; port: number }): Actions {
+export function createActions(source: ConsoleSource, server: { host: string; port: number }): Actions {
   let client: Client | null = null;
   let chain: Promise<unknown> = Promise.resolve();
   const host = server.host === "0.0.0.0" ? "127.0.0.1" : server.host === "::" ? "::1" : server.host;
@@ -83,8 +82,8 @@ export function createActions(queue: Queue, server: { host: string; port: number
   };
 
   /** Why a job-level command was refused, from the job's state now. */
-  const refusal = (verb: string, id: number): ActionResult => {
-    const j = jobById(queue, id, false);
+  const refusal = async (verb: string, id: number): Promise<ActionResult> => {
+    const j = await source.jobById(id, false);
     if (!j) return { ok: false, message: `job ${id} no longer exists (a worker may have finished it); nothing to ${verb}` };
     if (j.state === "reserved")
       return { ok: false, message: `job ${id} is reserved by a worker right now; try again when it is released or buried` };
@@ -131,7 +130,7 @@ export function createActions(queue: Queue, server: { host: string; port: number
         return { ok: true, message: `${n} buried job${n === 1 ? "" : "s"} deleted from ${a.tube}`, count: n };
       }
       case "pause":
-        if (!queue.findTube(a.tube)) return { ok: false, message: `tube ${a.tube} does not exist (it has no jobs and no clients)` };
+        if (!(await source.hasTube(a.tube))) return { ok: false, message: `tube ${a.tube} does not exist (it has no jobs and no clients)` };
         await c.pauseTube(a.tube, a.seconds);
         return { ok: true, message: a.seconds ? `${a.tube} paused for ${a.seconds} s` : `${a.tube} resumed` };
       case "put": {
@@ -141,7 +140,7 @@ export function createActions(queue: Queue, server: { host: string; port: number
           return { ok: true, message: `job ${id} put into ${a.tube}`, id };
         } catch (e) {
           if (e instanceof BeanstalkError && e.code === "JOB_TOO_BIG")
-            return { ok: false, message: `the body is larger than the server's -z (${queue.maxJobSize} bytes)` };
+            return { ok: false, message: `the body is larger than the server's -z (${source.maxJobSize} bytes)` };
           if (e instanceof BeanstalkError && e.code === "DRAINING")
             return { ok: false, message: "the server is draining: it accepts no new jobs" };
           throw e;

@@ -1,23 +1,21 @@
 /**
  * The console's JSON API (GET /api/...) and its one mutation endpoint
- * (POST /api/action). Reads come from the queue in this process; actions go
- * through Actions (the beanstalkd protocol). Bodies are left out when the
+ * (POST /api/action). Reads come from the ConsoleSource (the queue in this
+ * process, or a store); actions go through Actions (the beanstalkd protocol). Bodies are left out when the
  * guard says this request may not see them.
  */
 
 import type { FailureRecord } from "../failures/record.ts";
-import type { Queue } from "../queue/queue.ts";
 import { ActionError, type Actions, parseAction } from "./actions.ts";
 import type { Guard } from "./guard.ts";
-import { type JobView, jobById, LIST_STATES, type ListState, listJobs } from "./jobs-view.ts";
+import { type JobView, LIST_STATES, type ListState } from "./jobs-view.ts";
 import type { BuildInfo } from "./metrics.ts";
 import type { Outcomes } from "./outcomes.ts";
 import type { RunnerView } from "./runner-view.ts";
-import { snapshot } from "./snapshot.ts";
+import type { ConsoleSource } from "./source.ts";
 
 export interface ApiContext {
-  queue: Queue;
-  ops: Float64Array;
+  source: ConsoleSource;
   build: BuildInfo;
   guard: Guard;
   actions: Actions;
@@ -35,7 +33,7 @@ function withFailure(ctx: ApiContext, j: JobView, bodies: boolean): JobView & { 
   return f ? { ...j, failure: bodies ? f : { hidden: true } } : j;
 }
 
-export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
+export async function apiGet(ctx: ApiContext, req: Request, url: URL): Promise<Response> {
   const bodies = ctx.guard.bodiesProblem(req) === null;
   const q = url.searchParams;
   switch (url.pathname) {
@@ -43,7 +41,7 @@ export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
       const runner = ctx.runner();
       return json({
         build: ctx.build,
-        stats: snapshot(ctx.queue, ctx.ops, ctx.build.protocol),
+        stats: await ctx.source.snapshot(),
         lastHour: ctx.outcomes.lastHour(),
         outcomes: Object.fromEntries(ctx.outcomes.tubes),
         access: { loopback: ctx.guard.loopback, tokenRequired: ctx.guard.tokenRequired, bodies },
@@ -53,8 +51,7 @@ export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
     case "/api/jobs": {
       const state = q.get("state") as ListState;
       if (!LIST_STATES.includes(state)) return problem(`state must be one of ${LIST_STATES.join(", ")}`, 400);
-      const page = listJobs(
-        ctx.queue,
+      const page = await ctx.source.listJobs(
         q.get("tube") ?? "",
         state,
         Number(q.get("offset") ?? 0) || 0,
@@ -67,7 +64,7 @@ export function apiGet(ctx: ApiContext, req: Request, url: URL): Response {
     case "/api/job": {
       const id = Number(q.get("id"));
       if (!Number.isSafeInteger(id) || id < 1) return problem("a job id is a positive whole number", 400);
-      const j = jobById(ctx.queue, id, bodies);
+      const j = await ctx.source.jobById(id, bodies);
       if (!j) return problem(`job ${id} not found`, 404);
       return json({ job: withFailure(ctx, j, bodies), bodies });
     }

@@ -11,7 +11,6 @@
  */
 
 import type { FailureRecord } from "../failures/record.ts";
-import type { Queue } from "../queue/queue.ts";
 import { createActions } from "./actions.ts";
 import { type ApiContext, apiGet, apiPost } from "./api.ts";
 import { createGuard, type GuardOptions } from "./guard.ts";
@@ -19,11 +18,11 @@ import { type BuildInfo, prometheus } from "./metrics.ts";
 import { Outcomes } from "./outcomes.ts";
 import { consolePage } from "./page.ts";
 import type { JobOutcome, RunnerView } from "./runner-view.ts";
-import { snapshot } from "./snapshot.ts";
+import type { ConsoleSource } from "./source.ts";
 
 export interface ConsoleOptions extends GuardOptions {
-  queue: Queue;
-  ops: Float64Array;
+  /** Where jobs and figures come from (source.ts: the in-memory queue or a store). */
+  source: ConsoleSource;
   build: BuildInfo;
   /** The queue's own address, for the actions' protocol connection. */
   server: { host: string; port: number };
@@ -81,12 +80,11 @@ function events(outcomes: Outcomes, tube: string | null, signal: AbortSignal): R
 export function createConsole(o: ConsoleOptions): Console {
   const guard = createGuard(o);
   const outcomes = new Outcomes();
-  const actions = createActions(o.queue, o.server);
+  const actions = createActions(o.source, o.server);
   let runner: RunnerView | undefined;
   let failures = o.failures ?? (() => undefined);
   const ctx: ApiContext = {
-    queue: o.queue,
-    ops: o.ops,
+    source: o.source,
     build: o.build,
     guard,
     actions,
@@ -119,12 +117,10 @@ export function createConsole(o: ConsoleOptions): Console {
           },
         });
       case "/stats.json":
-        return Response.json(snapshot(o.queue, o.ops, o.build.protocol), { headers: { "cache-control": "no-store" } });
+        return Promise.resolve(o.source.snapshot()).then((s) => Response.json(s, { headers: { "cache-control": "no-store" } }));
       case "/metrics":
-        return text(
-          prometheus(snapshot(o.queue, o.ops, o.build.protocol), o.build, outcomes, runner),
-          200,
-          "text/plain; version=0.0.4; charset=utf-8",
+        return Promise.resolve(o.source.snapshot()).then((s) =>
+          text(prometheus(s, o.build, outcomes, runner), 200, "text/plain; version=0.0.4; charset=utf-8"),
         );
       case "/api/events": {
         // Error messages and stacks can quote payloads: the same rule as bodies.

@@ -7,6 +7,7 @@ import { type HttpListener, serveHttp } from "../adapters/http-serve.ts";
 import { type Listen, platformListen, type TransportSocket } from "../adapters/transport.ts";
 import { FailureStore } from "../failures/store.ts";
 import { type Console, createConsole } from "../http/handler.ts";
+import { memorySource } from "../http/source.ts";
 import { openWal } from "../persistence/index.ts";
 import { Connection } from "../protocol/connection.ts";
 import type { ProtocolContext, Scheduled } from "../protocol/context.ts";
@@ -157,8 +158,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   if (opts.httpPort !== undefined) {
     try {
       httpConsole = createConsole({
-        queue,
-        ops: ctx.ops,
+        source: memorySource(queue, ctx.ops, compat),
         build: { version: VERSION, protocol: compat, runtime: runtimeName() },
         server: { host: listener.host, port: listener.port },
         bindHost: httpHost,

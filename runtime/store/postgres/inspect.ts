@@ -28,6 +28,11 @@ export interface Counts {
   buried: number;
 }
 
+/** The five job counts of a stats row, for the HTTP snapshot. */
+export function countsOf(c: Counts): Counts {
+  return { urgent: c.urgent, ready: c.ready, reserved: c.reserved, delayed: c.delayed, buried: c.buried };
+}
+
 const COUNTS = (where: string) => `
   (select count(*) from beanrun_jobs where ${where} state = 1 and pri < 1024)::int as urgent,
   (select count(*) from beanrun_jobs where ${where} state = 1)::int as ready,

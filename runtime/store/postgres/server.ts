@@ -4,16 +4,19 @@
  * Any number of these share one database; each is stateless apart from its
  * connections, so it can be killed and replaced at any time.
  */
+import { type HttpListener, serveHttp } from "../../adapters/http-serve.ts";
 import { platformListen, type TransportSocket } from "../../adapters/transport.ts";
+import { type Console, createConsole } from "../../http/handler.ts";
 import { hostInfo } from "../../server/host.ts";
-import type { Server, StartOptions } from "../../server/index.ts";
+import { runtimeName, type Server, type StartOptions } from "../../server/index.ts";
+import { VERSION } from "../../version.ts";
+import { storeSource } from "./console-source.ts";
 import { FrontContext } from "./context.ts";
 import { Front } from "./front.ts";
 import { Session } from "./session.ts";
 
 export async function startPostgresServer(url: string, opts: StartOptions, defaults: { host: string; port: number }): Promise<Server> {
   if (opts.walDir !== undefined) throw new Error("-b and --store are exclusive: PostgreSQL is the log");
-  if (opts.httpPort !== undefined) throw new Error("--http is not available with --store postgres yet");
   const log = opts.log ?? ((l: string) => console.error(l));
   const compat = opts.compat ?? "1.13";
   const front = await Front.open({ url, log });
@@ -39,14 +42,40 @@ export async function startPostgresServer(url: string, opts: StartOptions, defau
     await front.close();
     throw e;
   }
+  // The console and /metrics: the same handler as the in-memory server's, fed from the database.
+  let http: HttpListener | undefined;
+  let httpConsole: Console | undefined;
+  const httpHost = opts.httpHost ?? defaults.host;
+  if (opts.httpPort !== undefined) {
+    try {
+      httpConsole = createConsole({
+        source: storeSource(ctx),
+        build: { version: VERSION, protocol: compat, runtime: runtimeName() },
+        server: { host: listener.host, port: listener.port },
+        bindHost: httpHost,
+        allowedHosts: opts.httpAllowHosts,
+        token: opts.httpToken,
+      });
+      http = serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
+    } catch (e) {
+      await listener.stop();
+      await front.close();
+      throw e;
+    }
+  }
   return {
     host: listener.host,
     port: listener.port,
+    httpPort: http?.port,
+    httpHost: http ? httpHost : undefined,
+    console: httpConsole,
     drain: () => {
       ctx.draining = true;
     },
     close: async () => {
       await listener.stop();
+      await http?.stop();
+      httpConsole?.close();
       await front.close();
     },
   };
