@@ -25,6 +25,7 @@ import { BEANSTALKD, maxJobSize, type ServerProcess, SUBJECT, startPair, startSu
 afterAll(stopSpares);
 
 import { normalise, reconcileClock } from "./support/normalise.ts";
+import { accepted, type ServerFd } from "./support/server-fds.ts";
 import { CLOSED, NONE, Wire } from "./support/wire.ts";
 
 type Entry = { text: string; reply?: string };
@@ -34,11 +35,20 @@ const show = (s: string, max = 160): string => {
   return j.length > max ? `${j.slice(0, max)}…(${s.length} bytes)` : j;
 };
 
+/**
+ * One scenario connection. Every step that closes it waits until the server
+ * has given it up (support/server-fds.ts: the server's descriptor for it is
+ * closed), so the next command on another connection sees it gone on both
+ * servers alike: `close()` after the client's own close, and `reply()` when
+ * it finds the connection closed by the server (quit, a half-close served to
+ * the end). Opening one waits until the server has accepted it.
+ */
 class Conn {
   constructor(
     private readonly run: Run,
     readonly wire: Wire,
     readonly name: string,
+    private readonly fd: ServerFd | null,
   ) {}
   /** Sends bytes in one write (recorded). */
   send(data: string): void {
@@ -59,6 +69,7 @@ class Conn {
   async reply(ms?: number): Promise<string> {
     const r = await this.wire.reply(ms);
     this.run.got(this.name, r);
+    if (r === CLOSED) await this.fd?.released();
     return r;
   }
   /** Records n replies (stops early at NONE/CLOSED). */
@@ -80,9 +91,11 @@ class Conn {
     if (await this.wire.expectNone(ms)) this.run.note(`${this.name} < (nothing for ${ms} ms)`);
     else await this.reply(10);
   }
-  close(): void {
+  /** Closes abruptly and waits until the server has given the connection up. */
+  async close(): Promise<void> {
     this.run.note(`${this.name} closes`);
     this.wire.close();
+    await this.fd?.released();
   }
   end(): void {
     this.run.note(`${this.name} half-closes`);
@@ -95,7 +108,8 @@ class Run {
   private readonly conns: Conn[] = [];
   constructor(readonly server: ServerProcess) {}
   async conn(): Promise<Conn> {
-    const c = new Conn(this, await Wire.open(this.server.port), `c${this.conns.length}`);
+    const [wire, fd] = await accepted(this.server.pid, () => Wire.open(this.server.port));
+    const c = new Conn(this, wire, `c${this.conns.length}`, fd);
     this.conns.push(c);
     return c;
   }
@@ -435,7 +449,6 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         await d.cmd("reserve\r\n");
         await d.cmd("quit\r\n");
         const e = await r.conn();
-        await sleep(100);
         await e.cmd("stats-job 1\r\n");
         await e.cmd("stats\r\n");
       }));
@@ -729,7 +742,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
             c.send(part);
             await c.drain(300);
           }
-          c.close();
+          await c.close();
         }
         const s = await r.conn();
         await s.cmd("stats\r\n");
@@ -749,7 +762,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
           const c = await r.conn();
           c.send(k);
           await c.drain(300);
-          c.close();
+          await c.close();
         }
         const s = await r.conn();
         await s.cmd("stats\r\n");
@@ -989,7 +1002,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         b.send("reserve\r\n");
         await b.none(200);
         await d.cmd("stats\r\n");
-        a.close();
+        await a.close();
         await b.reply();
         await b.cmd("stats-job 1\r\n");
         await b.cmd("stats-job 2\r\n");
@@ -999,16 +1012,14 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         c.send("reserve\r\n");
         await sleep(100);
         await d.cmd("stats-tube other\r\n");
-        c.close();
-        await sleep(150);
+        await c.close();
         await d.cmd("stats-tube other\r\n");
         await d.cmd("list-tubes\r\n");
         const e = await r.conn();
         await e.cmd("use mid\r\n");
         e.send("put 0 0 10 5\r\nab");
         await sleep(50);
-        e.close();
-        await sleep(150);
+        await e.close();
         await d.cmd("list-tubes\r\n");
         await d.cmd("stats\r\n");
       }));
@@ -1061,8 +1072,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
           w.send("reserve\r\n");
           await sleep(40);
         }
-        ws[2]!.close(); // may or may not be waiting, depending on the order above
-        await sleep(100);
+        await ws[2]!.close(); // may or may not be waiting, depending on the order above
         await p.cmd("stats-tube t\r\n");
         for (let i = 0; i < 4; i++) {
           await p.cmd(`put 0 0 10 1\r\n${i}\r\n`);
@@ -1140,16 +1150,14 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         await f.cmd("put 0 0 10 1\r\ny\r\n");
         await f.cmd("use u4\r\n");
         await c.cmd("list-tubes\r\n");
-        d.close();
-        await sleep(150);
+        await d.close();
         await c.cmd("list-tubes\r\n");
         await c.cmd("ignore default\r\n");
         await c.cmd("list-tubes\r\n");
         await c.cmd("watch default\r\n");
         await c.cmd("delete 2\r\n");
         await c.cmd("list-tubes\r\n");
-        e.close();
-        await sleep(150);
+        await e.close();
         await c.cmd("list-tubes\r\n");
         await c.cmd("stats\r\n");
       }));
@@ -1161,7 +1169,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         await a.none(200);
         a.end();
         await a.reply();
-        await a.reply(300);
+        await a.reply(10_000); // the server closes: <closed>
       }));
 
     test("drain mode (SIGUSR1) refuses new jobs", () =>
@@ -1393,7 +1401,7 @@ describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${
       y.send("reserve\r\n");
       await sleep(40);
       await p.cmd("stats\r\n");
-      a.close();
+      await a.close();
       await r.whoGets([x, y]);
       await x.cmd("reserve-with-timeout 0\r\n");
       await y.cmd("reserve-with-timeout 0\r\n");
@@ -1457,7 +1465,7 @@ describe.skipIf(!BEANSTALKD)(`volume and half-close, same bytes as beanstalkd 1.
         const c = await r.conn();
         c.send(packet);
         c.end();
-        await c.drain(2500);
+        await c.drain(10_000); // until the server closes
         const d = await r.conn();
         await d.cmd("stats\r\n");
       });
@@ -1475,7 +1483,7 @@ describe.skipIf(!BEANSTALKD)(`volume and half-close, same bytes as beanstalkd 1.
         await c.reply();
         await c.none(200);
         c.end();
-        await c.drain(2500);
+        await c.drain(10_000); // until the server closes
         const d = await r.conn();
         await d.cmd("stats\r\n");
       }));
@@ -1494,8 +1502,7 @@ describe.skipIf(!BEANSTALKD)(`volume and half-close, same bytes as beanstalkd 1.
       }
       const s = await r.conn();
       await s.cmd("stats\r\n");
-      for (const c of cs.slice(0, 20)) c.close();
-      await sleep(200);
+      for (const c of cs.slice(0, 20)) await c.close();
       await s.cmd("stats\r\n");
       for (let i = 0; i < 4; i++) await s.cmd(`stats-tube t${i}\r\n`);
     }));

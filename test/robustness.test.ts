@@ -123,13 +123,19 @@ describe("bad input", () => {
   });
 });
 
+/** Resolves once the in-process server has counted `n` open connections (it saw a close). */
+async function connectionsDropTo(n: number): Promise<void> {
+  while (server.queue.counters.connections > n) await Bun.sleep(2);
+}
+
 describe("abrupt disconnects", () => {
   test("a connection dropped mid-body loses that job only; others are unaffected", async () => {
+    const open = server.queue.counters.connections;
     const a = await Wire.open(server.port);
     a.send("use drop\r\nput 0 0 10 100\r\n" + "x".repeat(50));
     await a.until((s) => s.includes("USING"));
     a.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await connectionsDropTo(open);
     const b = await Wire.open(server.port);
     b.send("stats-tube drop\r\n");
     // The tube lived only through the dropped connection and its unfinished job.
@@ -138,12 +144,13 @@ describe("abrupt disconnects", () => {
   });
 
   test("a connection closed while holding a reservation returns the job to ready", async () => {
+    const open = server.queue.counters.connections;
     const a = await Wire.open(server.port);
     a.send("use ret\r\nput 0 0 100 1\r\nz\r\nwatch ret\r\nreserve\r\n");
     const out = await a.until((s) => s.includes("RESERVED"));
     const id = out.match(/RESERVED (\d+)/)![1];
     a.close();
-    await new Promise((r) => setTimeout(r, 50));
+    await connectionsDropTo(open);
     const b = await Wire.open(server.port);
     b.send(`stats-job ${id}\r\ndelete ${id}\r\n`);
     const st = await b.until((s) => s.includes("DELETED"));
@@ -178,6 +185,57 @@ describe("abrupt disconnects", () => {
     h.advance(1000);
     expect(d.take()).toBe("");
     expect(h.queue.counters).toMatchObject({ ready: 1, reserved: 0, connections: 0 });
+  });
+});
+
+// The differential suite's close race: a client that has seen the server's
+// FIN and asks on another connection must find the closed connection's
+// reservations, waits, watched and used tubes and unfinished put gone, as
+// with beanstalkd. So on every path where the server closes, the queue must
+// be released when the FIN is sent, not when the socket's close comes back.
+describe("the server releases a connection before its FIN", () => {
+  /** A connection holding a reserved job (1), watching and using tubes of its own; `close` makes the server close it. */
+  function closedBy(close: (c: ReturnType<ProtocolHarness["connect"]>) => void) {
+    const h = new ProtocolHarness();
+    const c = h.connect();
+    c.send("use u\r\nput 0 0 60 1\r\nx\r\nwatch u\r\nwatch w\r\nignore default\r\nreserve\r\n");
+    expect(c.take()).toEndWith("RESERVED 1 1\r\nx\r\n");
+    close(c);
+    expect(c.ended).toBe(true);
+    return c.atFin!;
+  }
+  const released = { reserved: 0, ready: 1, waiting: 0, connections: 0 };
+
+  test("quit", () => {
+    const fin = closedBy((c) => c.send("quit\r\n"));
+    expect(fin.counters).toMatchObject(released);
+    // u still holds job 1; w and the watch are gone.
+    expect(fin.tubes).toEqual(["default", "u"]);
+  });
+
+  test("an HTTP request line", () => {
+    const fin = closedBy((c) => c.send("GET / HTTP/1.1\r\n"));
+    expect(fin.counters).toMatchObject(released);
+    expect(fin.tubes).toEqual(["default", "u"]);
+  });
+
+  test("a half-close while waiting in a reserve, with an unfinished put behind it", () => {
+    const fin = closedBy((c) => {
+      c.send("reserve\r\nuse v\r\nput 0 0 60 5\r\nab");
+      c.end();
+      expect(c.take()).toBe("TIMED_OUT\r\nUSING v\r\n");
+    });
+    expect(fin.counters).toMatchObject({ ...released, totalJobs: 1 });
+    expect(fin.tubes).toEqual(["default", "u"]);
+  });
+
+  test("a half-close: the replies owed go out first, then the FIN", () => {
+    const fin = closedBy((c) => {
+      c.send("list-tube-used\r\n");
+      c.end();
+      expect(c.take()).toBe("USING u\r\n");
+    });
+    expect(fin.counters).toMatchObject(released);
   });
 });
 

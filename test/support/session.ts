@@ -17,7 +17,7 @@ import type { TransportSocket } from "../../runtime/adapters/transport.ts";
 import { Connection } from "../../runtime/protocol/connection.ts";
 import type { Compat, ProtocolContext, Scheduled } from "../../runtime/protocol/context.ts";
 import { Op } from "../../runtime/protocol/ops.ts";
-import { Queue, type QueueOptions } from "../../runtime/queue/queue.ts";
+import { Queue, type QueueCounters, type QueueOptions } from "../../runtime/queue/queue.ts";
 import { FakeClock } from "./fake-clock.ts";
 
 /** A protocol context for driving Connections by hand: marked connections are collected in the given arrays. */
@@ -43,6 +43,8 @@ export class Client {
   private received: Uint8Array[] = [];
   /** The server closed its side. */
   ended = false;
+  /** The queue as it was when the server sent its FIN: counters and tube names. */
+  atFin: { counters: QueueCounters; tubes: string[] } | null = null;
   readonly conn: Connection;
 
   constructor(
@@ -56,6 +58,7 @@ export class Client {
       },
       end: () => {
         this.ended = true;
+        this.atFin = { counters: { ...h.queue.counters }, tubes: h.queue.tubes.map((t) => t.name) };
       },
       pause() {},
       resume() {},
