@@ -1,19 +1,17 @@
 /**
- * One client connection: turns the incoming byte stream into commands and
- * job bodies, and collects replies for one write per event.
+ * One client connection: the commands and bodies framing.ts finds in its
+ * byte stream are dispatched to the queue, replies are collected for one
+ * write per event, and the connection leaves the queue when it closes.
  *
- * Framing follows beanstalkd's, which reads a command into a 224-byte buffer
- * and looks only at the FIRST '\r' in it: a line is complete when that '\r'
- * is followed by '\n'. A stray '\r' therefore stalls the connection until the
- * buffer is full, and a full buffer without a line end is thrown away and the
- * rest of that line answered with BAD_FORMAT. We apply the same rule to a
- * window of at most 224 bytes from the start of each line, which gives the
- * same replies however the bytes were split into packets.
- *
- * Memory per connection is bounded: a partial line is at most 224 bytes, and
- * while the connection cannot proceed (a blocking reserve, or a peer that
- * does not read its replies) its socket is paused once a little input has
- * piled up.
+ * Contracts:
+ * - Memory per connection is bounded: a partial line is at most 224 bytes,
+ *   and while the connection cannot proceed (a blocking reserve, or a peer
+ *   that does not read its replies) its socket is paused once a little input
+ *   has piled up.
+ * - A reply leaves once the log records its own commands wrote are durable,
+ *   never waiting for other connections' records (flush).
+ * - Every close the server decides releases the connection's reservations,
+ *   watches and wait before its FIN (closeAfterReplies), as beanstalkd does.
  */
 
 import type { TransportSocket } from "../adapters/transport.ts";
@@ -22,16 +20,11 @@ import type { Conn, ConnEvents } from "../queue/conn.ts";
 import { Result } from "../queue/counters.ts";
 import { NONE } from "../queue/jobs.ts";
 import { Args } from "./args.ts";
-import { copyBytes } from "./bytes.ts";
 import { dispatch } from "./commands/index.ts";
 import type { ProtocolContext, Session } from "./context.ts";
-import { Output } from "./output.ts";
+import { endsInCrlf, Framing } from "./framing.ts";
 import * as R from "./replies.ts";
 
-/** beanstalkd's LINE_BUF_SIZE: 11 + MAX_TUBE_NAME_LEN (201) + 12. */
-export const LINE_MAX = 224;
-const CR = 13;
-const LF = 10;
 /** Output above this stops command processing until the peer reads. */
 const OUT_HIGH = 1 << 20;
 const OUT_LOW = 1 << 16;
@@ -40,34 +33,16 @@ const HELD_HIGH = 1 << 18;
 /** Reads at least this long are freed as soon as they are used (onData). */
 const FREE_READ_AT = 1 << 16;
 
-const enum In {
-  Command,
-  /** After an over-long line: discard up to the next line end, then BAD_FORMAT. */
-  EndLine,
-  Body,
-  Skip,
-}
-
-export class Connection implements ConnEvents, Session {
-  readonly out = new Output();
+export class Connection extends Framing implements ConnEvents, Session {
   readonly conn: Conn;
   /** The argument cursor of the command being dispatched. */
   private readonly args = new Args();
   dirty = false;
 
-  private state = In.Command;
-  private line: Uint8Array | null = null;
-  private lineLen = 0;
+  /** The job whose body is being read (NONE when none). */
   private putSlot = NONE;
-  /** Where the body being read goes: putBuf[putAt, putAt + putLen). */
-  private putBuf: Uint8Array | null = null;
-  private putAt = 0;
-  private putLen = 0;
-  private putRead = 0;
   /** Set while the body being read is an extension's data block (readData), not a job's. */
   private dataDone: ((data: Uint8Array) => void) | null = null;
-  private skipLeft = 0;
-  private skipReply: Uint8Array = R.BAD_FORMAT;
 
   /** Input received while the connection could not proceed, oldest first. */
   private held: Uint8Array[] = [];
@@ -93,6 +68,7 @@ export class Connection implements ConnEvents, Session {
     readonly ctx: ProtocolContext,
     private readonly sock: TransportSocket,
   ) {
+    super();
     this.conn = ctx.queue.connect(this);
   }
 
@@ -182,27 +158,12 @@ export class Connection implements ConnEvents, Session {
   beginBody(slot: number): void {
     const store = this.ctx.queue.store;
     this.putSlot = slot;
-    this.putBuf = store.bodyBuffer(slot);
-    this.putAt = store.bodyOffset(slot);
-    this.putLen = store.size[slot]!;
-    this.putRead = 0;
-    this.state = In.Body;
+    this.readBody(store.bodyBuffer(slot), store.bodyOffset(slot), store.size[slot]!);
   }
 
   readData(n: number, done: (data: Uint8Array) => void): void {
-    this.putBuf = new Uint8Array(n + 2);
-    this.putAt = 0;
-    this.putLen = n + 2;
-    this.putRead = 0;
     this.dataDone = done;
-    this.state = In.Body;
-  }
-
-  /** Discards the next n bytes, then replies `reply` (JOB_TOO_BIG). */
-  skip(n: number, reply: Uint8Array): void {
-    this.skipLeft = n;
-    this.skipReply = reply;
-    this.state = In.Skip;
+    this.readBody(new Uint8Array(n + 2), 0, n + 2);
   }
 
   block(): void {
@@ -214,9 +175,7 @@ export class Connection implements ConnEvents, Session {
   }
 
   quit(): void {
-    this.closing = true;
-    this.teardown();
-    this.touchOut();
+    this.closeAfterReplies();
   }
 
   // ---- input ---------------------------------------------------------------
@@ -226,31 +185,7 @@ export class Connection implements ConnEvents, Session {
     const len = buf.length;
     while (pos < len) {
       if (this.blocked || this.closing) return pos;
-      switch (this.state) {
-        case In.Command:
-        case In.EndLine:
-          pos = this.lineStep(buf, pos);
-          break;
-        case In.Body: {
-          // Straight from the socket's chunk into the job's arena cell.
-          const n = Math.min(this.putLen - this.putRead, len - pos);
-          copyBytes(buf, pos, pos + n, this.putBuf!, this.putAt + this.putRead);
-          this.putRead += n;
-          pos += n;
-          if (this.putRead === this.putLen) this.finishPut();
-          break;
-        }
-        case In.Skip: {
-          const n = Math.min(this.skipLeft, len - pos);
-          this.skipLeft -= n;
-          pos += n;
-          if (this.skipLeft === 0) {
-            this.out.bytes(this.skipReply);
-            this.state = In.Command;
-          }
-          break;
-        }
-      }
+      pos = this.step(buf, pos);
       if (this.out.pending > OUT_HIGH) {
         this.flush();
         if (this.out.pending > OUT_HIGH) {
@@ -262,66 +197,19 @@ export class Connection implements ConnEvents, Session {
     return pos;
   }
 
-  /** Finds the next line in the 224-byte window from pos and handles it. */
-  private lineStep(buf: Uint8Array, pos: number): number {
-    const len = buf.length;
-    if (this.lineLen > 0) {
-      // Continue a partial line: top up the window, as beanstalkd's read does.
-      const line = this.line!;
-      const old = this.lineLen;
-      const take = Math.min(LINE_MAX - old, len - pos);
-      copyBytes(buf, pos, pos + take, line, old);
-      const total = old + take;
-      const eol = lineEnd(line, 0, total);
-      if (eol >= 0) {
-        this.lineLen = 0;
-        this.lineDone(line, 0, eol);
-        return pos + (eol + 2 - old);
-      }
-      if (total === LINE_MAX) {
-        this.lineLen = 0;
-        this.state = In.EndLine;
-      } else {
-        this.lineLen = total;
-      }
-      return pos + take;
-    }
-    const window = Math.min(len - pos, LINE_MAX);
-    const eol = lineEnd(buf, pos, pos + window);
-    if (eol >= 0) {
-      this.lineDone(buf, pos, eol);
-      return eol + 2;
-    }
-    if (window === LINE_MAX) {
-      this.state = In.EndLine;
-      return pos + LINE_MAX;
-    }
-    this.line ??= new Uint8Array(LINE_MAX);
-    copyBytes(buf, pos, len, this.line, 0);
-    this.lineLen = len - pos;
-    return len;
-  }
-
-  private lineDone(buf: Uint8Array, start: number, eol: number): void {
-    if (this.state === In.EndLine) {
-      this.state = In.Command;
-      this.out.bytes(R.BAD_FORMAT);
-      return;
-    }
+  protected lineDone(buf: Uint8Array, start: number, eol: number): void {
     const journal = this.ctx.queue.journal;
     const before = journal.written;
     dispatch(this, this.args, buf, start, eol);
     if (journal.written !== before) this.needSeq = journal.written;
   }
 
-  private finishPut(): void {
-    if (this.dataDone) return this.finishData();
+  protected bodyDone(buf: Uint8Array): void {
+    if (this.dataDone) return this.finishData(buf);
     const slot = this.putSlot;
     const queue = this.ctx.queue;
     const id = queue.store.id[slot]!;
     this.putSlot = NONE;
-    this.putBuf = null;
-    this.state = In.Command;
     const before = queue.journal.written;
     const r = queue.commitPut(slot);
     if (queue.journal.written !== before) this.needSeq = queue.journal.written;
@@ -331,15 +219,11 @@ export class Connection implements ConnEvents, Session {
     this.out.crlf();
   }
 
-  private finishData(): void {
-    const buf = this.putBuf!;
+  private finishData(buf: Uint8Array): void {
     const done = this.dataDone!;
     this.dataDone = null;
-    this.putBuf = null;
-    this.state = In.Command;
-    const n = buf.length - 2;
-    if (buf[n] !== CR || buf[n + 1] !== LF) return this.out.bytes(R.EXPECTED_CRLF);
-    done(buf.subarray(0, n));
+    if (!endsInCrlf(buf)) return this.out.bytes(R.EXPECTED_CRLF);
+    done(buf.subarray(0, buf.length - 2));
   }
 
   private hold(buf: Uint8Array, pos: number): void {
@@ -382,6 +266,22 @@ export class Connection implements ConnEvents, Session {
   private maybeFinish(): void {
     if (!this.peerEnded || this.closing || this.blocked || this.held.length) return;
     // beanstalkd closes when a read returns EOF; an unfinished body is dropped.
+    this.closeAfterReplies();
+  }
+
+  /**
+   * The one way the server closes a connection (quit, an HTTP-looking line,
+   * the end of a half-closed peer's input): the connection leaves the queue
+   * NOW, and its FIN goes out only after the replies already owed (flush).
+   * beanstalkd's connclose() releases everything before it returns to its
+   * event loop, so a client that has seen the FIN and asks on another
+   * connection must find the reservations, watches and wait gone. Releasing
+   * later, in the transport's close callback after the FIN, would let another
+   * connection's command still see them.
+   * When the peer closes first, the transport's close callback (onClose)
+   * releases in the same step in which the descriptor is closed.
+   */
+  private closeAfterReplies(): void {
     this.closing = true;
     this.teardown();
     this.touchOut();
@@ -435,21 +335,10 @@ export class Connection implements ConnEvents, Session {
     if (this.putSlot !== NONE) {
       this.ctx.queue.discard(this.putSlot);
       this.putSlot = NONE;
-      this.putBuf = null;
+      this.dropBody();
     }
     this.held = [];
     this.heldBytes = 0;
     this.ctx.queue.disconnect(this.conn);
   }
-}
-
-/**
- * beanstalkd's scan_line_end over buf[start, stop): the index of the first
- * '\r' if a '\n' follows it inside the window, else -1.
- */
-export function lineEnd(buf: Uint8Array, start: number, stop: number): number {
-  for (let i = start; i < stop - 1; i++) {
-    if (buf[i] === CR) return buf[i + 1] === LF ? i : -1;
-  }
-  return -1;
 }

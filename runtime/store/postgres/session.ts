@@ -3,7 +3,7 @@
  * order, and reserves that wait.
  *
  * Framing is the protocol's: a line ends at the first '\r' of its 224-byte
- * window if a '\n' follows (runtime/protocol/connection.ts's lineEnd and
+ * window if a '\n' follows (runtime/protocol/framing.ts's lineEnd and
  * LINE_MAX), an over-long line is discarded and answered BAD_FORMAT, a body
  * is size + 2 bytes that must end in "\r\n". Commands are pipelined: each is
  * handed to the group commit as it is parsed, and its reply takes its place
@@ -17,7 +17,7 @@
  * answered, and a slow recheck covers notifications lost during a reconnect.
  */
 import type { SocketEvents, TransportSocket } from "../../adapters/transport.ts";
-import { LINE_MAX, lineEnd } from "../../protocol/connection.ts";
+import { LINE_MAX, lineEnd } from "../../protocol/framing.ts";
 import * as R from "../../protocol/replies.ts";
 import { dispatch } from "./commands.ts";
 import type { FrontContext } from "./context.ts";
