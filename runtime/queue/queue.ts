@@ -19,8 +19,9 @@
  *
  * Helpers: tube-registry.ts (tubes by name and index, reference counts),
  * states.ts (moves between ready/delayed/buried/reserved with the counters),
- * waiting.ts (connections waiting in a reserve), timeouts.ts (everything
- * time does, on clock.ts's one timer).
+ * reserving.ts (jobs entering ready or delayed, waiting connections served,
+ * reserve), waiting.ts (connections waiting in a reserve), timeouts.ts
+ * (everything time does, on clock.ts's one timer).
  */
 
 import { type Clock, systemClock } from "./clock.ts";
@@ -28,9 +29,10 @@ import { Conn, type ConnEvents } from "./conn.ts";
 import { newCounters, type QueueCounters, Result } from "./counters.ts";
 import { JobState, JobStore, NONE } from "./jobs.ts";
 import { type Journal, nullJournal } from "./journal.ts";
+import { Reserving } from "./reserving.ts";
 import { fillRestored, type RestoredJob } from "./restore.ts";
 import { JobStates } from "./states.ts";
-import { Timeouts } from "./timeouts.ts";
+import type { Timeouts } from "./timeouts.ts";
 import type { Tube } from "./tube.ts";
 import { TubeRegistry } from "./tube-registry.ts";
 import { Waiting } from "./waiting.ts";
@@ -71,9 +73,9 @@ export class Queue {
   private readonly states: JobStates;
   private readonly waiters: Waiting;
   private readonly timeouts: Timeouts;
+  private readonly reserving: Reserving;
   private next = 1;
   private drainingNow = false;
-  private listener: QueueListener | null = null;
 
   constructor(opts: QueueOptions = {}) {
     this.maxJobSize = opts.maxJobSize ?? 65535;
@@ -83,17 +85,15 @@ export class Queue {
     this.waiters = new Waiting(this.store, this.n, this.clock);
     this.registry = new TubeRegistry(this.store, (t) => this.waiters.forget(t));
     this.states = new JobStates(this.store, this.registry, this.n, this.clock);
-    this.timeouts = new Timeouts(this.store, this.n, this.registry, this.states, this.waiters, this.clock, {
-      makeReady: (j) => this.enqueue(j, 0),
-      serveWaiting: () => this.processQueue(),
-    });
+    this.reserving = new Reserving(this.store, this.n, this.registry, this.states, this.waiters, this.journal, this.clock);
+    this.timeouts = this.reserving.timeouts;
     this.defaultTube = this.registry.findOrMake("default");
     this.registry.ref(this.defaultTube); // the default tube never goes away
   }
 
   /** Sets (or with null, removes) the one listener told about state changes. */
   listen(l: QueueListener | null): void {
-    this.listener = l;
+    this.reserving.listener = l;
   }
 
   // ---- what readers see ----------------------------------------------------
@@ -163,7 +163,7 @@ export class Queue {
     if (c.isWorker) this.n.workers--;
     this.n.connections--;
     this.waiters.remove(c);
-    while (c.reserved.count) this.requeue(c, c.reserved.head);
+    while (c.reserved.count) this.reserving.requeue(c, c.reserved.head);
     this.registry.leave(c);
     this.timeouts.forget(c);
   }
@@ -172,12 +172,6 @@ export class Queue {
     if (c.isProducer) return;
     c.isProducer = true;
     this.n.producers++;
-  }
-
-  private setWorker(c: Conn): void {
-    if (c.isWorker) return;
-    c.isWorker = true;
-    this.n.workers++;
   }
 
   use(c: Conn, name: string): void {
@@ -225,7 +219,7 @@ export class Queue {
       this.discard(slot);
       return r;
     }
-    this.enqueueLogged(slot, s.delay[slot]! * 1000);
+    this.reserving.enqueueLogged(slot, s.delay[slot]! * 1000);
     this.n.totalJobs++;
     this.tubeOf(slot).totalJobs++;
     return Result.Ok;
@@ -238,60 +232,7 @@ export class Queue {
     this.registry.unref(t);
   }
 
-  /** Puts a job into its tube's ready or delay heap, then serves waiting connections. */
-  private enqueue(j: number, delayMs: number): void {
-    this.states.place(j, delayMs);
-    if (delayMs > 0) this.timeouts.at(this.store.deadline[j]!);
-    else if (this.listener !== null) {
-      const t = this.tubeOf(j);
-      this.listener.jobReady(t.name, t.ready.length);
-    }
-    this.processQueue();
-  }
-
-  /** enqueue, with the new state written to the journal before anyone can reserve the job. */
-  private enqueueLogged(j: number, delayMs: number): void {
-    const s = this.store;
-    s.reserver[j] = null;
-    // Record the state the job is about to enter, so the log never lags the heaps.
-    s.state[j] = delayMs > 0 ? JobState.Delayed : JobState.Ready;
-    if (delayMs > 0) s.deadline[j] = this.clock.now() + delayMs;
-    this.journal.write(j);
-    this.enqueue(j, delayMs);
-  }
-
-  /** A reservation of c ends without a command (disconnect, TTR): the job goes back to ready. */
-  private requeue(c: Conn, j: number): void {
-    this.states.unreserve(c, j);
-    this.enqueue(j, 0);
-  }
-
   // ---- reserving -----------------------------------------------------------
-
-  /** Hands ready jobs to waiting connections while both exist. */
-  private processQueue(): void {
-    if (this.n.waiting === 0) return;
-    for (;;) {
-      const j = this.waiters.bestJob();
-      if (j === NONE) return;
-      const t = this.tubeOf(j);
-      this.states.removeReady(j);
-      const c = t.waiting.take()!;
-      this.waiters.remove(c);
-      this.deliver(c, j);
-    }
-  }
-
-  private deliver(c: Conn, j: number): void {
-    this.states.reserve(c, j);
-    this.timeouts.sched(c);
-    c.events.reserved(j);
-  }
-
-  private hasReadyWatched(c: Conn): boolean {
-    for (const t of c.watch.items) if (t.ready.length) return true;
-    return false;
-  }
 
   /**
    * reserve / reserve-with-timeout. `timeout` is in seconds; negative waits
@@ -299,35 +240,17 @@ export class Queue {
    * outcome comes later through ConnEvents. DeadlineSoon: nothing happened.
    */
   reserve(c: Conn, timeout: number): Result {
-    this.setWorker(c);
-    if (this.timeouts.deadlineSoon(c) && !this.hasReadyWatched(c)) return Result.DeadlineSoon;
-    if (this.n.waiting === 0 && c.watch.length === 1) {
-      // The common case, served directly: nobody else waits and the one
-      // watched tube has a ready job, so processQueue would hand c exactly
-      // that tube's best job. Same outcome, same waiting-list cursor.
-      const t = c.watch.items[0]!;
-      const j = t.ready.peek();
-      if (j !== undefined && !t.pause) {
-        this.states.removeReady(j);
-        t.waiting.passThrough();
-        this.deliver(c, j);
-        return Result.Ok;
-      }
-    }
-    this.waiters.add(c);
-    c.waitUntil = timeout < 0 ? Infinity : this.clock.now() + timeout * 1000;
-    this.timeouts.sched(c);
-    this.processQueue();
-    return c.waiting ? Result.Waiting : Result.Ok;
+    return this.reserving.reserve(c, timeout);
   }
 
   /** reserve-job: reserves a ready, delayed or buried job by id (delivered through ConnEvents). */
   reserveJob(c: Conn, id: number): Result {
-    const j = this.store.find(id);
-    if (j === NONE || !this.states.unplace(j)) return Result.NotFound;
-    this.setWorker(c);
-    this.deliver(c, j);
-    return Result.Ok;
+    return this.reserving.reserveJob(c, id);
+  }
+
+  /** A waiting connection's peer half-closed: end the wait with TIMED_OUT, as beanstalkd does. */
+  hangUp(c: Conn): void {
+    this.reserving.hangUp(c);
   }
 
   // ---- commands on jobs ----------------------------------------------------
@@ -358,8 +281,8 @@ export class Queue {
     s.pri[j] = pri;
     s.delay[j] = delay;
     s.releases[j]!++;
-    if (delay) this.enqueueLogged(j, delay * 1000);
-    else this.enqueue(j, 0);
+    if (delay) this.reserving.enqueueLogged(j, delay * 1000);
+    else this.reserving.enqueue(j, 0);
     this.timeouts.sched(c);
     return Result.Ok;
   }
@@ -390,7 +313,7 @@ export class Queue {
     if (!this.journal.reserveUpdate(j)) return false;
     this.states.unplace(j);
     this.store.kicks[j]!++;
-    this.enqueueLogged(j, 0);
+    this.reserving.enqueueLogged(j, 0);
     return true;
   }
 
@@ -439,14 +362,9 @@ export class Queue {
       this.states.bury(slot);
       this.store.buries[slot] = r.buries; // bury() counts a bury; this one is only restored
     } else {
-      this.enqueue(slot, r.state === JobState.Delayed ? Math.max(0, r.delayLeftMs ?? 0) : 0);
+      this.reserving.enqueue(slot, r.state === JobState.Delayed ? Math.max(0, r.delayLeftMs ?? 0) : 0);
     }
     return slot;
-  }
-
-  /** A waiting connection's peer half-closed: end the wait with TIMED_OUT, as beanstalkd does. */
-  hangUp(c: Conn): void {
-    if (c.waiting) this.timeouts.endWait(c).timedOut();
   }
 
   /** Runs what is due now (the timer does this by itself; tests with a manual clock may call it). */
