@@ -10,8 +10,11 @@
  */
 
 import * as net from "node:net";
+import { bun } from "../runtime/adapters/bun.ts";
+import { usePlatform } from "../runtime/adapters/platform.ts";
 import { startServer } from "../runtime/server/index.ts";
 
+usePlatform(bun);
 const s = await startServer({ port: 0, httpPort: 0 });
 let cmds = "";
 for (let i = 0; i < 20; i++) cmds += `use tube${i}\r\n` + `put 0 0 10 2\r\nhi\r\n`.repeat(50);

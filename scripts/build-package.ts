@@ -3,7 +3,7 @@
  * TypeScript sources Bun runs directly:
  *   dist/node/index.js, index.cjs    the job API and enqueue for Node (ESM, CommonJS) and Deno
  *   dist/node/client.js, client.cjs  the typed beanstalkd client
- *   dist/node/cli.js                 the command line as JavaScript, for Deno (which
+ *   dist/node/cli.js                 the command line as JavaScript for Deno, from runtime/cli-deno.ts (Deno
  *                                    refuses TypeScript under node_modules)
  *   dist/types/**.d.ts               declarations for all of the above
  * Outputs are git-ignored. Run with Bun: `bun scripts/build-package.ts`.
@@ -36,7 +36,7 @@ await bundle("runtime/index.ts", "index", "esm");
 await bundle("runtime/index.ts", "index", "cjs");
 await bundle("runtime/client/index.ts", "client", "esm");
 await bundle("runtime/client/index.ts", "client", "cjs");
-await bundle("runtime/cli.ts", "cli", "esm");
+await bundle("runtime/cli-deno.ts", "cli", "esm");
 
 const tsc = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", join(root, "tsconfig.types.json")], {
   stdio: "inherit",

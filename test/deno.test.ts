@@ -12,7 +12,7 @@ let proc: ReturnType<typeof Bun.spawn>;
 let port = 0;
 
 beforeAll(async () => {
-  proc = Bun.spawn([deno, "run", "-A", join(root, "runtime/cli.ts"), "serve", "-p", "0"], {
+  proc = Bun.spawn([deno, "run", "-A", join(root, "runtime/cli-deno.ts"), "serve", "-p", "0"], {
     cwd: root,
     stderr: "pipe",
     stdout: "ignore",

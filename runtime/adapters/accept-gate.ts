@@ -19,12 +19,13 @@
 import { readdirSync, readFileSync } from "node:fs";
 
 /**
- * Descriptors kept free for everything that is not a client connection.
- * Deno opens about 60 more of its own once connections arrive (measured at
- * ulimit -n 256: with 64 kept free it still reached EMFILE and its listener
- * stopped accepting for good; with 128 it did not).
+ * Descriptors kept free for everything that is not a client connection,
+ * by default; each transport passes its own. Deno (node-listen.ts) opens
+ * about 60 more of its own once connections arrive (measured at ulimit -n
+ * 256: with 64 kept free it still reached EMFILE and its listener stopped
+ * accepting for good; with 128 it did not).
  */
-const MARGIN = (globalThis as { Deno?: unknown }).Deno ? 128 : 64;
+export const MARGIN = 64;
 
 /** The soft limit on open files and how many are open now, or null where /proc is missing. */
 export function descriptorUse(): { limit: number; open: number } | null {
@@ -48,9 +49,9 @@ export class AcceptGate {
   ) {}
 
   /** A gate for this process's limit, or one that admits everything. */
-  static forProcess(log: (line: string) => void): AcceptGate {
+  static forProcess(log: (line: string) => void, margin = MARGIN): AcceptGate {
     const use = descriptorUse();
-    const max = use ? Math.max(8, use.limit - use.open - MARGIN) : Infinity;
+    const max = use ? Math.max(8, use.limit - use.open - margin) : Infinity;
     return new AcceptGate(max, log);
   }
 

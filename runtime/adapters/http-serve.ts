@@ -1,33 +1,14 @@
-/** Serves a fetch handler: Bun.serve under Bun, Deno.serve under Deno. */
+/**
+ * Serving a fetch handler over HTTP (the console, metrics): the interface.
+ * Each runtime's adapter implements it with its own server, Bun.serve in
+ * bun.ts and Deno.serve in deno.ts; callers get it from platform().
+ */
+export type Fetch = (req: Request) => Response | Promise<Response>;
+
 export interface HttpListener {
   readonly port: number;
   stop(): Promise<void>;
 }
 
-type Fetch = (req: Request) => Response | Promise<Response>;
-
-interface BunServeLike {
-  serve(o: { hostname: string; port: number; fetch: Fetch }): { port: number; stop(force?: boolean): unknown };
-}
-interface DenoServeLike {
-  serve(
-    o: { hostname: string; port: number; onListen?: () => void },
-    fetch: Fetch,
-  ): {
-    addr: { port: number };
-    shutdown(): Promise<void>;
-  };
-}
-
-export function serveHttp(host: string, port: number, fetch: Fetch): HttpListener {
-  const g = globalThis as { Bun?: BunServeLike; Deno?: DenoServeLike };
-  if (g.Bun) {
-    const s = g.Bun.serve({ hostname: host, port, fetch });
-    return { port: s.port, stop: async () => void s.stop(true) };
-  }
-  if (g.Deno) {
-    const s = g.Deno.serve({ hostname: host, port, onListen: () => {} }, fetch);
-    return { port: s.addr.port, stop: () => s.shutdown() };
-  }
-  throw new Error("no HTTP server in this runtime (need Bun or Deno)");
-}
+/** Serves `fetch` on host:port until stopped. */
+export type ServeHttp = (host: string, port: number, fetch: Fetch) => HttpListener;

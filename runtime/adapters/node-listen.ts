@@ -3,10 +3,13 @@ import * as net from "node:net";
 import { AcceptGate } from "./accept-gate.ts";
 import type { Listen, TransportSocket } from "./transport.ts";
 
+/** Deno opens about 60 descriptors of its own once connections arrive (accept-gate.ts). */
+const DENO_MARGIN = 128;
+
 export const listen: Listen = (host, port, accept, afterEvent, log = (l) => console.error(l)) =>
   new Promise((resolve, reject) => {
     const sockets = new Set<net.Socket>();
-    const gate = AcceptGate.forProcess(log);
+    const gate = AcceptGate.forProcess(log, DENO_MARGIN);
     const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (s) => {
       if (!gate.admit()) {
         s.on("error", () => {});

@@ -1,48 +1,14 @@
 /**
  * Starts this same program in worker mode, with an IPC channel, the same way
- * under Bun, a `bun build --compile` executable and Deno:
+ * under Bun, a `bun build --compile` executable and Deno; the command comes
+ * from the runtime's adapter (platform.ts selfCommand):
  *   compiled:  <exe> worker ...
  *   bun:       bun <main.ts> worker ...
  *   deno:      deno run -A <main module> worker ...
  * node:child_process with "ipc" stdio works in all three.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
-
-interface DenoLike {
-  execPath(): string;
-  mainModule: string;
-}
-interface BunLike {
-  main: string;
-}
-
-export type Runtime = "compiled" | "bun" | "deno" | "node";
-
-export function currentRuntime(): Runtime {
-  const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
-  if (g.Deno) return "deno";
-  if (g.Bun) return (process.argv[1] ?? "").startsWith("/$bunfs/") || g.Bun.main.startsWith("/$bunfs/") ? "compiled" : "bun";
-  return "node";
-}
-
-/** The argv that starts this program again with `args` after the program name. */
-export function selfCommand(args: readonly string[]): { file: string; args: string[] } {
-  const g = globalThis as { Bun?: BunLike; Deno?: DenoLike };
-  switch (currentRuntime()) {
-    case "compiled":
-      return { file: process.execPath, args: [...args] };
-    case "bun":
-      return { file: process.execPath, args: [g.Bun!.main, ...args] };
-    case "deno":
-      return { file: g.Deno!.execPath(), args: ["run", "-A", g.Deno!.mainModule, ...args] };
-    case "node": {
-      const main = process.argv[1];
-      if (!main) throw new Error("cannot tell which program to start as a worker");
-      return { file: process.execPath, args: [main.startsWith("file:") ? fileURLToPath(main) : main, ...args] };
-    }
-  }
-}
+import { platform } from "./platform.ts";
 
 export interface SpawnedWorker {
   readonly pid: number;
@@ -55,7 +21,7 @@ export interface SpawnedWorker {
 
 /** Spawns this program with `args`; stdout/stderr are shared with ours. */
 export function spawnSelf(args: readonly string[], env: Record<string, string | undefined>): SpawnedWorker {
-  const cmd = selfCommand(args);
+  const cmd = platform().selfCommand(args);
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;
   // A compiled binary with BUN_BE_BUN=1 would act as the bun CLI instead of our worker.

@@ -1,7 +1,8 @@
 /**
  * The one thing the server needs from a runtime's networking: accept TCP
- * connections and move bytes. Bun gets its native sockets (fastest); every
- * other runtime uses node:net.
+ * connections and move bytes. Bun gets its native sockets (bun-listen.ts,
+ * fastest); Deno uses node:net (node-listen.ts). The runtime's adapter
+ * (platform.ts) says which.
  */
 export interface TransportSocket {
   /** Writes what the kernel takes now of data[start, end); returns the number of bytes taken. */
@@ -42,8 +43,3 @@ export type Listen = (
   afterEvent: () => void,
   log?: (line: string) => void,
 ) => Promise<Listener>;
-
-export async function platformListen(): Promise<Listen> {
-  if ((globalThis as { Bun?: unknown }).Bun) return (await import("./bun-listen.ts")).listen;
-  return (await import("./node-listen.ts")).listen;
-}

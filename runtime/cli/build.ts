@@ -11,6 +11,8 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { isEmbedded } from "../adapters/embedded.ts";
+import { platform } from "../adapters/platform.ts";
 import { listJobFiles } from "../runner/discover.ts";
 import { JobModuleError } from "../runner/validate.ts";
 import { type FlagSpec, HELP, parseFlags, UsageError, usageFailure } from "./flags.ts";
@@ -55,11 +57,11 @@ export async function main(argv: string[]): Promise<number> {
     return usageFailure("build", e, USAGE);
   }
   const bun = process.execPath;
-  if ((process.argv[1] ?? "").startsWith("/$bunfs/")) {
+  if (isEmbedded(process.argv[1] ?? "")) {
     console.error("beanrun build: an executable cannot rebuild itself; run `npx beanrun build` in the project");
     return 2;
   }
-  if (!(globalThis as { Bun?: unknown }).Bun) {
+  if (!platform().canCompile) {
     console.error("beanrun build: needs Bun (`npx beanrun build` brings it)");
     return 2;
   }

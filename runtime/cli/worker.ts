@@ -9,6 +9,7 @@
 
 import { basename, extname, relative, resolve } from "node:path";
 import process from "node:process";
+import { isEmbedded } from "../adapters/embedded.ts";
 import type { JobFile } from "../runner/discover.ts";
 import { parseAddress } from "../runner/enqueue.ts";
 import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../runner/log.ts";
@@ -86,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     loaded = epochMs();
     jobFile = await link.assigned;
   } else {
-    const path = file.startsWith("/$bunfs/") ? file : resolve(file);
+    const path = isEmbedded(file) ? file : resolve(file);
     jobFile = { path, tube: tube || basename(path, extname(path)), display: display || relative(process.cwd(), path) };
   }
   const code = await runWorker({

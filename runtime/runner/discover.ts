@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { embeddedDir, isEmbedded } from "../adapters/embedded.ts";
 import type { ResolvedJob } from "./define.ts";
 import { jobFileTube } from "./defined-in.ts";
 import { registerTube } from "./enqueue.ts";
@@ -30,7 +31,7 @@ export interface JobFile {
 /** `dir` undefined: the compiled-in jobs in an executable, `jobs/` otherwise. */
 export function listJobFiles(dir?: string): { dir: string; files: JobFile[] } {
   const embedded = dir === undefined && EMBEDDED_JOBS !== null;
-  const root = embedded ? `/$bunfs/root/${EMBEDDED_JOBS}` : resolve(dir ?? "jobs");
+  const root = embedded ? embeddedDir(EMBEDDED_JOBS!) : resolve(dir ?? "jobs");
   let names: string[];
   try {
     names = readdirSync(root);
@@ -57,7 +58,7 @@ export function listJobFiles(dir?: string): { dir: string; files: JobFile[] } {
 }
 
 export function moduleSpecifier(path: string): string {
-  return path.startsWith("/$bunfs/") ? path : pathToFileURL(path).href;
+  return isEmbedded(path) ? path : pathToFileURL(path).href;
 }
 
 /** Imports and validates one job module (schedule payloads included). */

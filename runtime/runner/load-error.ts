@@ -8,6 +8,7 @@
  */
 import { relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isEmbedded } from "../adapters/embedded.ts";
 
 interface Position {
   file?: string;
@@ -20,7 +21,7 @@ const ANSI = /\u001b\[[0-9;]*m/g;
 
 function shown(file: string): string {
   const path = file.startsWith("file://") ? fileURLToPath(file) : file;
-  if (path.startsWith("/$bunfs/")) return path;
+  if (isEmbedded(path)) return path;
   return relative(process.cwd(), path) || path;
 }
 

@@ -9,13 +9,15 @@
  * Refusals (an unknown tube in `only`, a broken module, a port in use) throw
  * RunnerStartError before anything is started, or after stopping what was.
  */
-import { type HttpListener, serveHttp } from "../adapters/http-serve.ts";
+import { isEmbedded } from "../adapters/embedded.ts";
+import type { HttpListener } from "../adapters/http-serve.ts";
+import { platform } from "../adapters/platform.ts";
 import { type SpawnedWorker, spawnSelf } from "../adapters/spawn.ts";
 import { Outcomes } from "../http/outcomes.ts";
 import { observeRunner } from "../http/runner-bridge.ts";
 import { runnerHttp } from "../http/runner-http.ts";
 import type { RunnerView } from "../http/runner-view.ts";
-import { type RunningServer, runtimeName, type Server, type ServerOptions, startServer } from "../server/index.ts";
+import { type RunningServer, type Server, type ServerOptions, startServer } from "../server/index.ts";
 import { VERSION } from "../version.ts";
 import type { ResolvedJob } from "./define.ts";
 import { discoverJobs, EMBEDDED_JOBS, type JobFile, loadJob } from "./discover.ts";
@@ -147,7 +149,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
 
   // Schedules run only where the server is embedded, so extra --connect runners never duplicate ticks.
   const schedules = server ? await startSchedules(jobs, address, events) : null;
-  const watcher = opts.watch && !dir.startsWith("/$bunfs/") ? watchJobs(dir, watchTarget(supervisor, opts, events), events) : null;
+  const watcher = opts.watch && !isEmbedded(dir) ? watchJobs(dir, watchTarget(supervisor, opts, events), events) : null;
 
   events.emit({ type: "runner.ready", server: address, tubes: jobs.map((j) => j.tube) });
   let stopped: Promise<void> | null = null;
@@ -190,12 +192,12 @@ function serveRunnerHttp(
     bindHost: host,
     allowedHosts: o.allowHosts,
     token: o.token,
-    build: { version: VERSION, runtime: runtimeName() },
+    build: { version: VERSION, runtime: platform().name },
     outcomes,
     runner: view,
     connected,
   });
-  return serveHttp(host, o.port, fetch);
+  return platform().serveHttp(host, o.port, fetch);
 }
 
 /** Every module is loaded and checked before anything starts; --only/--except select among them. */
@@ -218,7 +220,7 @@ async function embeddedServer(options: ServerOptions): Promise<Server> {
 }
 
 function fileOf(j: ResolvedJob): JobFile {
-  return { tube: j.tube, path: j.file, display: j.file.startsWith("/$bunfs/") ? `${EMBEDDED_JOBS}/${j.tube}` : j.file };
+  return { tube: j.tube, path: j.file, display: isEmbedded(j.file) ? `${EMBEDDED_JOBS}/${j.tube}` : j.file };
 }
 
 function spareArgs(address: string, opts: RunnerOptions): string[] {

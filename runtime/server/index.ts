@@ -3,8 +3,9 @@
  * that replies leave once per event and timers flush what they produce.
  */
 
-import { type HttpListener, serveHttp } from "../adapters/http-serve.ts";
-import { type Listen, platformListen, type TransportSocket } from "../adapters/transport.ts";
+import type { HttpListener } from "../adapters/http-serve.ts";
+import { platform } from "../adapters/platform.ts";
+import type { Listen, TransportSocket } from "../adapters/transport.ts";
 import { FailureStore } from "../failures/store.ts";
 import { type Console, createConsole } from "../http/handler.ts";
 import { memorySource } from "../http/source.ts";
@@ -135,7 +136,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     markRunnable: (c) => void runnable.push(c),
   };
 
-  const listen = opts.listen ?? (await platformListen());
+  const listen = opts.listen ?? platform().listen;
   let listener;
   try {
     listener = await listen(
@@ -159,14 +160,14 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     try {
       httpConsole = createConsole({
         source: memorySource(queue, ctx.ops, compat),
-        build: { version: VERSION, protocol: compat, runtime: runtimeName() },
+        build: { version: VERSION, protocol: compat, runtime: platform().name },
         server: { host: listener.host, port: listener.port },
         bindHost: httpHost,
         allowedHosts: opts.httpAllowHosts,
         token: opts.httpToken,
         failures: (id) => failures.get(id),
       });
-      http = serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
+      http = platform().serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
     } catch (e) {
       await listener.stop();
       queue.stop();
@@ -195,11 +196,4 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
       await journal?.close?.();
     },
   };
-}
-
-export function runtimeName(): string {
-  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
-  if (g.Bun) return `bun ${g.Bun.version}`;
-  if (g.Deno) return `deno ${g.Deno.version.deno}`;
-  return "unknown";
 }

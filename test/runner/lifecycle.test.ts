@@ -175,7 +175,7 @@ test("the compiled executable runs the jobs from a directory with no node_module
 test("run works under Deno (node:child_process IPC through the spawn adapter)", async () => {
   const deno = join(ROOT, "node_modules/.bin/deno");
   const run = await startRunner(["--jobs", join(FIXTURES, "basic"), "-p", "0", "--grace", "2"], {
-    cmd: [deno, "run", "-A", join(ROOT, "runtime/cli.ts")],
+    cmd: [deno, "run", "-A", join(ROOT, "runtime/cli-deno.ts")],
   });
   try {
     const c = await run.client();

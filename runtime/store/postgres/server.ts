@@ -4,11 +4,12 @@
  * Any number of these share one database; each is stateless apart from its
  * connections, so it can be killed and replaced at any time.
  */
-import { type HttpListener, serveHttp } from "../../adapters/http-serve.ts";
-import { platformListen, type TransportSocket } from "../../adapters/transport.ts";
+import type { HttpListener } from "../../adapters/http-serve.ts";
+import { platform } from "../../adapters/platform.ts";
+import type { TransportSocket } from "../../adapters/transport.ts";
 import { type Console, createConsole } from "../../http/handler.ts";
 import { hostInfo } from "../../server/host.ts";
-import { runtimeName, type Server, type StartOptions } from "../../server/index.ts";
+import type { Server, StartOptions } from "../../server/index.ts";
 import { VERSION } from "../../version.ts";
 import { storeSource } from "./console-source.ts";
 import { FrontContext } from "./context.ts";
@@ -34,7 +35,7 @@ export async function startPostgresServer(url: string, opts: StartOptions, defau
     };
     return s;
   };
-  const listen = opts.listen ?? (await platformListen());
+  const listen = opts.listen ?? platform().listen;
   let listener;
   try {
     listener = await listen(opts.host ?? defaults.host, opts.port ?? defaults.port, accept, () => {});
@@ -50,13 +51,13 @@ export async function startPostgresServer(url: string, opts: StartOptions, defau
     try {
       httpConsole = createConsole({
         source: storeSource(ctx),
-        build: { version: VERSION, protocol: compat, runtime: runtimeName() },
+        build: { version: VERSION, protocol: compat, runtime: platform().name },
         server: { host: listener.host, port: listener.port },
         bindHost: httpHost,
         allowedHosts: opts.httpAllowHosts,
         token: opts.httpToken,
       });
-      http = serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
+      http = platform().serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
     } catch (e) {
       await listener.stop();
       await front.close();
