@@ -7,7 +7,6 @@
  * Run: node_modules/.bin/bun test test/client.test.ts --timeout 30000
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import * as net from "node:net";
 import {
   BeanstalkError,
@@ -24,24 +23,13 @@ import {
   ReplyParser,
   text,
 } from "../runtime/client/index.ts";
+import { BEANSTALKD, freePort, type ServerProcess, startReference } from "./support/servers.ts";
 
-const BEANSTALKD = "/usr/bin/beanstalkd";
 const MAX_JOB_SIZE = 65535; // beanstalkd's default -z
 
-let proc: ReturnType<typeof Bun.spawn> | null = null;
+let server: ServerProcess | null = null;
 let port = 0;
 const clients: Client[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 async function client(): Promise<Client> {
   const c = await Client.connect({ host: "127.0.0.1", port });
@@ -57,36 +45,14 @@ async function on(tube: string): Promise<Client> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(BEANSTALKD)) throw new Error(`${BEANSTALKD} is not installed`);
-  for (let attempt = 0; attempt < 5 && !proc; attempt++) {
-    port = await freePort();
-    const p = Bun.spawn([BEANSTALKD, "-l", "127.0.0.1", "-p", String(port)], { stdout: "ignore", stderr: "pipe" });
-    const deadline = Date.now() + 3000;
-    while (Date.now() < deadline && p.exitCode === null) {
-      const up = await new Promise<boolean>((resolve) => {
-        const s = net.connect(port, "127.0.0.1", () => {
-          s.destroy();
-          resolve(true);
-        });
-        s.on("error", () => resolve(false));
-      });
-      if (up) {
-        proc = p;
-        break;
-      }
-      await Bun.sleep(20);
-    }
-    if (!proc) p.kill("SIGKILL");
-  }
-  if (!proc) throw new Error("beanstalkd did not start");
+  if (!BEANSTALKD) throw new Error("beanstalkd is not installed");
+  server = await startReference();
+  port = server.port;
 });
 
 afterAll(async () => {
   for (const c of clients) c.close();
-  if (proc) {
-    proc.kill("SIGKILL");
-    await proc.exited;
-  }
+  await server?.stop();
 });
 
 describe("against beanstalkd 1.12", () => {
@@ -198,7 +164,7 @@ describe("against beanstalkd 1.12", () => {
     expect(typeof s["rusage-utime"]).toBe("number");
     expect(typeof s.id).toBe("string");
     expect(typeof s.hostname).toBe("string");
-    expect(s.pid).toBe(proc!.pid);
+    expect(s.pid).toBe(server!.pid);
     expect(s.raw.version).toBe("1.12");
     expect(s.raw.draining).toBe("false");
     expect(s.raw["cmd-put"]).toBe(String(s["cmd-put"]));

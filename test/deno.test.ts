@@ -3,52 +3,24 @@
  * a real socket, so the runtime-neutral core stays runtime-neutral.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import * as net from "node:net";
-import { join } from "node:path";
+import { type ServerProcess, startDeno } from "./support/servers.ts";
+import { Wire } from "./support/wire.ts";
 
-const root = join(import.meta.dir, "..");
-const deno = join(root, "node_modules/.bin/deno");
-let proc: ReturnType<typeof Bun.spawn>;
-let port = 0;
+let server: ServerProcess;
 
 beforeAll(async () => {
-  proc = Bun.spawn([deno, "run", "-A", join(root, "runtime/cli-deno.ts"), "serve", "-p", "0"], {
-    cwd: root,
-    stderr: "pipe",
-    stdout: "ignore",
-  });
-  const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-  let text = "";
-  while (!/listening on [\d.]+:(\d+)/.test(text)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`deno server did not start: ${text}`);
-    text += new TextDecoder().decode(value);
-  }
-  port = Number(text.match(/listening on [\d.]+:(\d+)/)![1]);
-  reader.releaseLock();
+  server = await startDeno();
 }, 60_000);
 
-afterAll(() => {
-  proc?.kill();
-});
+afterAll(() => server?.stop());
 
-function exchange(input: string, until: (s: string) => boolean): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const s = net.connect(port, "127.0.0.1", () => s.write(input));
-    s.on("data", (d: Buffer) => {
-      out += d.toString("latin1");
-      if (until(out)) {
-        s.destroy();
-        resolve(out);
-      }
-    });
-    s.on("error", reject);
-    setTimeout(() => {
-      s.destroy();
-      resolve(out);
-    }, 5000);
-  });
+/** Sends `input` on a fresh connection and returns what arrived once `until` holds (or after 5 s). */
+async function exchange(input: string, until: (s: string) => boolean): Promise<string> {
+  const w = await Wire.open(server.port);
+  w.send(input);
+  const out = await w.until(until, 5000);
+  w.close();
+  return out;
 }
 
 test("put, reserve, bury, kick, delete and stats under Deno", async () => {

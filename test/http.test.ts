@@ -1,7 +1,7 @@
 /** The operator's HTTP endpoints against a live server: pages, JSON API, actions, and the guard around them. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as net from "node:net";
 import { type RunningServer, startServer } from "../runtime/server/index.ts";
+import { Wire } from "./support/wire.ts";
 
 let server: RunningServer;
 let base = "";
@@ -12,14 +12,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-function send(input: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = "";
-    const s = net.connect(server.port, "127.0.0.1", () => s.end(Buffer.from(input, "latin1")));
-    s.on("data", (d) => (got += d.toString("latin1")));
-    s.on("close", () => resolve(got));
-  });
-}
+/** Sends `input`, half-closes, and returns every reply once the server has closed. */
+const send = (input: string): Promise<string> => Wire.exchange(server.port, input);
 
 const csrf = async (b = base): Promise<string> =>
   /name="beanrun-csrf" content="([0-9a-f]+)"/.exec(await (await fetch(`${b}/`)).text())![1]!;
@@ -111,18 +105,15 @@ test("actions: put, kick, delete, pause, delete-buried with confirmation, on a t
 });
 
 test("deleting a job a worker holds says so instead of failing", async () => {
-  const worker = net.connect(server.port, "127.0.0.1");
-  await new Promise((r) => worker.once("connect", r));
-  const got = new Promise<string>((r) => worker.once("data", (d) => r(d.toString())));
+  const worker = await Wire.open(server.port);
   const r0 = await action({ action: "put", tube: "race", body: "{}" });
   const { id } = (await r0.json()) as { id: number };
-  worker.write("watch race\r\nreserve\r\n");
-  let seen = await got;
-  while (!seen.includes("RESERVED")) seen += await new Promise<string>((r) => worker.once("data", (d) => r(d.toString())));
+  worker.send("watch race\r\nreserve\r\n");
+  await worker.until((s) => s.includes("RESERVED"));
   const r = await action({ action: "delete", id });
   expect(r.status).toBe(409);
   expect(((await r.json()) as { message: string }).message).toContain("reserved by a worker right now");
-  worker.destroy();
+  worker.close();
 });
 
 describe("the guard", () => {

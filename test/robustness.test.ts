@@ -343,15 +343,10 @@ describe("HTTP sent to the queue port (cross-protocol requests)", () => {
     const logs: string[] = [];
     const s = await startServer({ port: 0, log: (l) => void logs.push(l) });
     try {
-      const sock = net.connect(s.port, "127.0.0.1");
-      const closed = new Promise<string>((resolve) => {
-        let got = "";
-        sock.on("data", (d: Buffer) => void (got += d.toString("latin1")));
-        sock.on("close", () => resolve(got));
-        sock.on("error", () => {});
-      });
-      sock.write(post("put 0 0 10 1\r\nx\r\n"));
-      expect(await closed).toBe("");
+      const w = await Wire.open(s.port);
+      w.send(post("put 0 0 10 1\r\nx\r\n"));
+      await w.closedNow();
+      expect(w.received()).toBe("");
       expect(logs.some((l) => l.includes("possible security attack"))).toBe(true);
       expect(s.queue.counters.totalJobs).toBe(0);
     } finally {

@@ -1,16 +1,11 @@
 // -V: each accepted and closed connection is logged, as beanstalkd does.
 import { expect, test } from "bun:test";
-import * as net from "node:net";
 import { startServer } from "../runtime/server/index.ts";
 import { startOurs } from "./support/servers.ts";
+import { Wire } from "./support/wire.ts";
 
 async function openAndClose(port: number): Promise<void> {
-  const s = net.connect(port, "127.0.0.1");
-  await new Promise<void>((r) => s.once("connect", () => r()));
-  s.write("list-tube-used\r\n");
-  await new Promise<void>((r) => s.once("data", () => r()));
-  s.end();
-  await new Promise<void>((r) => s.once("close", () => r()));
+  await Wire.exchange(port, "list-tube-used\r\n");
 }
 
 async function until(pred: () => boolean, ms = 2000): Promise<void> {

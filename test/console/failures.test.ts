@@ -5,24 +5,18 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type RunningServer, startServer } from "../../runtime/server/index.ts";
+import { Wire } from "../support/wire.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
 
-function send(port: number, input: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = "";
-    const s = net.connect(port, "127.0.0.1", () => s.end(input));
-    s.on("data", (d) => (got += d.toString("latin1")));
-    s.on("close", () => resolve(got));
-  });
-}
+/** Sends `input` (as UTF-8), half-closes, and returns every reply (latin1) once the server has closed. */
+const send = (port: number, input: string): Promise<string> => Wire.exchange(port, Buffer.from(input));
 
 const record = (attempt: number, message = "boom") =>
   JSON.stringify({

@@ -7,9 +7,9 @@
  * of the pages go to docs/screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import * as net from "node:net";
 import type { Browser, Page } from "playwright-core";
 import { type RunningServer, startServer } from "../../runtime/server/index.ts";
+import { Wire } from "../support/wire.ts";
 import { haveChromium, launch } from "./browser.ts";
 import { screenshot } from "./shots.ts";
 
@@ -18,14 +18,8 @@ let server: RunningServer;
 let browser: Browser;
 let base = "";
 
-function send(input: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = "";
-    const s = net.connect(server.port, "127.0.0.1", () => s.end(Buffer.from(input, "latin1")));
-    s.on("data", (d) => (got += d.toString("latin1")));
-    s.on("close", () => resolve(got));
-  });
-}
+/** Sends `input`, half-closes, and returns every reply once the server has closed. */
+const send = (input: string): Promise<string> => Wire.exchange(server.port, input);
 /** Waits until the toast's text matches. */
 const toastSays = (p: Page, re: RegExp) => p.locator("#toast", { hasText: re }).waitFor();
 const stat = async (tube: string, field: string): Promise<number> =>
@@ -147,8 +141,7 @@ describe.skipIf(!haveChromium)("console in chromium, bound off loopback", () => 
     const s = await startServer({ port: 0, httpPort: 0, httpHost: "0.0.0.0", httpToken: "t0ken" });
     const b = await launch();
     try {
-      const c = net.connect(s.port, "127.0.0.1", () => c.end("use secret\r\nput 0 0 10 6\r\nhidden\r\n"));
-      await new Promise((r) => c.on("close", r).on("data", () => {}));
+      await Wire.exchange(s.port, "use secret\r\nput 0 0 10 6\r\nhidden\r\n");
       const p = await b.newPage();
       p.on("dialog", (d) => void d.dismiss());
       await p.goto(`http://127.0.0.1:${s.httpPort}/#/tube/secret`);

@@ -5,7 +5,8 @@
  * - startReference(args): `beanstalkd -l 127.0.0.1 -p <free port> ...args`,
  *   ready once it accepts a TCP connection.
  * - startOurs(args): `bun runtime/cli.ts serve -l 127.0.0.1 -p 0 ...args`,
- *   ready once it prints `beanrun: listening on 127.0.0.1:<port>` on stderr.
+ *   ready once it prints `beanrun: listening on 127.0.0.1:<port>` on stderr;
+ *   startDeno(args) the same under Deno (runtime/cli-deno.ts).
  * - startSubject(args): the server the differential tests compare against
  *   the reference: ours with `--compat 1.12`, or, with
  *   BEANRUN_DIFF_SUBJECT=reference, a second real beanstalkd (the harness
@@ -27,6 +28,8 @@ import { join } from "node:path";
 
 export const ROOT = join(import.meta.dir, "../..");
 export const BUN = process.execPath;
+/** Deno, from the dev dependency. */
+export const DENO = join(ROOT, "node_modules/.bin/deno");
 /** Path of the reference beanstalkd, or null when it is not installed. */
 export const BEANSTALKD: string | null = Bun.which("beanstalkd") ?? (existsSync("/usr/bin/beanstalkd") ? "/usr/bin/beanstalkd" : null);
 
@@ -146,12 +149,16 @@ export async function startReference(args: string[] = []): Promise<ServerProcess
   }
 }
 
-/** Starts `beanrun serve`; resolves once it prints its listening line. */
+/**
+ * Starts `beanrun serve`; resolves once it prints its listening line.
+ * `runtime` is the command before the entry point (default: this Bun),
+ * `entry` the entry point (default runtime/cli.ts).
+ */
 export async function startOurs(
   args: string[] = [],
-  opts: { runtime?: string[]; readyMs?: number } = {},
+  opts: { runtime?: string[]; entry?: string; readyMs?: number } = {},
 ): Promise<ServerProcess & { stderr: () => string }> {
-  const cmd = [...(opts.runtime ?? [BUN]), join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...args];
+  const cmd = [...(opts.runtime ?? [BUN]), join(ROOT, opts.entry ?? "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...args];
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
   const server = wrap(proc, 0);
   const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
@@ -181,6 +188,11 @@ export async function startOurs(
     }
   })();
   return { ...server, port, stderr: () => text };
+}
+
+/** `beanrun serve` under Deno (its node:net transport and Deno.serve). */
+export function startDeno(args: string[] = []): Promise<ServerProcess & { stderr: () => string }> {
+  return startOurs(args, { runtime: [DENO, "run", "-A"], entry: "runtime/cli-deno.ts", readyMs: 60_000 });
 }
 
 /**

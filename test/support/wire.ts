@@ -48,6 +48,32 @@ export class Wire {
     });
   }
 
+  /**
+   * One whole conversation: connects, sends `input` in one write, half-closes,
+   * and resolves with everything the server sent once it has closed (the
+   * server answers all of it first, as beanstalkd does after a FIN).
+   */
+  static async exchange(port: number, input: string | Uint8Array, host = "127.0.0.1"): Promise<string> {
+    const w = await Wire.open(port, host);
+    w.send(input);
+    w.end();
+    await w.closedNow();
+    return w.received();
+  }
+
+  /** Resolves once the connection has closed (the server hung up, or close()). */
+  closedNow(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        if (!this.closed) return;
+        this.wakers.delete(done);
+        resolve();
+      };
+      this.wakers.add(done);
+    });
+  }
+
   /** Sends the bytes in one write (a string is taken as latin1, byte per char). */
   send(data: string | Uint8Array): void {
     this.sock.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
