@@ -26,6 +26,8 @@ export const DIVERGENCES: Record<string, string> = {
     "which of several waiting connections gets which job: wake-ups go through batches, not beanstalkd's exact waiter order",
   "DEADLINE_SOON: at reserve time, and for a reserve already waiting":
     "timing: 1-second TTRs spanning several round trips through the database can run out first on a loaded machine",
+  "delays expire into ready and wake waiting reserves":
+    "timing: 1-second delays spanning several round trips through the database can run out first on a loaded machine",
   "pause-tube: waiting reserves are held until the pause ends":
     "timing: the scenario's 1-second pause spans 8 round trips through the database and can run out first on a loaded machine",
 };

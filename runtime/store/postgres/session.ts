@@ -126,7 +126,7 @@ export class Session implements SocketEvents {
 
   onClose(): void {
     this.closed = true;
-    this.teardown();
+    void this.teardown();
   }
 
   // ---- replies -------------------------------------------------------------
@@ -199,8 +199,12 @@ export class Session implements SocketEvents {
     // After a half-close: once every complete command was handled (an unfinished one is dropped, as beanstalkd does).
     if (!this.closing && !(this.peerEnded && !this.busy && !this.canStep())) return;
     this.closed = true;
-    this.sock.end();
-    this.teardown();
+    // As beanstalkd (and runtime/protocol/connection.ts): the connection is
+    // released before its FIN, so a client that has seen the close finds its
+    // reservations back in the database from any connection.
+    const released = this.teardown();
+    if (released) void released.then(() => this.sock.end());
+    else this.sock.end();
   }
 
   // ---- input ---------------------------------------------------------------
@@ -417,8 +421,9 @@ export class Session implements SocketEvents {
     return true;
   }
 
-  private teardown(): void {
-    if (!this.ctx.sessions.delete(this)) return;
+  /** Leaves the front end; resolves once the database has the connection's reservations back (null: nothing to give back). */
+  private teardown(): Promise<void> | null {
+    if (!this.ctx.sessions.delete(this)) return null;
     if (this.wait) {
       for (const t of this.wait.timers) clearTimeout(t);
       this.wait = null;
@@ -426,7 +431,11 @@ export class Session implements SocketEvents {
     this.ctx.tubeRef(this.use, "using", -1);
     for (const t of this.watch) this.ctx.tubeRef(t, "watching", -1);
     if (this.everReserved || this.reserved.size) {
-      this.ctx.front.run(S.releaseConn(this.owner), this).catch((e) => this.ctx.logError(e));
+      return this.ctx.front.run(S.releaseConn(this.owner), this).then(
+        () => {},
+        (e) => this.ctx.logError(e),
+      );
     }
+    return null;
   }
 }
