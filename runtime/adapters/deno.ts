@@ -17,7 +17,12 @@ interface DenoApi {
   serve(o: { hostname: string; port: number; onListen?: () => void }, fetch: Fetch): { addr: { port: number }; shutdown(): Promise<void> };
 }
 
-const Deno = (globalThis as unknown as { Deno: DenoApi }).Deno;
+function denoApi(): DenoApi {
+  const d = (globalThis as { Deno?: DenoApi }).Deno;
+  if (!d) throw new Error("beanrun: this entry point is for Deno (deno run -A ...); under Bun or Node run runtime/cli.ts (npx beanrun)");
+  return d;
+}
+const Deno = denoApi();
 
 export const deno: Platform = {
   name: `deno ${Deno.version.deno}`,
