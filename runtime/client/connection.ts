@@ -174,6 +174,30 @@ export class Connection {
     });
   }
 
+  /**
+   * Half-closes: our side ends (FIN) after what is already requested, and the
+   * replies the server sent before it saw that still arrive and settle their
+   * requests; the rest reject with ConnectionError once the server closes. A
+   * blocking reserve ends this way too (the server closes a waiting
+   * connection on EOF, as beanstalkd does), so this is how a client learns
+   * whether a reserve was answered while it was giving up. Resolves when the
+   * connection is closed; after `ms` without the server closing, it is closed here.
+   */
+  end(ms = 2000): Promise<void> {
+    if (this.closedError) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.close(), ms);
+      this.closeListeners.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (this.quitting) return;
+      this.quitting = true;
+      this.flush();
+      this.sock.end();
+    });
+  }
+
   /** Closes at once; requests waiting for replies reject with ConnectionError. */
   close(): void {
     if (this.closedError) return;

@@ -15,9 +15,12 @@
  * process dies without a clean shutdown, what it still held is moved to the
  * ledger, and every new process of the tube gets the ledger in its `init`.
  * A clean stop (shutdown, idle, restart) runs the batch it holds to the end,
- * so it leaves nothing held. One gap remains: a reserve answered in the
- * instant a stopping slot closes its connection is counted by the server and
- * never run here (the attempt count of that job is one too high).
+ * so it leaves nothing held. A reserve answered in the instant a stopping
+ * slot hangs up is counted by the server and never run: the slot half-closes
+ * (Connection.end) so such replies still reach it, and reports their ids
+ * (`notRun`); the supervisor adds them to the ledger and tells the tube's
+ * live processes. What remains: a live process that reserves such a job in
+ * the moment between the server taking it back and that message arriving.
  */
 
 /** The attempt a reservation is, from the job's counters and the ledger. */
@@ -43,19 +46,25 @@ export class AttemptLedger {
     slots.get(slot)?.delete(id);
   }
 
-  /** Process `pid` ended. `dirty`: it died holding jobs (crash, kill), so their reservations were not runs. */
-  exited(pid: number, dirty: boolean): void {
+  /** Process `pid` ended. `dirty`: it died holding jobs (crash, kill), so their reservations were not runs (returned). */
+  exited(pid: number, dirty: boolean): [number, number][] {
     const slots = this.held.get(pid);
     this.held.delete(pid);
-    if (!slots || !dirty) return;
-    for (const ids of slots.values()) {
-      for (const id of ids) {
-        const n = (this.notRun.get(id) ?? 0) + 1;
-        this.notRun.delete(id); // re-insert: most recent last
-        this.notRun.set(id, n);
-      }
+    if (!slots || !dirty) return [];
+    return [...slots.values()].flatMap((ids) => this.reservedNotRun([...ids]));
+  }
+
+  /** Reservations of these jobs were not runs (a stopping slot hung up on them); returns their new entries. */
+  reservedNotRun(ids: readonly number[]): [number, number][] {
+    const out: [number, number][] = [];
+    for (const id of ids) {
+      const n = (this.notRun.get(id) ?? 0) + 1;
+      this.notRun.delete(id); // re-insert: most recent last
+      this.notRun.set(id, n);
+      out.push([id, n]);
     }
     while (this.notRun.size > CAP) this.notRun.delete(this.notRun.keys().next().value!);
+    return out;
   }
 
   /** What a new process of the tube is told in its init. */
@@ -68,6 +77,7 @@ export class AttemptLedger {
 export class NotRunCounts {
   private readonly counts = new Map<number, number>();
 
+  /** The init's ledger, and later additions (the supervisor's `notRun` messages). */
   load(entries: readonly [number, number][]): void {
     for (const [id, n] of entries) this.counts.set(id, n);
   }

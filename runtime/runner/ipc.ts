@@ -12,7 +12,9 @@ export type WorkerMessage =
   | { t: "touch"; id: number; deadline: number }
   | { t: "end"; id: number }
   /** Events of this turn (job outcomes, handler logs, module.failed), in order. */
-  | { t: "events"; events: RunnerEvent[] };
+  | { t: "events"; events: RunnerEvent[] }
+  /** A stopping slot's reserves were answered as it hung up: reservations the server counted that did not run. */
+  | { t: "notRun"; ids: number[] };
 
 export type SupervisorMessage =
   /** To a spare worker (started with --spare, nothing loaded): become the worker of this tube; init follows. */
@@ -27,7 +29,9 @@ export type SupervisorMessage =
    */
   | { t: "init"; notRun: [number, number][]; idleSeconds: number; events: RunnerEventType[] | null }
   /** The event types someone subscribed to changed (null: all): the worker sends only those. */
-  | { t: "interest"; events: RunnerEventType[] | null };
+  | { t: "interest"; events: RunnerEventType[] | null }
+  /** Reservations that were not runs, learnt since init (another process of the tube hung up on them). */
+  | { t: "notRun"; entries: [number, number][] };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";

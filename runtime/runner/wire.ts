@@ -108,6 +108,11 @@ export class WorkerConnection {
     this.conn.close();
   }
 
+  /** Half-close: replies already on their way still arrive (see Connection.end). */
+  end(): Promise<void> {
+    return this.conn.end();
+  }
+
   watch(tube: string): Promise<number> {
     return this.conn.request("watch", `watch ${tube}\r\n`, D.watching);
   }

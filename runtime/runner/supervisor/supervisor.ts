@@ -331,6 +331,9 @@ export class Supervisor {
       case "end":
         p.deadlines.disarm(m.id);
         break;
+      case "notRun":
+        this.tellNotRun(t, t.ledger.reservedNotRun(m.ids), p);
+        break;
       case "ready":
         p.ready = true;
         this.opts.events.emit({ type: "worker.ready", tube: t.file.tube, pid: p.pid, concurrency: m.concurrency, boot: m.boot });
@@ -347,7 +350,7 @@ export class Supervisor {
       (code === EXIT.ok ? "idle" : code === EXIT.serverGone ? "server-gone" : code === EXIT.loadFailed ? "load-failed" : "crash");
     if (p.ending === "yield") this.yielding--;
     // Died holding jobs it never started: the server counted those reservations; the next workers discount them.
-    t.ledger.exited(p.pid, reason === "ttr" || reason === "crash");
+    this.tellNotRun(t, t.ledger.exited(p.pid, reason === "ttr" || reason === "crash"));
     const lived = Date.now() - p.startedAt;
     const exit = { type: "worker.exit" as const, tube: t.file.tube, pid: p.pid, reason, code, signal, lived };
     if (reason === "crash") {
@@ -364,6 +367,13 @@ export class Supervisor {
       this.opts.events.emit(exit);
     }
     if (!this.stopping && !t.removed) this.evaluate();
+  }
+
+  /** The tube's live processes (but `from`) learn new ledger entries; new ones get the whole ledger in their init. */
+  private tellNotRun(t: Tube, entries: [number, number][], from?: Proc): void {
+    if (!entries.length) return;
+    const msg: SupervisorMessage = { t: "notRun", entries };
+    for (const p of t.procs.values()) if (p !== from) p.w.send(msg);
   }
 
   /** The module file as it is now (size and mtime), to notice when a failed one changes. */

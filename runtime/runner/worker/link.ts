@@ -25,6 +25,8 @@ export interface SupervisorLink {
   readonly init: Promise<WorkerInit>;
   /** `fn` runs when the supervisor asks the worker to stop (at once if it already has). */
   onShutdown(fn: (graceMs: number) => void): void;
+  /** `fn` gets ledger entries learnt after init (see attempts.ts). */
+  onNotRun(fn: (entries: [number, number][]) => void): void;
   send(msg: Exclude<WorkerMessage, { t: "events" }>): void;
   /** Whether events of this type are wanted at all (check before building a busy one). */
   wants(type: RunnerEventType): boolean;
@@ -42,6 +44,7 @@ export function ipcLink(spare = false): SupervisorLink {
   const fallback = (): void => void setTimeout(() => initDone({ notRun: [], idleSeconds: 0 }), 2000).unref?.();
   if (!spare) fallback();
   let onShutdown: ((graceMs: number) => void) | null = null;
+  let onNotRun: (entries: [number, number][]) => void = () => {};
   let asked: number | null = null;
   let wanted: ReadonlySet<string> | null = null;
   let assign!: (f: JobFile) => void;
@@ -56,6 +59,7 @@ export function ipcLink(spare = false): SupervisorLink {
       wanted = msg.events ? new Set(msg.events) : null;
       initDone({ notRun: msg.notRun, idleSeconds: msg.idleSeconds ?? 0 });
     } else if (msg?.t === "interest") wanted = msg.events ? new Set(msg.events) : null;
+    else if (msg?.t === "notRun") onNotRun(msg.entries);
     else if (msg?.t === "shutdown") {
       if (onShutdown) onShutdown(msg.graceMs);
       else asked = msg.graceMs;
@@ -89,6 +93,9 @@ export function ipcLink(spare = false): SupervisorLink {
       onShutdown = fn;
       if (asked !== null) fn(asked);
     },
+    onNotRun(fn) {
+      onNotRun = fn;
+    },
     send,
     wants: (type) => wanted === null || wanted.has(type),
     emit(e) {
@@ -117,6 +124,7 @@ export function standaloneLink(log: Logger, idleSeconds = 0): SupervisorLink {
     assigned: new Promise<JobFile>(() => {}),
     init: Promise.resolve({ notRun: [], idleSeconds }),
     onShutdown() {},
+    onNotRun() {},
     send() {},
     wants: (type) => bus.wants(type),
     emit: (e) => bus.emit(e),

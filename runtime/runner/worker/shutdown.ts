@@ -7,19 +7,21 @@
 import type { WorkerScope } from "./scope.ts";
 import type { Slot } from "./slot.ts";
 
-export async function shutdown(w: WorkerScope, slots: readonly Slot[], graceMs: number): Promise<void> {
-  if (w.stopping) return;
+/** Resolves true when handlers were still running at the end of the grace period (their jobs were released). */
+export async function shutdown(w: WorkerScope, slots: readonly Slot[], graceMs: number): Promise<boolean> {
+  if (w.stopping) return false;
   w.stopping = true;
   const pid = process.pid;
   w.link.emit({ type: "worker.stopping", tube: w.job.tube, pid, running: w.held.size, graceMs });
   w.abort.abort(new Error("worker shutting down"));
   w.gate?.stop();
-  for (const c of w.idle) c.close();
+  // Slots blocked in a reserve hang up; a job the server gave one meanwhile still reaches it (see Slot.handBack).
+  for (const c of w.idle) void c.end();
   const all = Promise.all(slots.map((s) => s.batch?.catch(() => {})));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
   clearTimeout(timer);
-  if (!late) return;
+  if (!late) return false;
   await Promise.all(
     [...w.held].map(async (h) => {
       try {
@@ -31,4 +33,5 @@ export async function shutdown(w: WorkerScope, slots: readonly Slot[], graceMs: 
       }
     }),
   );
+  return true;
 }

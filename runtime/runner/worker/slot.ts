@@ -102,10 +102,8 @@ export class Slot implements RunTells {
     for (const m of more) m.catch(() => {});
     await this.settleAcks();
     this.endBatch(); // the previous batch is answered
-    if (w.stopping) {
-      conn.close(); // jobs these reserves get go back to ready
-      return null;
-    }
+    // Stopping: hang up. Reserves the server answered first still arrive, and are handed back below.
+    if (w.stopping) void conn.end();
     const got: Reserved[] = [];
     let timedOut = false;
     if (first) {
@@ -115,11 +113,10 @@ export class Slot implements RunTells {
         if (r) got.push(r);
         else timedOut = true;
       } catch (e) {
-        w.idle.delete(conn);
-        if (w.stopping) return null;
-        // Cannot happen while the slot holds nothing.
-        if (!(e instanceof BeanstalkError && e.code === "DEADLINE_SOON")) throw e;
+        // Stopping: the server closed the connection before answering. Otherwise it cannot happen while the slot holds nothing.
+        if (!w.stopping && !(e instanceof BeanstalkError && e.code === "DEADLINE_SOON")) throw e;
       }
+      w.idle.delete(conn);
     }
     for (const m of more) {
       const r = await m.catch((e: unknown) => {
@@ -128,18 +125,27 @@ export class Slot implements RunTells {
       });
       if (r) got.push(r);
     }
-    w.idle.delete(conn);
+    if (w.stopping) {
+      this.handBack(got);
+      return null;
+    }
     if (got.length === 0) {
       this.sizer.empty(); // nothing waiting: block in reserve next
       if (timedOut && w.gate && !(await w.gate.park())) return null;
       return [];
     }
     w.gate?.busy();
-    if (w.stopping) {
-      conn.close(); // the server takes the jobs back
-      return null;
-    }
     return got;
+  }
+
+  /**
+   * Jobs a stopping slot got: the server counted these reservations and takes
+   * the jobs back as the connection closes, but they did not run here. The
+   * supervisor's ledger says so to the tube's next attempts (attempts.ts).
+   */
+  private handBack(got: Reserved[]): void {
+    void this.conn.end();
+    if (got.length) this.w.link.send({ t: "notRun", ids: got.map((r) => r.id) });
   }
 
   private async runBatch(got: Reserved[]): Promise<void> {

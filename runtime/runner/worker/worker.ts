@@ -31,6 +31,9 @@ export interface WorkerOptions {
   boot: Pick<BootMarks, "spare" | "process" | "loaded" | "assigned">;
 }
 
+/** How long a stopping worker waits for its slots to hang up (Connection.end closes by itself after 2 s). */
+const LOOPS_END_MS = 3000;
+
 /** Epoch ms with the sub-millisecond fraction, comparable across processes. */
 export const epochMs = (): number => performance.timeOrigin + performance.now();
 
@@ -53,6 +56,7 @@ export async function runWorker({ file, host, port, log, link, boot, preconnecte
   const init = await link.init;
   const notRun = new NotRunCounts();
   notRun.load(init.notRun);
+  link.onNotRun((entries) => notRun.load(entries));
   const w: WorkerScope = {
     job,
     link,
@@ -70,7 +74,12 @@ export async function runWorker({ file, host, port, log, link, boot, preconnecte
   const finished = new Promise<number>((r) => (finish = r));
   if (init.idleSeconds > 0) w.gate = new IdleGate(job.concurrency, () => finish(EXIT.ok));
   const slots = conns.map((c, i) => new Slot(w, c, i));
-  const stop = (graceMs: number): void => void shutdown(w, slots, graceMs).then(() => finish(EXIT.ok));
+  let loops: Promise<unknown> = Promise.resolve();
+  // The slots' loops end too (a stopping slot reports the jobs it hung up on), within a bound; not a handler past its grace.
+  const stop = (graceMs: number): void =>
+    void shutdown(w, slots, graceMs)
+      .then((late) => (late ? null : Promise.race([loops, new Promise((r) => setTimeout(r, LOOPS_END_MS))])))
+      .then(() => finish(EXIT.ok));
   link.onShutdown(stop);
   // Ctrl-C reaches the whole process group; the supervisor's message follows.
   const onSignal = (): void => stop(Number(process.env.BEANRUN_GRACE_MS ?? 25_000));
@@ -78,14 +87,16 @@ export async function runWorker({ file, host, port, log, link, boot, preconnecte
   process.on("SIGTERM", onSignal);
   process.on("disconnect", onSignal);
   const keepAlive = setInterval(() => keepRunningAlive(w), 250);
-  for (const s of slots) {
-    s.loop().catch((e: unknown) => {
-      if (w.stopping) return;
-      if (e instanceof ConnectionError) return finish(EXIT.serverGone);
-      link.emit({ type: "runner.error", tube: job.tube, msg: `worker failed: ${errorInfo(e).message}`, error: errorInfo(e) });
-      finish(1);
-    });
-  }
+  loops = Promise.all(
+    slots.map((s) =>
+      s.loop().catch((e: unknown) => {
+        if (w.stopping) return;
+        if (e instanceof ConnectionError) return finish(EXIT.serverGone);
+        link.emit({ type: "runner.error", tube: job.tube, msg: `worker failed: ${errorInfo(e).message}`, error: errorInfo(e) });
+        finish(1);
+      }),
+    ),
+  );
   // The first reserves went out right behind watch and ignore: "ready" once those are answered.
   watching.then(
     () => link.send({ t: "ready", tube: job.tube, concurrency: job.concurrency, boot: { ...boot, imported, connected: epochMs() } }),
