@@ -169,6 +169,8 @@ const tubes = Array.from({ length: TUBES }, (_, i) => `t${String(i + 1).padStart
 /** One cold start, step by step (ms): put -> the supervisor starts a worker -> it knows its tube -> module imported -> connected -> handler. */
 interface Steps {
   spare: boolean;
+  /** The process's own start: process start -> worker code loaded (and, for a spare, connected). */
+  load: number;
   launch: number;
   assign: number;
   import: number;
@@ -183,10 +185,13 @@ function stepsOf(run: Run, tube: string, putAt: number, handlerAt: number): Step
   };
   const start = last((e) => e.type === "worker.start" && e.tube === tube);
   const ready = last((e) => e.type === "worker.ready" && e.tube === tube);
-  const b = ready?.boot as { spare: boolean; assigned: number; imported: number; connected: number } | undefined;
+  const b = ready?.boot as
+    | { spare: boolean; process: number; loaded: number; assigned: number; imported: number; connected: number }
+    | undefined;
   if (!start || !b || start.pid !== ready!.pid) return null;
   return {
     spare: b.spare,
+    load: b.loaded - b.process,
     launch: start.time - putAt,
     assign: b.assigned - start.time,
     import: b.imported - b.assigned,
@@ -307,6 +312,10 @@ function printSteps(title: string, steps: Steps[]): void {
   line(
     "-> handler starts (ready, reserve, stats)",
     steps.map((s) => s.handler),
+  );
+  line(
+    "(its process: start -> worker code loaded)",
+    steps.map((s) => s.load),
   );
   for (const [name, sel] of [
     ["from the spare", steps.filter((s) => s.spare)],
