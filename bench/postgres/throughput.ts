@@ -8,9 +8,10 @@
  * on disk for all three systems.
  *
  *   bun bench/postgres/throughput.ts [--jobs N] [--rounds R] [--clients C]
- *     [--only bean1,bean2,bean3,graphile,pgboss] [--wake ROUNDS (0: none)]
+ *     [--only bean1,bean2,bean3,graphile,pgboss] [--wake ROUNDS (0: none)] [--sync-reserve]
  *
- * `--only wake` runs the wake-up measurement alone. Each system's line also
+ * `--only wake` runs the wake-up measurement alone. `--sync-reserve` makes
+ * beanrun's reservations wait for the WAL flush too (BEANRUN_PG_SYNC_RESERVE=1). Each system's line also
  * says how many transactions (pg_stat_database.xact_commit of its database)
  * and WAL flushes (pg_stat_wal.wal_sync) each job cost: group commit at work.
  *
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     clients: { type: "string", default: "16" },
     only: { type: "string", default: "" },
     wake: { type: "string", default: "200" },
+    "sync-reserve": { type: "boolean", default: false },
   },
 });
 const ONLY = values.only ? values.only.split(",") : [];
@@ -49,7 +51,9 @@ interface Front {
 async function startFront(url: string): Promise<Front> {
   // BENCH_FRONT_FLAGS: runtime flags for the front ends (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const flags = (process.env.BENCH_FRONT_FLAGS ?? "").split(" ").filter(Boolean);
+  const env = values["sync-reserve"] ? { ...process.env, BEANRUN_PG_SYNC_RESERVE: "1" } : process.env;
   const proc = Bun.spawn([process.execPath, ...flags, join(ROOT, "runtime/cli.ts"), "serve", "-p", "0", "--store", url], {
+    env,
     stderr: "pipe",
     stdout: "ignore",
   });
@@ -213,7 +217,7 @@ try {
   const [s] = await sql`select current_setting('synchronous_commit') as sc, current_setting('fsync') as f, version() as v`;
   await sql.end();
   console.log(
-    `${JOBS} jobs, ${CLIENTS} producers + ${CLIENTS} consumers, ${ROUNDS} rounds; synchronous_commit=${s!.sc} fsync=${s!.f}; ${String(s!.v).split(" on ")[0]}`,
+    `${JOBS} jobs, ${CLIENTS} producers + ${CLIENTS} consumers, ${ROUNDS} rounds; synchronous_commit=${s!.sc} fsync=${s!.f}; ${String(s!.v).split(" on ")[0]}; beanrun reserves ${values["sync-reserve"] ? "wait for the WAL flush" : "commit without waiting for the flush"}`,
   );
   const all: [string, (url: string) => Promise<number>][] = [
     ["beanrun, 1 front end", (u) => beanrun(u, 1)],

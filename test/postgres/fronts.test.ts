@@ -69,6 +69,24 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
     b.close();
   }, 120_000);
 
+  test("a tube only used or watched through A exists on B: list-tubes, stats-tube, pause-tube; gone when A's connection closes", async () => {
+    const { fe } = await fronts(2);
+    const a = await Wire.open(fe[0]!.port);
+    const b = await Wire.open(fe[1]!.port);
+    expect(await a.cmd("use only-on-a\r\n")).toBe("USING only-on-a\r\n");
+    expect(await a.cmd("watch watched-on-a\r\n")).toBe("WATCHING 2\r\n");
+    // A records its references without delaying its replies: wait for B to see them.
+    const listed = async (name: string) => (await b.cmd("list-tubes\r\n")).includes(`\n- ${name}\n`);
+    expect(await eventually(async () => (await listed("only-on-a")) && (await listed("watched-on-a")), 30_000)).toBe(true);
+    expect(await b.cmd("stats-tube only-on-a\r\n")).toMatch(/^OK \d+\r\n---\nname: "only-on-a"\n/);
+    expect(await b.cmd("pause-tube watched-on-a 0\r\n")).toBe("PAUSED\r\n");
+    expect(await b.cmd("stats\r\n")).toMatch(/\ncurrent-tubes: 3\n/);
+    a.close();
+    expect(await eventually(async () => !(await listed("only-on-a")) && !(await listed("watched-on-a")), 30_000)).toBe(true);
+    expect(await b.cmd("stats-tube only-on-a\r\n")).toBe("NOT_FOUND\r\n");
+    b.close();
+  }, 90_000);
+
   test("8 reservers over 3 front ends never get the same job", async () => {
     const { fe } = await fronts(3);
     const producer = await Wire.open(fe[0]!.port);

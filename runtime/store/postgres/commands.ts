@@ -14,7 +14,8 @@ import * as R from "../../protocol/replies.ts";
 import { isValidTubeName, nameSpan } from "../../queue/tube.ts";
 import type { Step } from "./group-commit.ts";
 import * as I from "./inspect.ts";
-import { Session } from "./session.ts";
+import { jobReply, lineReply, yamlReply } from "./reply-bytes.ts";
+import type { Session } from "./session.ts";
 import * as S from "./statements.ts";
 
 function latin1(buf: Uint8Array, start: number, end: number): string {
@@ -24,7 +25,7 @@ function latin1(buf: Uint8Array, start: number, end: number): string {
 }
 
 const yes = (ok: Uint8Array) => (r: boolean) => (r ? ok : R.NOT_FOUND);
-const found = (j: S.JobBody | undefined) => (j ? Session.job(R.FOUND, j.id, j.body) : R.NOT_FOUND);
+const found = (j: S.JobBody | undefined) => (j ? jobReply(R.FOUND, j.id, j.body) : R.NOT_FOUND);
 
 export function dispatch(s: Session, buf: Uint8Array, start: number, end: number): void {
   for (let i = start; i < end; i++) if (buf[i] === 0) return s.reply(R.BAD_FORMAT);
@@ -102,7 +103,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
           s.worker = true;
           s.reserved.set(j.id, Date.now() + j.ttr * 1000);
           ctx.front.dueIn(j.ttr * 1000);
-          return Session.job(R.RESERVED, j.id, j.body);
+          return jobReply(R.RESERVED, j.id, j.body);
         },
         false,
       );
@@ -146,7 +147,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       const n = a.kickCount();
       if (n < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
-      return run(S.kick(s.use, n), (k) => Session.line(`KICKED ${k}`));
+      return run(S.kick(s.use, n), (k) => lineReply(`KICKED ${k}`));
     }
 
     case Op.KickJob: {
@@ -178,7 +179,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       const local = ctx.snapshot();
-      return run(I.serverStats(), (r) => Session.yaml(ctx.formatStats(r, local)), false);
+      return run(I.serverStats(ctx.front.id), (r) => yamlReply(ctx.formatStats(r, local)), false);
     }
 
     case Op.StatsJob: {
@@ -186,7 +187,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (id < 0) return s.reply(R.BAD_FORMAT);
       ops[op]++;
       if (!Number.isSafeInteger(id)) return s.reply(R.NOT_FOUND);
-      return run(I.jobStats(id), (j) => (j ? Session.yaml(I.formatJob(j, ctx.compat)) : R.NOT_FOUND), false);
+      return run(I.jobStats(id), (j) => (j ? yamlReply(I.formatJob(j, ctx.compat)) : R.NOT_FOUND), false);
     }
 
     case Op.StatsTube: {
@@ -196,11 +197,11 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       const refs = ctx.refs.get(name);
       const local = { using: refs?.using ?? 0, watching: refs?.watching ?? 0, waiting: ctx.waitingOn(name) };
       return run(
-        I.tubeStats(name),
+        I.tubeStats(name, ctx.front.id),
         (t) => {
           const jobs = t.ready + t.reserved + t.delayed + t.buried;
-          if (!refs && jobs === 0 && t.pauseLeftMs <= 0) return R.NOT_FOUND;
-          return Session.yaml(I.formatTube(name, t, local, ctx.compat));
+          if (!refs && !t.referenced && jobs === 0 && t.pauseLeftMs <= 0) return R.NOT_FOUND;
+          return yamlReply(I.formatTube(name, t, local, ctx.compat));
         },
         false,
       );
@@ -211,10 +212,10 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       ops[op]++;
       const localTubes = [...ctx.refs.keys()];
       return run(
-        I.liveTubes(),
+        I.liveTubes(ctx.front.id),
         (names) => {
           const all = new Set(["default", ...localTubes, ...names]);
-          return Session.yaml(I.formatTubeNames([...all]));
+          return yamlReply(I.formatTubeNames([...all]));
         },
         false,
       );
@@ -223,13 +224,13 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
     case Op.ListTubesWatched: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
-      return s.reply(Session.yaml(I.formatTubeNames(s.watch)));
+      return s.reply(yamlReply(I.formatTubeNames(s.watch)));
     }
 
     case Op.ListTubeUsed: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
-      return s.reply(Session.line(`USING ${s.use}`));
+      return s.reply(lineReply(`USING ${s.use}`));
     }
 
     case Op.Use:
@@ -239,12 +240,25 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       ops[op]++;
       const name = latin1(buf, argAt, end);
       if (op === Op.Use) {
-        s.setUse(name);
-        return s.reply(Session.line(`USING ${name}`));
+        ctx.tubeRef(s.use, "using", -1);
+        s.use = name;
+        ctx.tubeRef(name, "using", 1);
+        return s.reply(lineReply(`USING ${name}`));
       }
-      if (op === Op.Watch) s.addWatch(name);
-      else if (!s.dropWatch(name)) return s.reply(R.NOT_IGNORED);
-      return s.reply(Session.line(`WATCHING ${s.watch.length}`));
+      const at = s.watch.indexOf(name);
+      if (op === Op.Watch && at < 0) {
+        s.watch = [...s.watch, name];
+        ctx.tubeRef(name, "watching", 1);
+      } else if (op === Op.Ignore && at >= 0) {
+        if (s.watch.length === 1) return s.reply(R.NOT_IGNORED);
+        // beanstalkd's list removal: the last watched tube moves into the hole.
+        const next = [...s.watch];
+        next[at] = next[next.length - 1]!;
+        next.pop();
+        s.watch = next;
+        ctx.tubeRef(name, "watching", -1);
+      }
+      return s.reply(lineReply(`WATCHING ${s.watch.length}`));
     }
 
     case Op.Quit:
@@ -262,7 +276,7 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (!isValidTubeName(buf, p, p + nameLen)) return s.reply(R.BAD_FORMAT);
       const name = latin1(buf, p, p + nameLen);
       if (delay > 0) ctx.front.dueIn(delay * 1000);
-      return run(S.pauseTube(name, delay, !ctx.refs.has(name)), yes(R.PAUSED));
+      return run(S.pauseTube(name, delay, !ctx.refs.has(name), ctx.front.id), yes(R.PAUSED));
     }
 
     default:

@@ -63,9 +63,9 @@ export function storeSource(ctx: FrontContext): ConsoleSource {
   return {
     async snapshot(): Promise<Snapshot> {
       const local = ctx.snapshot();
-      const server = await read(I.serverStats());
+      const server = await read(I.serverStats(ctx.front.id));
       const names = [...new Set(["default", ...local.tubes, ...server.tubes])].sort();
-      const rows = await Promise.all(names.map((n) => read(I.tubeStats(n))));
+      const rows = await Promise.all(names.map((n) => read(I.tubeStats(n, ctx.front.id))));
       const commands: Record<string, number> = {};
       for (const [name, op] of COMMAND_NAMES) commands[name] = local.ops[op]!;
       return {
@@ -125,7 +125,7 @@ export function storeSource(ctx: FrontContext): ConsoleSource {
 
     async hasTube(name): Promise<boolean> {
       if (name === "default" || ctx.refs.has(name)) return true;
-      return (await read(I.liveTubes())).includes(name);
+      return (await read(I.liveTubes(ctx.front.id))).includes(name);
     },
 
     maxJobSize: ctx.maxJobSize,

@@ -12,10 +12,14 @@
  */
 
 import type { Compat, HostInfo } from "../../protocol/context.ts";
-import { Op } from "../../protocol/ops.ts";
+import { COMMAND_NAMES, Op } from "../../protocol/ops.ts";
 import type { Front } from "./front.ts";
 import type { ServerRow } from "./inspect.ts";
 import type { Session } from "./session.ts";
+import * as S from "./statements.ts";
+
+/** The cmd-* lines of stats: every command but reserve-job and kick-job, which beanstalkd does not count there. */
+const STATS_COMMANDS = COMMAND_NAMES.filter(([, op]) => op !== Op.ReserveJob && op !== Op.KickJob);
 
 export interface LocalStats {
   ops: Float64Array;
@@ -49,13 +53,36 @@ export class FrontContext {
     private readonly log: (line: string) => void,
   ) {
     front.wakeups.onWake((tubes, poke) => this.wake(tubes, poke));
+    // Registered again under a new id (its lease had run out): the old id's rows went with it.
+    front.reregistered = () => {
+      for (const t of this.refs.keys()) this.record(t, true);
+    };
   }
 
+  /**
+   * A connection starts or stops using or watching `tube`. The first and the
+   * last reference of this front end are recorded in the database (in order,
+   * without waiting), so other front ends list the tube meanwhile; `default`
+   * always exists and is not recorded.
+   */
   tubeRef(tube: string, kind: keyof TubeRefs, d: number): void {
     let r = this.refs.get(tube);
-    if (!r) this.refs.set(tube, (r = { using: 0, watching: 0 }));
+    if (!r) {
+      this.refs.set(tube, (r = { using: 0, watching: 0 }));
+      this.record(tube, true);
+    }
     r[kind] += d;
-    if (r.using === 0 && r.watching === 0) this.refs.delete(tube);
+    if (r.using === 0 && r.watching === 0) {
+      this.refs.delete(tube);
+      this.record(tube, false);
+    }
+  }
+
+  private readonly refsKey = {};
+
+  private record(tube: string, on: boolean): void {
+    if (tube === "default") return;
+    this.front.run((tx, b) => S.tubeRef(this.front.id, tube, on)(tx, b), this.refsKey, false).catch((e) => this.logError(e));
   }
 
   waitingOn(tube: string): number {
@@ -116,30 +143,6 @@ export class FrontContext {
     const cpu = this.host.cpuUsage();
     const rusage = (us: number) => `${Math.floor(us / 1e6)}.${String(Math.floor(us % 1e6)).padStart(6, "0")}`;
     const q = (s: string) => (this.compat === "1.12" ? s : `"${s}"`);
-    const names: [string, Op][] = [
-      ["put", Op.Put],
-      ["peek", Op.Peek],
-      ["peek-ready", Op.PeekReady],
-      ["peek-delayed", Op.PeekDelayed],
-      ["peek-buried", Op.PeekBuried],
-      ["reserve", Op.Reserve],
-      ["reserve-with-timeout", Op.ReserveTimeout],
-      ["delete", Op.Delete],
-      ["release", Op.Release],
-      ["use", Op.Use],
-      ["watch", Op.Watch],
-      ["ignore", Op.Ignore],
-      ["bury", Op.Bury],
-      ["kick", Op.Kick],
-      ["touch", Op.Touch],
-      ["stats", Op.Stats],
-      ["stats-job", Op.StatsJob],
-      ["stats-tube", Op.StatsTube],
-      ["list-tubes", Op.ListTubes],
-      ["list-tube-used", Op.ListTubeUsed],
-      ["list-tubes-watched", Op.ListTubesWatched],
-      ["pause-tube", Op.PauseTube],
-    ];
     return (
       "---\n" +
       `current-jobs-urgent: ${r.urgent}\n` +
@@ -147,7 +150,7 @@ export class FrontContext {
       `current-jobs-reserved: ${r.reserved}\n` +
       `current-jobs-delayed: ${r.delayed}\n` +
       `current-jobs-buried: ${r.buried}\n` +
-      names.map(([n, op]) => `cmd-${n}: ${ops[op]}\n`).join("") +
+      STATS_COMMANDS.map(([n, op]) => `cmd-${n}: ${ops[op]}\n`).join("") +
       `job-timeouts: ${r.timeouts}\n` +
       `total-jobs: ${r.total}\n` +
       `max-job-size: ${this.maxJobSize}\n` +

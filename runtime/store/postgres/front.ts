@@ -35,6 +35,11 @@ const SWEEP_MAX_MS = 1000;
  * more lanes cut the time a command waits for a transaction to start.
  */
 const LANES = Math.max(1, Number(process.env.BEANRUN_PG_LANES) || 8);
+/**
+ * BEANRUN_PG_SYNC_RESERVE=1: reservations wait for the WAL flush like
+ * everything else (see GroupCommit.run and the README, "Replies after commit").
+ */
+const RELAXED = process.env.BEANRUN_PG_SYNC_RESERVE !== "1";
 
 export interface FrontOptions {
   url: string;
@@ -61,6 +66,8 @@ export class Front {
   readonly commit: GroupCommit;
   id = 0;
   readonly wakeups: Wakeups;
+  /** Called after this front end registered again under a new id. */
+  reregistered: (() => void) | undefined;
   private sweepTimer: ReturnType<typeof setTimeout> | undefined;
   private leaseTimer: ReturnType<typeof setInterval> | undefined;
   private sweeping = false;
@@ -75,6 +82,7 @@ export class Front {
     this.wakeups = new Wakeups(this.sql, () => this.id, this.log, LEASE_MS);
     this.commit = new GroupCommit(this.sql, {
       lanes: LANES,
+      relaxed: RELAXED,
       counterShard: (lane) => this.id * 16 + lane,
       afterCommit: (tx, woken) => this.wakeups.afterCommit(tx, woken),
       committed: (woken, sent) => {
@@ -150,6 +158,7 @@ export class Front {
           `beanrun: lease of front end ${this.id} ran out (stalled or cut off); its reservations were given back; registering again`,
         );
         await this.register();
+        this.reregistered?.();
       }
     } catch (e) {
       this.log(`beanrun: cannot renew front-end lease: ${(e as Error).message}`);

@@ -71,6 +71,8 @@ const MAX_BATCH = 2000;
 export interface GroupCommitOptions {
   /** Transactions in flight at once (each on its own pooled connection). */
   lanes: number;
+  /** Let batches of only non-durable steps commit without waiting for the WAL flush (see run()). */
+  relaxed: boolean;
   /** Counter rows are sharded by lane: front id * 16 + lane. */
   counterShard(lane: number): number;
   /**
@@ -192,7 +194,8 @@ export class GroupCommit {
     try {
       // Queries are lazy in postgres.js: execute() sends each now, in this order.
       const sent: Promise<unknown>[] = [conn.unsafe("begin").execute()];
-      if (!items.some((it) => it.durable)) sent.push(conn.unsafe("select set_config('synchronous_commit', 'off', true)").execute());
+      if (this.opts.relaxed && !items.some((it) => it.durable))
+        sent.push(conn.unsafe("select set_config('synchronous_commit', 'off', true)").execute());
       const first = sent.length;
       const tx: Tx = { unsafe: (query, params, opts) => conn.unsafe<Row[]>(query, params, opts).execute() };
       for (const it of items) sent.push(it.step(tx, batch));

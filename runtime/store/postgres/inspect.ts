@@ -46,6 +46,8 @@ export interface TubeRow extends Counts {
   pauses: number;
   pauseSecs: number;
   pauseLeftMs: number;
+  /** Used or watched by a connection of some live front end. */
+  referenced: boolean;
 }
 
 /**
@@ -60,7 +62,7 @@ function putsBefore(b: Batch, tube?: string): number {
   return n;
 }
 
-export function tubeStats(tube: string): Step<TubeRow> {
+export function tubeStats(tube: string, front: number): Step<TubeRow> {
   return async (tx, b) => {
     const puts = putsBefore(b, tube);
     const [r] = await tx.unsafe(
@@ -69,8 +71,9 @@ export function tubeStats(tube: string): Step<TubeRow> {
          (select coalesce(sum(deletes), 0) from beanrun_tube_counts where tube = $1)::float8 as deletes,
          (select coalesce(sum(pauses), 0) from beanrun_tube_counts where tube = $1)::float8 as pauses,
          coalesce((select pause_secs from beanrun_tubes where name = $1 and pause_until > beanrun_now()), 0)::float8 as pause_secs,
-         coalesce((select pause_until - beanrun_now() from beanrun_tubes where name = $1 and pause_until > beanrun_now()), 0)::float8 as left_ms`,
-      [tube] as never[],
+         coalesce((select pause_until - beanrun_now() from beanrun_tubes where name = $1 and pause_until > beanrun_now()), 0)::float8 as left_ms,
+         beanrun_tube_referenced($1, $2) as referenced`,
+      [tube, front] as never[],
       P,
     );
     return {
@@ -80,9 +83,19 @@ export function tubeStats(tube: string): Step<TubeRow> {
       pauses: r!.pauses,
       pauseSecs: r!.pause_secs,
       pauseLeftMs: r!.left_ms,
+      referenced: r!.referenced,
     };
   };
 }
+
+/**
+ * Tubes that exist cluster-wide: holding jobs, paused, or used or watched
+ * through another live front end ($1: this one, which adds its own from
+ * memory, so they come and go at once here).
+ */
+const LIVE_TUBES = `select name from beanrun_tubes t where t.pause_until > beanrun_now() or beanrun_tube_has_jobs(t.name)
+  union select distinct r.tube from beanrun_tube_refs r join beanrun_frontends f on f.id = r.front
+  where r.front <> $1 and f.lease_until > beanrun_now()`;
 
 export interface ServerRow extends Counts {
   total: number;
@@ -91,29 +104,25 @@ export interface ServerRow extends Counts {
   tubes: string[];
 }
 
-export function serverStats(): Step<ServerRow> {
+export function serverStats(front: number): Step<ServerRow> {
   return async (tx, b) => {
     const puts = putsBefore(b);
     const [r] = await tx.unsafe(
       `select ${COUNTS("")},
          (select coalesce(sum(total_jobs), 0) from beanrun_tube_counts)::float8 as total,
          (select coalesce(sum(timeouts), 0) from beanrun_tube_counts)::float8 as timeouts,
-         coalesce((select array_agg(name) from beanrun_tubes t where t.pause_until > beanrun_now() or beanrun_tube_has_jobs(t.name)), '{}') as tubes`,
-      [] as never[],
+         coalesce((select array_agg(name) from (${LIVE_TUBES}) l), '{}') as tubes`,
+      [front] as never[],
       P,
     );
     return { ...(r as unknown as ServerRow), total: r!.total + puts };
   };
 }
 
-/** Tubes that hold jobs or are paused, in name order. */
-export function liveTubes(): Step<string[]> {
+/** Tubes that hold jobs or are paused, in name order, and those a live front end's connections use or watch. */
+export function liveTubes(front: number): Step<string[]> {
   return async (tx) => {
-    const rows = await tx.unsafe(
-      "select name from beanrun_tubes t where t.pause_until > beanrun_now() or beanrun_tube_has_jobs(t.name) order by name",
-      [] as never[],
-      P,
-    );
+    const rows = await tx.unsafe(`${LIVE_TUBES} order by name`, [front] as never[], P);
     return rows.map((r) => r.name as string);
   };
 }

@@ -109,6 +109,25 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "tubes used or watched, per front end",
+    sql: `
+      -- A tube exists while a connection of any live front end uses or watches it, as in
+      -- beanstalkd; each front end keeps one row per tube it refers to, gone with its lease.
+      create table beanrun_tube_refs (
+        front integer not null references beanrun_frontends (id) on delete cascade,
+        tube  text    not null,
+        primary key (front, tube)
+      );
+      create index beanrun_tube_refs_tube on beanrun_tube_refs (tube);
+
+      -- Whether a live front end other than \`me\` refers to the tube (a front end knows its own).
+      create function beanrun_tube_referenced(t text, me integer) returns boolean language sql stable as $$
+        select exists (select 1 from beanrun_tube_refs r join beanrun_frontends f on f.id = r.front
+                       where r.tube = t and r.front <> me and f.lease_until > beanrun_now()) $$;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -21,6 +21,7 @@ import { LINE_MAX, lineEnd } from "../../protocol/framing.ts";
 import * as R from "../../protocol/replies.ts";
 import { dispatch } from "./commands.ts";
 import type { FrontContext } from "./context.ts";
+import { jobReply, lineReply } from "./reply-bytes.ts";
 import * as S from "./statements.ts";
 
 const MAX_OUTSTANDING = 1024;
@@ -36,9 +37,6 @@ const enum In {
   Body,
   Skip,
 }
-
-const ascii = (s: string): Uint8Array => Uint8Array.from(s, (c) => c.charCodeAt(0));
-const CRLF = ascii("\r\n");
 
 interface Wait {
   timeoutMs: number;
@@ -155,24 +153,6 @@ export class Session implements SocketEvents {
     this.pump();
   }
 
-  /** `<prefix><id> <bytes>\r\n<body>\r\n`. */
-  static job(prefix: string, id: number, body: Uint8Array): Uint8Array {
-    const head = ascii(`${prefix}${id} ${body.length}\r\n`);
-    const out = new Uint8Array(head.length + body.length + 2);
-    out.set(head, 0);
-    out.set(body, head.length);
-    out.set(CRLF, head.length + body.length);
-    return out;
-  }
-
-  static line(s: string): Uint8Array {
-    return ascii(`${s}\r\n`);
-  }
-
-  static yaml(yaml: string): Uint8Array {
-    return ascii(`OK ${yaml.length}\r\n${yaml}\r\n`);
-  }
-
   private writeOut(): void {
     if (this.closed) return;
     for (;;) {
@@ -274,7 +254,7 @@ export class Session implements SocketEvents {
         }
         if (this.ctx.draining) return (this.reply(R.DRAINING), true);
         const data = buf.slice(at, at + b.size);
-        this.later(this.ctx.front.run(S.put(this.use, b.pri, b.delay, b.ttr, data), this).then((id) => Session.line(`INSERTED ${id}`)));
+        this.later(this.ctx.front.run(S.put(this.use, b.pri, b.delay, b.ttr, data), this).then((id) => lineReply(`INSERTED ${id}`)));
         if (b.delay > 0) this.ctx.front.dueIn(b.delay * 1000);
         return true;
       }
@@ -370,7 +350,7 @@ export class Session implements SocketEvents {
         if (job) {
           this.reserved.set(job.id, Date.now() + job.ttr * 1000);
           this.ctx.front.dueIn(job.ttr * 1000);
-          this.finishWait(Session.job(R.RESERVED, job.id, job.body));
+          this.finishWait(jobReply(R.RESERVED, job.id, job.body));
           // More jobs are ready: the next waiter on these tubes, here or on another front end, should try.
           if (job.more) this.ctx.front.wakeups.announce(new Map(this.watch.map((t) => [t, 1])));
         } else if (w.expired) this.finishWait(w.expired);
@@ -392,33 +372,6 @@ export class Session implements SocketEvents {
     this.wait = null;
     this.busy = false;
     this.fill(w.slot, reply);
-  }
-
-  // ---- watch list ----------------------------------------------------------
-
-  setUse(tube: string): void {
-    this.ctx.tubeRef(this.use, "using", -1);
-    this.use = tube;
-    this.ctx.tubeRef(tube, "using", 1);
-  }
-
-  addWatch(tube: string): void {
-    if (this.watch.includes(tube)) return;
-    this.watch = [...this.watch, tube];
-    this.ctx.tubeRef(tube, "watching", 1);
-  }
-
-  dropWatch(tube: string): boolean {
-    const at = this.watch.indexOf(tube);
-    if (at < 0) return true;
-    if (this.watch.length === 1) return false;
-    // beanstalkd's list removal: the last watched tube moves into the hole.
-    const next = [...this.watch];
-    next[at] = next[next.length - 1]!;
-    next.pop();
-    this.watch = next;
-    this.ctx.tubeRef(tube, "watching", -1);
-    return true;
   }
 
   /** Leaves the front end; resolves once the database has the connection's reservations back (null: nothing to give back). */

@@ -219,24 +219,37 @@ export function releaseConn(owner: Owner): Step<number> {
  * pause-tube. A tube no connection of this front end refers to must exist in
  * the cluster (hold jobs, or be paused) or the reply is NOT_FOUND.
  */
-export function pauseTube(tube: string, secs: number, mustExist: boolean): Step<boolean> {
+export function pauseTube(tube: string, secs: number, mustExist: boolean, front: number): Step<boolean> {
   return async (tx, b) => {
     const rows = await tx.unsafe(
       `with p as (insert into beanrun_tubes as t (name, pause_secs, pause_until)
          select $1, $2::bigint, case when $2::bigint > 0 then beanrun_now() + $2::bigint * 1000 else 0 end
-         where not $3 or beanrun_tube_has_jobs($1)
+         where not $3 or beanrun_tube_has_jobs($1) or beanrun_tube_referenced($1, $5)
             or exists (select 1 from beanrun_tubes where name = $1 and pause_until > beanrun_now())
          on conflict (name) do update set pause_secs = excluded.pause_secs, pause_until = excluded.pause_until
          returning name),
        c as (insert into beanrun_tube_counts as c (tube, front, pauses) select name, $4, 1 from p
              on conflict (tube, front) do update set pauses = c.pauses + 1)
        select 1 from p`,
-      [tube, secs, mustExist, b.shard] as never[],
+      [tube, secs, mustExist, b.shard, front] as never[],
       P,
     );
     if (!rows.length) return false;
     if (secs === 0) b.wake(tube, Infinity);
     return true;
+  };
+}
+
+/** This front end refers to the tube (a connection uses or watches it) or no longer does: other front ends list it meanwhile. */
+export function tubeRef(front: number, tube: string, on: boolean): Step<void> {
+  return async (tx) => {
+    await tx.unsafe(
+      on
+        ? "insert into beanrun_tube_refs (front, tube) select $1, $2 where exists (select 1 from beanrun_frontends where id = $1) on conflict do nothing"
+        : "delete from beanrun_tube_refs where front = $1 and tube = $2",
+      [front, tube] as never[],
+      P,
+    );
   };
 }
 
