@@ -89,8 +89,8 @@ try {
 
   const plan = await sql.unsafe(
     `explain (analyze, buffers, costs off, timing off)
-     with w as (select name from unnest($1::text[]) as name
-                where not exists (select 1 from beanrun_tubes t where t.name = name and t.pause_until > beanrun_now())),
+     with w as (select u.name from unnest($1::text[]) as u(name)
+                where not exists (select 1 from beanrun_tubes t where t.name = u.name and t.pause_until > beanrun_now())),
      cand as (select c.id from w cross join lateral (
                 select j.id, j.pri from beanrun_jobs j where j.tube = w.name and j.state = 1
                 order by j.pri, j.id limit 1 for update of j skip locked) c

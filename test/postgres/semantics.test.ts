@@ -35,6 +35,21 @@ const put = (w: Wire, body: string, pri = 0, delay = 0, ttr = 60) => w.cmd(`put 
 const field = (yaml: string, key: string) => new RegExp(`\\n${key}: "?([^"\\n]*)"?\\n`).exec(yaml)?.[1];
 
 describe.skipIf(!POSTGRES)("one PostgreSQL-backed front end", () => {
+  test("a paused tube holds only its own jobs: other watched tubes still serve", async () => {
+    const { port } = await front();
+    const w = await Wire.open(port);
+    expect(await w.cmd("use held\r\n")).toBe("USING held\r\n");
+    await put(w, "h", 0);
+    expect(await w.cmd("use free\r\n")).toBe("USING free\r\n");
+    await put(w, "f", 5);
+    expect(await w.cmd("pause-tube held 60\r\n")).toBe("PAUSED\r\n");
+    expect(await w.cmd("watch held\r\n")).toBe("WATCHING 2\r\n");
+    expect(await w.cmd("watch free\r\n")).toBe("WATCHING 3\r\n");
+    expect(await w.cmd("reserve-with-timeout 0\r\n")).toMatch(/^RESERVED \d+ 1\r\nf\r\n$/);
+    expect(await w.cmd("reserve-with-timeout 0\r\n")).toBe("TIMED_OUT\r\n");
+    w.close();
+  }, 30_000);
+
   test("priorities, then ids, across watched tubes", async () => {
     const { port } = await front();
     const w = await Wire.open(port);

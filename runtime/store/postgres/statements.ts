@@ -58,8 +58,8 @@ export function reserve(owner: Owner, tubes: readonly string[]): Step<Reserved |
   return async (tx) => {
     const rows = await tx.unsafe(
       `with w as (
-         select name from unnest($1::text[]) as name
-         where not exists (select 1 from beanrun_tubes t where t.name = name and t.pause_until > beanrun_now())
+         select u.name from unnest($1::text[]) as u(name)
+         where not exists (select 1 from beanrun_tubes t where t.name = u.name and t.pause_until > beanrun_now())
        ), cand as (
          select c.id from w cross join lateral (
            select j.id, j.pri from beanrun_jobs j where j.tube = w.name and j.state = 1
