@@ -5,6 +5,8 @@
  * reply whichever store serves it), and the store's statements instead of
  * the in-memory queue. Commands about the connection itself (use, watch,
  * ignore, list-tube-used, list-tubes-watched, quit) never touch the database.
+ * Commands are grouped in four families, one function each, and FAMILY maps
+ * every command to its family.
  */
 
 import { Args } from "../../protocol/args.ts";
@@ -27,15 +29,24 @@ function latin1(buf: Uint8Array, start: number, end: number): string {
 const yes = (ok: Uint8Array) => (r: boolean) => (r ? ok : R.NOT_FOUND);
 const found = (j: S.JobBody | undefined) => (j ? jobReply(R.FOUND, j.id, j.body) : R.NOT_FOUND);
 
-export function dispatch(s: Session, buf: Uint8Array, start: number, end: number): void {
-  for (let i = start; i < end; i++) if (buf[i] === 0) return s.reply(R.BAD_FORMAT);
-  const { op, argAt } = matchCommand(buf, start, end);
-  const ctx = s.ctx;
-  const ops = ctx.ops;
-  const exact = argAt === end;
-  const a = new Args().reset(buf, argAt, end);
-  const run = <T>(step: Step<T>, reply: (v: T) => Uint8Array, durable = true): void => s.later(ctx.front.run(step, s, durable).then(reply));
+/** One parsed command line: what every family of commands below needs. */
+interface Call {
+  s: Session;
+  ctx: Session["ctx"];
+  ops: Session["ctx"]["ops"];
+  a: Args;
+  buf: Uint8Array;
+  argAt: number;
+  end: number;
+  /** No argument text after the command word. */
+  exact: boolean;
+  /** Runs a step in the next group-commit batch and replies with its result (durable: waits for the flush). */
+  run<T>(step: Step<T>, reply: (v: T) => Uint8Array, durable?: boolean): void;
+}
 
+/** Put, peek and reserve: what hands a job out or takes one in. */
+function putOrReserve(c: Call, op: Op): void {
+  const { s, ctx, ops, a, exact, run } = c;
   switch (op) {
     case Op.Put: {
       const pri = a.u32();
@@ -108,7 +119,15 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
         false,
       );
     }
+    default:
+      return s.reply(R.UNKNOWN_COMMAND);
+  }
+}
 
+/** Delete, release, bury, kick, kick-job and touch: what changes a job the connection names. */
+function changeJob(c: Call, op: Op): void {
+  const { s, ctx, ops, a, run } = c;
+  switch (op) {
     case Op.Delete: {
       const id = a.u64(true);
       if (id < 0) return s.reply(R.BAD_FORMAT);
@@ -174,7 +193,15 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
         false,
       );
     }
+    default:
+      return s.reply(R.UNKNOWN_COMMAND);
+  }
+}
 
+/** Stats, stats-job, stats-tube and list-tubes: reads across the cluster. */
+function inspect(c: Call, op: Op): void {
+  const { s, ctx, ops, a, exact, run, buf, argAt, end } = c;
+  switch (op) {
     case Op.Stats: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
@@ -220,7 +247,15 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
         false,
       );
     }
+    default:
+      return s.reply(R.UNKNOWN_COMMAND);
+  }
+}
 
+/** What the connection uses and watches, quit, and pause-tube. */
+function connectionTubes(c: Call, op: Op): void {
+  const { s, ctx, ops, a, exact, run, buf, argAt, end } = c;
+  switch (op) {
     case Op.ListTubesWatched: {
       if (!exact) return s.reply(R.BAD_FORMAT);
       ops[op]++;
@@ -278,8 +313,31 @@ export function dispatch(s: Session, buf: Uint8Array, start: number, end: number
       if (delay > 0) ctx.front.dueIn(delay * 1000);
       return run(S.pauseTube(name, delay, !ctx.refs.has(name), ctx.front.id), yes(R.PAUSED));
     }
-
     default:
       return s.reply(R.UNKNOWN_COMMAND);
   }
+}
+
+/** Which family handles each command; anything else is UNKNOWN_COMMAND. */
+const FAMILY = new Map<Op, (c: Call, op: Op) => void>();
+for (const op of [Op.Put, Op.PeekReady, Op.PeekDelayed, Op.PeekBuried, Op.Peek, Op.ReserveTimeout, Op.Reserve, Op.ReserveJob])
+  FAMILY.set(op, putOrReserve);
+for (const op of [Op.Delete, Op.Release, Op.Bury, Op.Kick, Op.KickJob, Op.Touch]) FAMILY.set(op, changeJob);
+for (const op of [Op.Stats, Op.StatsJob, Op.StatsTube, Op.ListTubes]) FAMILY.set(op, inspect);
+for (const op of [Op.ListTubesWatched, Op.ListTubeUsed, Op.Use, Op.Watch, Op.Ignore, Op.Quit, Op.PauseTube])
+  FAMILY.set(op, connectionTubes);
+
+/** Parses one command line and hands it to its family (or answers UNKNOWN_COMMAND). */
+export function dispatch(s: Session, buf: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) if (buf[i] === 0) return s.reply(R.BAD_FORMAT);
+  const { op, argAt } = matchCommand(buf, start, end);
+  const ctx = s.ctx;
+  const ops = ctx.ops;
+  const exact = argAt === end;
+  const a = new Args().reset(buf, argAt, end);
+  const run = <T>(step: Step<T>, reply: (v: T) => Uint8Array, durable = true): void => s.later(ctx.front.run(step, s, durable).then(reply));
+
+  const family = FAMILY.get(op);
+  if (!family) return s.reply(R.UNKNOWN_COMMAND);
+  family({ s, ctx, ops, a, buf, argAt, end, exact, run }, op);
 }
