@@ -17,8 +17,9 @@
  *   bun bench/gc.ts [--secs S] [--conns N] [--body B] [-- SERVE FLAGS...]
  *   bun bench/gc.ts -- -b /tmp/wal -f 0
  */
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { jitSeconds } from "./lib/jit.ts";
 import { children, cleanup, cleanupOnSignals } from "./lib/processes.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -38,20 +39,6 @@ const BODY = opt("--body", 100);
 
 cleanupOnSignals("gc");
 process.on("exit", cleanup);
-
-function jitSeconds(pid: number): number {
-  let sum = 0;
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        if (readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() !== "JITWorker") continue;
-        const f = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8").split(") ")[1]!.split(" ");
-        sum += (Number(f[11]) + Number(f[12])) / 100;
-      } catch {}
-    }
-  } catch {}
-  return sum;
-}
 
 async function loadgen(port: number, secs: number): Promise<{ ops: number; rate: number; p99_us: number }> {
   const p = Bun.spawn(

@@ -14,6 +14,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { jitSeconds } from "./lib/jit.ts";
 import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "./lib/processes.ts";
 
 const BENCH = import.meta.dir;
@@ -174,25 +175,6 @@ function cpuSeconds(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-/**
- * CPU seconds used so far by a process's JIT compiler threads (JavaScriptCore's
- * "JITWorker"; a server without them, such as beanstalkd, reports 0).
- */
-function jitSeconds(pid: number): number {
-  let sum = 0;
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        if (readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() !== "JITWorker") continue;
-        const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
-        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        sum += (Number(f[11]) + Number(f[12])) / 100;
-      } catch {} // the thread ended meanwhile
-    }
-  } catch {}
-  return sum;
 }
 
 function rssMiB(pid: number): number {
