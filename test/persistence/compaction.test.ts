@@ -12,8 +12,11 @@ function logBytes(d: string): { files: number; bytes: number } {
   let bytes = 0;
   for (const n of readdirSync(d)) {
     if (!n.startsWith("wal.")) continue;
+    // The running server may remove a compacted file between readdir and stat.
+    const st = statSync(join(d, n), { throwIfNoEntry: false });
+    if (!st) continue;
     files++;
-    bytes += statSync(join(d, n)).size;
+    bytes += st.size;
   }
   return { files, bytes };
 }
