@@ -12,7 +12,7 @@ import { Cron } from "croner";
 import { type FailureKeeper, remoteKeeper, storeKeeper } from "../failures/keeper.ts";
 import type { FailureRecord } from "../failures/record.ts";
 import type { ResolvedJob } from "../runner/define.ts";
-import type { ErrorInfo, RunnerEvents, RunnerEventType, Timed } from "../runner/events.ts";
+import type { ErrorInfo, EventOf, RunnerEvents, RunnerEventType, Timed } from "../runner/events.ts";
 import { validatePayload } from "../runner/standard-schema.ts";
 import type { RunningServer, Server } from "../server/index.ts";
 import type { Console } from "./handler.ts";
@@ -87,15 +87,16 @@ function record(
   return r;
 }
 
-export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => void } {
-  const workers = new Map<string, TubeWorkers>();
-  const tubeWorkers = (tube: string): TubeWorkers => {
-    let w = workers.get(tube);
-    if (!w) workers.set(tube, (w = { procs: new Map(), restarts: 0, starts: 0, lastCrash: null, restartAt: null }));
-    return w;
-  };
-  for (const j of o.jobs) tubeWorkers(j.tube);
-  const schedules: ScheduleState[] = o.jobs.flatMap((j) =>
+/** The per-tube record of the workers page, created on first mention. */
+function tubeRecord(workers: Map<string, TubeWorkers>, tube: string): TubeWorkers {
+  let w = workers.get(tube);
+  if (!w) workers.set(tube, (w = { procs: new Map(), restarts: 0, starts: 0, lastCrash: null, restartAt: null }));
+  return w;
+}
+
+/** One record per schedule a module declares (its timezone defaulting to the machine's). */
+function scheduleStates(jobs: readonly BridgedJob[]): ScheduleState[] {
+  return jobs.flatMap((j) =>
     j.schedules.map((s) => ({
       tube: j.tube,
       cron: s.cron,
@@ -103,6 +104,107 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
       last: null,
     })),
   );
+}
+
+/** A worker.* or module.* event applied to the workers page's records (other events are ignored). */
+function trackWorker(workers: Map<string, TubeWorkers>, e: Timed, outcomes: Outcomes | undefined): void {
+  switch (e.type) {
+    case "worker.start": {
+      const w = tubeRecord(workers, e.tube);
+      w.procs.set(e.pid, { startedAt: e.time, ready: false });
+      w.starts++;
+      w.loadError = undefined;
+      w.restartAt = null;
+      return;
+    }
+    case "worker.ready": {
+      const p = tubeRecord(workers, e.tube).procs.get(e.pid);
+      if (p) p.ready = true;
+      return;
+    }
+    case "worker.exit": {
+      const w = tubeRecord(workers, e.tube);
+      w.procs.delete(e.pid);
+      if (e.reason === "crash" || e.reason === "ttr") {
+        w.restarts++;
+        outcomes?.workerRestarted(e.tube);
+        const how = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
+        w.lastCrash = {
+          at: e.time,
+          reason: e.reason === "ttr" ? `killed: a handler ran past its TTR (${how})` : `exited unexpectedly (${how})`,
+        };
+        w.restartAt = e.restartInMs != null ? e.time + e.restartInMs : null;
+      }
+      return;
+    }
+    case "module.failed":
+      tubeRecord(workers, e.tube).loadError = e.error.message;
+      return;
+    case "module.changed":
+      if (e.change !== "removed") tubeRecord(workers, e.tube).loadError = undefined;
+      else workers.delete(e.tube);
+      return;
+  }
+}
+
+/** A schedule's tick (a job put) or failure, counted and kept as its last outcome. */
+function trackSchedule(
+  schedules: readonly ScheduleState[],
+  e: Timed<EventOf<"schedule.tick"> | EventOf<"schedule.failed">>,
+  outcomes: Outcomes | undefined,
+): void {
+  const s = schedules.find((x) => x.tube === e.tube && x.cron === e.cron);
+  const failed = e.type === "schedule.failed";
+  outcomes?.scheduleTicked(e.tube, failed);
+  if (s)
+    s.last =
+      e.type === "schedule.failed"
+        ? { at: e.time, outcome: "error", detail: e.error.message }
+        : { at: e.time, outcome: "put", detail: `job #${e.id}` };
+}
+
+/** One row of the workers page: a failed module wins, then any ready process, then a starting one, then a pending restart. */
+function workerView(tube: string, w: TubeWorkers, inHand: number): WorkerView {
+  const procs = [...w.procs.entries()];
+  const state =
+    w.loadError !== undefined
+      ? "failed"
+      : procs.some(([, p]) => p.ready)
+        ? "running"
+        : procs.length
+          ? "starting"
+          : w.restartAt !== null && w.restartAt > Date.now()
+            ? "restarting"
+            : "idle";
+  return {
+    tube,
+    state,
+    pid: procs[0]?.[0] ?? null,
+    pids: procs.map(([pid]) => pid),
+    startedAt: procs.length ? Math.min(...procs.map(([, p]) => p.startedAt)) : null,
+    restarts: w.restarts,
+    starts: w.starts,
+    inHand,
+    lastCrash: w.lastCrash,
+    loadError: w.loadError,
+  };
+}
+
+/** One row of the schedules page, with the next run computed now. */
+function scheduleView(s: ScheduleState): ScheduleView {
+  let next: number | null = null;
+  try {
+    next = new Cron(s.cron, { timezone: s.timezone }).nextRun()?.getTime() ?? null;
+  } catch {
+    // The module was checked at start; a pattern croner now refuses has no next run.
+  }
+  return { tube: s.tube, cron: s.cron, timezone: s.timezone, next, last: s.last };
+}
+
+export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => void } {
+  const workers = new Map<string, TubeWorkers>();
+  for (const j of o.jobs) tubeRecord(workers, j.tube);
+  const schedules = scheduleStates(o.jobs);
   const outcomes = o.outcomes ?? o.console?.outcomes;
 
   const outcome = (e: Timed, kind: Outcome, error?: ErrorInfo, fallback = ""): void => {
@@ -123,93 +225,18 @@ export function bridgeRunner(o: BridgeOptions): { view: RunnerView; stop: () => 
         return outcome(e, e.reason === "invalid" ? "invalid" : "buried", e.error);
       case "job.timeout":
         return outcome(e, "timeout", undefined, `ran past its TTR of ${e.ttr} s: the worker was killed`);
-      case "worker.start": {
-        const w = tubeWorkers(e.tube);
-        w.procs.set(e.pid, { startedAt: e.time, ready: false });
-        w.starts++;
-        w.loadError = undefined;
-        w.restartAt = null;
-        return;
-      }
-      case "worker.ready": {
-        const p = tubeWorkers(e.tube).procs.get(e.pid);
-        if (p) p.ready = true;
-        return;
-      }
-      case "worker.exit": {
-        const w = tubeWorkers(e.tube);
-        w.procs.delete(e.pid);
-        if (e.reason === "crash" || e.reason === "ttr") {
-          w.restarts++;
-          outcomes?.workerRestarted(e.tube);
-          const how = e.signal ? `signal ${e.signal}` : `exit code ${e.code}`;
-          w.lastCrash = {
-            at: e.time,
-            reason: e.reason === "ttr" ? `killed: a handler ran past its TTR (${how})` : `exited unexpectedly (${how})`,
-          };
-          w.restartAt = e.restartInMs != null ? e.time + e.restartInMs : null;
-        }
-        return;
-      }
-      case "module.failed":
-        tubeWorkers(e.tube).loadError = e.error.message;
-        return;
-      case "module.changed":
-        if (e.change !== "removed") tubeWorkers(e.tube).loadError = undefined;
-        else workers.delete(e.tube);
-        return;
       case "schedule.tick":
-      case "schedule.failed": {
-        const s = schedules.find((x) => x.tube === e.tube && x.cron === e.cron);
-        const failed = e.type === "schedule.failed";
-        outcomes?.scheduleTicked(e.tube, failed);
-        if (s)
-          s.last = failed
-            ? { at: e.time, outcome: "error", detail: e.error.message }
-            : { at: e.time, outcome: "put", detail: `job #${e.id}` };
-        return;
-      }
+      case "schedule.failed":
+        return trackSchedule(schedules, e, outcomes);
+      default:
+        return trackWorker(workers, e, outcomes);
     }
   };
   const unsubscribe = o.events.subscribe(on, TYPES);
 
   const view: RunnerView = {
-    workers: () =>
-      [...workers.entries()].map(([tube, w]): WorkerView => {
-        const procs = [...w.procs.entries()];
-        const state =
-          w.loadError !== undefined
-            ? "failed"
-            : procs.some(([, p]) => p.ready)
-              ? "running"
-              : procs.length
-                ? "starting"
-                : w.restartAt !== null && w.restartAt > Date.now()
-                  ? "restarting"
-                  : "idle";
-        return {
-          tube,
-          state,
-          pid: procs[0]?.[0] ?? null,
-          pids: procs.map(([pid]) => pid),
-          startedAt: procs.length ? Math.min(...procs.map(([, p]) => p.startedAt)) : null,
-          restarts: w.restarts,
-          starts: w.starts,
-          inHand: o.reservedIn(tube),
-          lastCrash: w.lastCrash,
-          loadError: w.loadError,
-        };
-      }),
-    schedules: () =>
-      schedules.map((s): ScheduleView => {
-        let next: number | null = null;
-        try {
-          next = new Cron(s.cron, { timezone: s.timezone }).nextRun()?.getTime() ?? null;
-        } catch {
-          // The module was checked at start; a pattern croner now refuses has no next run.
-        }
-        return { tube: s.tube, cron: s.cron, timezone: s.timezone, next, last: s.last };
-      }),
+    workers: () => [...workers.entries()].map(([tube, w]) => workerView(tube, w, o.reservedIn(tube))),
+    schedules: () => schedules.map(scheduleView),
     validate: (tube, payload) => o.jobs.find((j) => j.tube === tube)?.validate?.(payload) ?? null,
   };
   o.console?.attachRunner(view);
