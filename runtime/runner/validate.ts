@@ -61,9 +61,8 @@ function num(file: string, field: string, v: unknown, dflt: number, min: number)
 
 const KNOWN = new Set(["brand", "handler", "schema", "priority", "ttr", "concurrency", "retries", "schedule", "tube", "processes"]);
 
-/** `mod` is the module namespace object; `tube` comes from the file name. */
-export async function resolveJob(file: string, tube: string, mod: unknown): Promise<ResolvedJob> {
-  checkTubeName(file, tube);
+/** The module's default export, checked for shape: an object of known settings with a handler. */
+function definitionOf(file: string, tube: string, mod: unknown): Record<string, unknown> {
   const def = (mod as { default?: unknown } | null)?.default;
   if (typeof def !== "object" || def === null) {
     throw new JobModuleError(file, "default", `must be the job definition: export default defineJob({ handler, ... }) (got ${show(def)})`);
@@ -84,17 +83,18 @@ export async function resolveJob(file: string, tube: string, mod: unknown): Prom
   if (d.tube !== undefined && d.tube !== tube) {
     throw new JobModuleError(file, "tube", `is ${show(d.tube)} but the file name makes the tube "${tube}"`);
   }
-  const priority = int(file, "priority", d.priority, 1024, 0, MAX_PRIORITY);
-  const ttr = int(file, "ttr", d.ttr, 60, 1, MAX_PRIORITY);
-  const concurrency = int(file, "concurrency", d.concurrency, 1, 1, 10_000);
+  return d;
+}
 
+/** `retries`: attempts (default 3) and a backoff given as seconds or { base, factor, max }. */
+function resolveRetries(file: string, retries: unknown): Pick<ResolvedJob, "attempts" | "backoff"> {
   let attempts = 3;
   let backoff = { base: 1, factor: 2, max: 3600 };
-  if (d.retries !== undefined) {
-    if (typeof d.retries !== "object" || d.retries === null) {
-      throw new JobModuleError(file, "retries", `must be { attempts, backoff } (got ${show(d.retries)})`);
+  if (retries !== undefined) {
+    if (typeof retries !== "object" || retries === null) {
+      throw new JobModuleError(file, "retries", `must be { attempts, backoff } (got ${show(retries)})`);
     }
-    const r = d.retries as Record<string, unknown>;
+    const r = retries as Record<string, unknown>;
     attempts = int(file, "retries.attempts", r.attempts, 3, 1, 1_000_000);
     if (typeof r.backoff === "number" || r.backoff === undefined) {
       backoff.base = num(file, "retries.backoff", r.backoff, 1, 0);
@@ -109,46 +109,62 @@ export async function resolveJob(file: string, tube: string, mod: unknown): Prom
       throw new JobModuleError(file, "retries.backoff", `must be seconds or { base, factor, max } (got ${show(r.backoff)})`);
     }
   }
+  return { attempts, backoff };
+}
 
+/** `schedule`: one or a list of cron patterns or { cron, payload?, timezone? }, each checked by croner (loaded only here). */
+async function resolveSchedules(file: string, schedule: unknown): Promise<ResolvedJob["schedules"]> {
   const schedules: { cron: string; payload: unknown; timezone?: string }[] = [];
-  if (d.schedule !== undefined) {
-    const list: unknown[] = Array.isArray(d.schedule) ? d.schedule : [d.schedule];
-    const { Cron } = await import("croner");
-    for (const [i, s] of list.entries()) {
-      const field = Array.isArray(d.schedule) ? `schedule[${i}]` : "schedule";
-      const e = typeof s === "string" ? { cron: s } : s;
-      if (typeof e !== "object" || e === null || typeof (e as { cron?: unknown }).cron !== "string") {
-        throw new JobModuleError(file, field, `must be a cron pattern or { cron, payload?, timezone? } (got ${show(s)})`);
-      }
-      const { cron, payload, timezone } = e as { cron: string; payload?: unknown; timezone?: unknown };
-      if (timezone !== undefined && typeof timezone !== "string") {
-        throw new JobModuleError(file, `${field}.timezone`, `must be an IANA time zone name (got ${show(timezone)})`);
-      }
-      try {
-        new Cron(cron, { paused: true, timezone }).stop();
-      } catch (err) {
-        throw new JobModuleError(file, `${field}.cron`, `${show(cron)} is not a valid pattern: ${(err as Error).message}`);
-      }
-      schedules.push({ cron, payload: payload ?? {}, timezone });
+  if (schedule === undefined) return schedules;
+  const list: unknown[] = Array.isArray(schedule) ? schedule : [schedule];
+  const { Cron } = await import("croner");
+  for (const [i, s] of list.entries()) {
+    const field = Array.isArray(schedule) ? `schedule[${i}]` : "schedule";
+    const e = typeof s === "string" ? { cron: s } : s;
+    if (typeof e !== "object" || e === null || typeof (e as { cron?: unknown }).cron !== "string") {
+      throw new JobModuleError(file, field, `must be a cron pattern or { cron, payload?, timezone? } (got ${show(s)})`);
     }
+    const { cron, payload, timezone } = e as { cron: string; payload?: unknown; timezone?: unknown };
+    if (timezone !== undefined && typeof timezone !== "string") {
+      throw new JobModuleError(file, `${field}.timezone`, `must be an IANA time zone name (got ${show(timezone)})`);
+    }
+    try {
+      new Cron(cron, { paused: true, timezone }).stop();
+    } catch (err) {
+      throw new JobModuleError(file, `${field}.cron`, `${show(cron)} is not a valid pattern: ${(err as Error).message}`);
+    }
+    schedules.push({ cron, payload: payload ?? {}, timezone });
   }
+  return schedules;
+}
 
-  let processes: ResolvedJob["processes"] = { min: 0, max: 1 };
-  if (d.processes !== undefined) {
-    if (typeof d.processes !== "object" || d.processes === null) {
-      throw new JobModuleError(file, "processes", `must be { min?, max?, idle? } (got ${show(d.processes)})`);
-    }
-    const p = d.processes as Record<string, unknown>;
-    for (const k of Object.keys(p)) {
-      if (k !== "min" && k !== "max" && k !== "idle")
-        throw new JobModuleError(file, `processes.${k}`, "is not a setting (known: min, max, idle)");
-    }
-    const max = int(file, "processes.max", p.max, 1, 1, 1024);
-    const min = int(file, "processes.min", p.min, 0, 0, max);
-    const idle = p.idle === undefined ? undefined : int(file, "processes.idle", p.idle, 60, 1, MAX_PRIORITY);
-    processes = idle === undefined ? { min, max } : { min, max, idle };
+/** `processes`: { min?, max?, idle? } (default: none kept, at most one). */
+function resolveProcesses(file: string, processes: unknown): ResolvedJob["processes"] {
+  if (processes === undefined) return { min: 0, max: 1 };
+  if (typeof processes !== "object" || processes === null) {
+    throw new JobModuleError(file, "processes", `must be { min?, max?, idle? } (got ${show(processes)})`);
   }
+  const p = processes as Record<string, unknown>;
+  for (const k of Object.keys(p)) {
+    if (k !== "min" && k !== "max" && k !== "idle")
+      throw new JobModuleError(file, `processes.${k}`, "is not a setting (known: min, max, idle)");
+  }
+  const max = int(file, "processes.max", p.max, 1, 1, 1024);
+  const min = int(file, "processes.min", p.min, 0, 0, max);
+  const idle = p.idle === undefined ? undefined : int(file, "processes.idle", p.idle, 60, 1, MAX_PRIORITY);
+  return idle === undefined ? { min, max } : { min, max, idle };
+}
 
+/** `mod` is the module namespace object; `tube` comes from the file name. */
+export async function resolveJob(file: string, tube: string, mod: unknown): Promise<ResolvedJob> {
+  checkTubeName(file, tube);
+  const d = definitionOf(file, tube, mod);
+  const priority = int(file, "priority", d.priority, 1024, 0, MAX_PRIORITY);
+  const ttr = int(file, "ttr", d.ttr, 60, 1, MAX_PRIORITY);
+  const concurrency = int(file, "concurrency", d.concurrency, 1, 1, 10_000);
+  const { attempts, backoff } = resolveRetries(file, d.retries);
+  const schedules = await resolveSchedules(file, d.schedule);
+  const processes = resolveProcesses(file, d.processes);
   return {
     processes,
     tube,
