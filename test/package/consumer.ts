@@ -1,7 +1,7 @@
 /**
  * One packed and installed beanrun, shared by test/package.test.ts and
- * test/readme.test.ts (bun test runs the files in one process, so the
- * tarball is built and installed once per run):
+ * test/readme.test.ts (scripts/test.ts, `npm test`, runs those two files in
+ * one process, so the tarball is built and installed once per run):
  *
  *   tarball    `npm pack` of this repository (prepack builds dist/node and dist/types)
  *   workspace  a fresh project that installed the tarball plus what
