@@ -104,17 +104,11 @@ function headerOf(path: string, dir: string, buf: Buffer): (FileHeader & { damag
   return { ...header, damaged: h.kind === "bad" };
 }
 
+/** Ids seen in damaged ranges, with the kind of record that seemed to start there and where. */
+type Touched = Map<number, { type: string; where: string }>;
+
 export function recover(dir: string): Recovery {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (e) {
-    throw new WalError(`cannot list the log directory ${dir}: ${describe(e)}`);
-  }
-  const seqs = names
-    .map(parseSegmentName)
-    .filter((s) => s > 0)
-    .sort((a, b) => a - b);
+  const seqs = segmentSeqs(dir);
   const out: Recovery = {
     jobs: new Map(),
     files: [],
@@ -127,79 +121,99 @@ export function recover(dir: string): Recovery {
     damaged: false,
     idMark: readIdMark(dir),
   };
-  const touched = new Map<number, { type: string; where: string }>();
+  const touched: Touched = new Map();
   for (const seq of seqs) {
     out.maxSeq = Math.max(out.maxSeq, seq);
-    const path = segmentPath(dir, seq);
-    // A spare is recognised by its first 64 KiB of zeros (a file's first write starts with its header and is never torn that far).
-    const head = readOrFail(path, MIN_SPARE);
-    const size = fs.statSync(path).size;
-    if (size >= MIN_SPARE && isZero(head, 0, head.length)) {
-      out.spares.push({ seq, path, size });
-      continue;
-    }
-    const buf = readOrFail(path);
-    const header = headerOf(path, dir, buf);
-    if (!header) {
-      if (isZero(buf, 0, buf.length)) {
-        fs.rmSync(path, { force: true });
-        continue;
-      }
-      // Data without a header: nothing in it can be trusted; keep the bytes for the operator.
-      fs.renameSync(path, `${path}.damaged`);
-      out.damaged = true;
-      out.notes.push(`${path}: no header but data after it; moved aside as ${path}.damaged, its records were not read`);
-      continue;
-    }
-    if (header.seq !== seq) out.notes.push(`${path}: its header says file ${header.seq}; read as file ${seq}`);
-    if (header.nextId > out.nextId) out.nextId = header.nextId;
-    const deletes: number[] = [];
-    const scan = scanFile(buf, header, (r) => {
-      out.records++;
-      const rec = r.record;
-      if (rec.id + 1 > out.nextId) out.nextId = rec.id + 1;
-      if (rec.type === REC_JOB) {
-        out.jobs.set(rec.id, { ...rec, seq, size: r.size });
-      } else {
-        out.jobs.delete(rec.id);
-        if (rec.id < header.nextId) deletes.push(rec.id);
-      }
-    });
-    const damage = scan.damage;
-    if (header.damaged)
-      damage.unshift({
-        start: 0,
-        end: HEADER_SIZE,
-        reason: "header checksum mismatch; records read with the header's fields as they are",
-        resumed: true,
-        seen: [],
-      });
-    if (damage.length) {
-      out.damaged = true;
-      out.carryDeletes.push(...deletes);
-      for (const d of damage) {
-        const where = `${path} bytes ${d.start}..${d.end}`;
-        out.notes.push(
-          `${where} (${d.end - d.start} bytes) are damaged (${d.reason}) and were skipped; ` +
-            (d.resumed ? `reading resumed at offset ${d.end}` : `no valid record follows in the file`) +
-            (d.seen.length
-              ? `; records that seem to start there: ${d.seen.map((x) => `${x.type} of job ${x.id} at ${x.at}`).join(", ")}`
-              : ""),
-        );
-        for (const x of d.seen) {
-          if (x.id + 1 > out.nextId) out.nextId = x.id + 1;
-          touched.set(x.id, { type: x.type, where });
-        }
-      }
-    }
-    out.files.push({ seq, path, size: buf.length, version: header.version, key: header.key, end: scan.end, damage });
+    readSegment(out, touched, dir, seq);
   }
   if (out.damaged) report(out, touched);
   return out;
 }
 
+/** The sequence numbers of the log files in `dir`, oldest first. */
+function segmentSeqs(dir: string): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (e) {
+    throw new WalError(`cannot list the log directory ${dir}: ${describe(e)}`);
+  }
+  return names
+    .map(parseSegmentName)
+    .filter((s) => s > 0)
+    .sort((a, b) => a - b);
+}
+
+/** One log file: kept as a spare, removed (all zeros), moved aside (data without a header), or its records read into `out`. */
+function readSegment(out: Recovery, touched: Touched, dir: string, seq: number): void {
+  const path = segmentPath(dir, seq);
+  // A spare is recognised by its first 64 KiB of zeros (a file's first write starts with its header and is never torn that far).
+  const head = readOrFail(path, MIN_SPARE);
+  const size = fs.statSync(path).size;
+  if (size >= MIN_SPARE && isZero(head, 0, head.length)) {
+    out.spares.push({ seq, path, size });
+    return;
+  }
+  const buf = readOrFail(path);
+  const header = headerOf(path, dir, buf);
+  if (!header) {
+    if (isZero(buf, 0, buf.length)) {
+      fs.rmSync(path, { force: true });
+      return;
+    }
+    // Data without a header: nothing in it can be trusted; keep the bytes for the operator.
+    fs.renameSync(path, `${path}.damaged`);
+    out.damaged = true;
+    out.notes.push(`${path}: no header but data after it; moved aside as ${path}.damaged, its records were not read`);
+    return;
+  }
+  if (header.seq !== seq) out.notes.push(`${path}: its header says file ${header.seq}; read as file ${seq}`);
+  if (header.nextId > out.nextId) out.nextId = header.nextId;
+  const deletes: number[] = [];
+  const scan = scanFile(buf, header, (r) => {
+    out.records++;
+    const rec = r.record;
+    if (rec.id + 1 > out.nextId) out.nextId = rec.id + 1;
+    if (rec.type === REC_JOB) {
+      out.jobs.set(rec.id, { ...rec, seq, size: r.size });
+    } else {
+      out.jobs.delete(rec.id);
+      if (rec.id < header.nextId) deletes.push(rec.id);
+    }
+  });
+  const damage = scan.damage;
+  if (header.damaged)
+    damage.unshift({
+      start: 0,
+      end: HEADER_SIZE,
+      reason: "header checksum mismatch; records read with the header's fields as they are",
+      resumed: true,
+      seen: [],
+    });
+  if (damage.length) noteDamage(out, touched, path, damage, deletes);
+  out.files.push({ seq, path, size: buf.length, version: header.version, key: header.key, end: scan.end, damage });
+}
+
+/** A damaged file: its deletes are carried, each damaged range is described, and the ids seen in it are remembered for the report. */
+function noteDamage(out: Recovery, touched: Touched, path: string, damage: Damage[], deletes: number[]): void {
+  out.damaged = true;
+  out.carryDeletes.push(...deletes);
+  for (const d of damage) {
+    const where = `${path} bytes ${d.start}..${d.end}`;
+    out.notes.push(
+      `${where} (${d.end - d.start} bytes) are damaged (${d.reason}) and were skipped; ` +
+        (d.resumed ? `reading resumed at offset ${d.end}` : `no valid record follows in the file`) +
+        (d.seen.length ? `; records that seem to start there: ${d.seen.map((x) => `${x.type} of job ${x.id} at ${x.at}`).join(", ")}` : ""),
+    );
+    for (const x of d.seen) {
+      if (x.id + 1 > out.nextId) out.nextId = x.id + 1;
+      touched.set(x.id, { type: x.type, where });
+    }
+  }
+}
+
 /** After damage: what may have been lost, and where ids continue. */
-function report(out: Recovery, touched: Map<number, { type: string; where: string }>): void {
+function report(out: Recovery, touched: Touched): void {
   const back: number[] = [];
   const stale: number[] = [];
   const lost: number[] = [];
