@@ -86,12 +86,14 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
   return startLocalServer(opts);
 }
 
-async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
-  const compat = opts.compat ?? "1.13";
+/**
+ * Replies produced by one event (a read, a timer) leave together, once:
+ * connections mark themselves runnable or dirty, and `settle` runs after each
+ * event, as the transport's end-of-read hook and after every timer of `clock`.
+ */
+function eventSettler(): { settle: () => void; clock: Clock; runnable: Scheduled[]; dirty: Scheduled[] } {
   const runnable: Scheduled[] = [];
   const dirty: Scheduled[] = [];
-
-  // Replies produced by one event (a read, a timer) leave together, once.
   const settle = (): void => {
     while (runnable.length || dirty.length) {
       while (runnable.length) runnable.shift()!.resume();
@@ -99,7 +101,6 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
       dirty.length = 0;
     }
   };
-
   const clock: Clock = {
     now: systemClock.now,
     setTimer: (fn, ms) =>
@@ -109,8 +110,11 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
       }, ms),
     clearTimer: systemClock.clearTimer,
   };
+  return { settle, clock, runnable, dirty };
+}
 
-  // -b: the log is read back into the queue before the server listens.
+/** The queue and its failure records; with -b, the log is read back into the queue before the server listens. */
+async function openQueue(opts: StartOptions, clock: Clock): Promise<{ queue: Queue; journal?: Journal; failures: FailureStore }> {
   const opened = opts.journal === undefined && opts.walDir !== undefined ? openWal({ ...opts, walDir: opts.walDir }) : undefined;
   const journal = opts.journal ?? opened?.wal;
   const queue = new Queue({ maxJobSize: opts.maxJobSize ?? 65535, clock, journal });
@@ -125,6 +129,33 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   // Failure records live beside the jobs (and, with -b, in failures.log next to the log).
   const failures = new FailureStore((id) => queue.find(id) !== NONE);
   if (opened && opts.walDir !== undefined) failures.openFile(opts.walDir, opts.log);
+  return { queue, journal, failures };
+}
+
+/** The console and /metrics on --http-port; it binds to loopback unless given an address of its own: -l does not carry over. */
+function startConsole(
+  opts: StartOptions & { httpPort: number },
+  ctx: ProtocolContext,
+  failures: FailureStore,
+  server: { host: string; port: number },
+): { http: HttpListener; console: Console; host: string } {
+  const host = opts.httpHost ?? DEFAULT_HOST;
+  const httpConsole = createConsole({
+    source: memorySource(ctx.queue, ctx.ops, ctx.compat),
+    build: { version: VERSION, protocol: ctx.compat, runtime: platform().name },
+    server,
+    bindHost: host,
+    allowedHosts: opts.httpAllowHosts,
+    token: opts.httpToken,
+    failures: (id) => failures.get(id),
+  });
+  return { http: platform().serveHttp(host, opts.httpPort, httpConsole.fetch), console: httpConsole, host };
+}
+
+async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
+  const compat = opts.compat ?? "1.13";
+  const { settle, clock, runnable, dirty } = eventSettler();
+  const { queue, journal, failures } = await openQueue(opts, clock);
   const ctx: ProtocolContext = {
     queue,
     ops: new Float64Array(Op.Count),
@@ -152,22 +183,10 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     throw e;
   }
 
-  // The console binds to loopback unless given an address of its own: -l does not carry over.
-  let http: HttpListener | undefined;
-  let httpConsole: Console | undefined;
-  const httpHost = opts.httpHost ?? DEFAULT_HOST;
+  let web: ReturnType<typeof startConsole> | undefined;
   if (opts.httpPort !== undefined) {
     try {
-      httpConsole = createConsole({
-        source: memorySource(queue, ctx.ops, compat),
-        build: { version: VERSION, protocol: compat, runtime: platform().name },
-        server: { host: listener.host, port: listener.port },
-        bindHost: httpHost,
-        allowedHosts: opts.httpAllowHosts,
-        token: opts.httpToken,
-        failures: (id) => failures.get(id),
-      });
-      http = platform().serveHttp(httpHost, opts.httpPort, httpConsole.fetch);
+      web = startConsole({ ...opts, httpPort: opts.httpPort }, ctx, failures, { host: listener.host, port: listener.port });
     } catch (e) {
       await listener.stop();
       queue.stop();
@@ -179,9 +198,9 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   return {
     host: listener.host,
     port: listener.port,
-    httpPort: http?.port,
-    httpHost: http ? httpHost : undefined,
-    console: httpConsole,
+    httpPort: web?.http.port,
+    httpHost: web?.host,
+    console: web?.console,
     failures,
     queue,
     drain: () => {
@@ -189,8 +208,8 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     },
     close: async () => {
       await listener.stop();
-      await http?.stop();
-      httpConsole?.close();
+      await web?.http.stop();
+      web?.console.close();
       queue.stop();
       failures.close();
       await journal?.close?.();
