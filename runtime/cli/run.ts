@@ -12,7 +12,7 @@ import { parseAddress } from "../runner/enqueue.ts";
 import { RunnerEvents } from "../runner/events.ts";
 import { createLogger, type LogFormat, type LogLevel, parseLogFormat, parseLogLevel } from "../runner/log.ts";
 import { logEvents } from "../runner/log-events.ts";
-import { type RunnerOptions, RunnerStartError, startRunner } from "../runner/runner.ts";
+import { type Runner, type RunnerOptions, RunnerStartError, startRunner } from "../runner/runner.ts";
 import type { ServerOptions } from "../server/options.ts";
 import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
@@ -151,6 +151,91 @@ function wrap<T>(fn: () => T): T {
   }
 }
 
+type Say = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * The runner's event stream and logger, and `say` for run's own messages.
+ * With --log-format json every line is JSON: the start-up messages and the
+ * embedded server's lines (through `serverOpts.log`) go through the logger too.
+ */
+function runLogging(flags: RunFlags, serverOpts: ServerOptions): { events: RunnerEvents; say: Say } {
+  const events = new RunnerEvents();
+  const logger = createLogger({ format: flags.logFormat, level: flags.logLevel });
+  logEvents(events, logger);
+  const json = flags.logFormat === "json";
+  const say: Say = (level, msg, fields = {}) => {
+    if (json) logger[level](msg, fields);
+    else console.error(`beanrun: ${msg}`);
+  };
+  if (json) {
+    serverOpts.log = (line) => {
+      const msg = line.replace(/^beanrun: /, "");
+      // -V's connection lines are routine; anything else the server says (the log's warnings) is not.
+      if (/^(accept|close) \d+$/.test(msg)) logger.info(msg, { event: "connection" });
+      else logger.warn(msg, { event: "server" });
+    };
+  }
+  return { events, say };
+}
+
+/** False (and says why) when the jobs directory to read is missing; compiled-in jobs need none. */
+function jobsDirPresent(flags: RunFlags, say: Say): boolean {
+  if (flags.jobs === undefined && EMBEDDED_JOBS !== null) return true;
+  const dir = resolve(flags.jobs ?? "jobs");
+  if (existsSync(dir) && statSync(dir).isDirectory()) return true;
+  say(
+    "error",
+    `no jobs directory at ${dir}: put job modules in ${flags.jobs ?? "jobs"}/<tube>.ts, or pass --jobs DIR (\`npx beanrun init\` creates a project)`,
+    {
+      event: "no-jobs-dir",
+    },
+  );
+  return false;
+}
+
+/** The runner started with run's flags, or null once a start failure (a server that cannot listen: address, reason, hint) is said. */
+async function startOrExplain(flags: RunFlags, serverOpts: ServerOptions, events: RunnerEvents, say: Say): Promise<Runner | null> {
+  try {
+    return await startRunner({
+      jobs: flags.jobs,
+      connect: flags.connect ? parseAddress(flags.connect) : undefined,
+      server: serverOpts,
+      only: flags.only,
+      except: flags.except,
+      watch: flags.watch,
+      graceMs: flags.graceMs,
+      idleSeconds: flags.idleSeconds,
+      maxProcesses: flags.maxProcesses,
+      spare: flags.spare,
+      http: flags.connect ? runnerHttp(serverOpts) : undefined,
+      logFormat: flags.logFormat,
+      logLevel: flags.logLevel,
+      events,
+    });
+  } catch (e) {
+    if (!(e instanceof RunnerStartError)) throw e;
+    const cause = (e as { cause?: { syscall?: unknown } }).cause;
+    const listen = cause?.syscall === "listen" || cause?.syscall === "bind";
+    say("error", listen ? listenFailure(cause, serverOpts.host ?? "127.0.0.1", serverOpts.port ?? 11300) : e.message, {
+      event: "cannot-start",
+    });
+    return null;
+  }
+}
+
+/** Where the runner's probes, the embedded server and its console are. */
+function announce(runner: Runner, serverOpts: ServerOptions, say: Say): void {
+  if (runner.http) {
+    const { host, port } = runner.http;
+    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    say("info", `metrics and probes on ${url}/metrics, /healthz and /readyz`, { event: "http", url });
+  }
+  if (runner.server) {
+    say("info", `listening on ${runner.address}`, { event: "listening", address: runner.address });
+    announceConsole(runner.server, serverOpts.httpToken, (line) => say("info", line.replace(/^beanrun: /, ""), { event: "console" }));
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   let flags: RunFlags;
   try {
@@ -169,73 +254,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  const events = new RunnerEvents();
-  const logger = createLogger({ format: flags.logFormat, level: flags.logLevel });
-  logEvents(events, logger);
-  // With --log-format json every line is JSON: the start-up messages and the embedded server's lines go through the logger too.
-  const json = flags.logFormat === "json";
-  const say = (level: "info" | "warn" | "error", msg: string, fields: Record<string, unknown> = {}): void => {
-    if (json) logger[level](msg, fields);
-    else console.error(`beanrun: ${msg}`);
-  };
-  if (json) {
-    serverOpts.log = (line) => {
-      const msg = line.replace(/^beanrun: /, "");
-      // -V's connection lines are routine; anything else the server says (the log's warnings) is not.
-      if (/^(accept|close) \d+$/.test(msg)) logger.info(msg, { event: "connection" });
-      else logger.warn(msg, { event: "server" });
-    };
-  }
-  if (flags.jobs !== undefined || EMBEDDED_JOBS === null) {
-    const dir = resolve(flags.jobs ?? "jobs");
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      say(
-        "error",
-        `no jobs directory at ${dir}: put job modules in ${flags.jobs ?? "jobs"}/<tube>.ts, or pass --jobs DIR (\`npx beanrun init\` creates a project)`,
-        {
-          event: "no-jobs-dir",
-        },
-      );
-      return 2;
-    }
-  }
-  let runner;
-  try {
-    runner = await startRunner({
-      jobs: flags.jobs,
-      connect: flags.connect ? parseAddress(flags.connect) : undefined,
-      server: serverOpts,
-      only: flags.only,
-      except: flags.except,
-      watch: flags.watch,
-      graceMs: flags.graceMs,
-      idleSeconds: flags.idleSeconds,
-      maxProcesses: flags.maxProcesses,
-      spare: flags.spare,
-      http: flags.connect ? runnerHttp(serverOpts) : undefined,
-      logFormat: flags.logFormat,
-      logLevel: flags.logLevel,
-      events,
-    });
-  } catch (e) {
-    if (!(e instanceof RunnerStartError)) throw e;
-    // A server that cannot listen: the address, the reason and a hint.
-    const cause = (e as { cause?: { syscall?: unknown } }).cause;
-    const listen = cause?.syscall === "listen" || cause?.syscall === "bind";
-    say("error", listen ? listenFailure(cause, serverOpts.host ?? "127.0.0.1", serverOpts.port ?? 11300) : e.message, {
-      event: "cannot-start",
-    });
-    return 1;
-  }
-  if (runner.http) {
-    const { host, port } = runner.http;
-    const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-    say("info", `metrics and probes on ${url}/metrics, /healthz and /readyz`, { event: "http", url });
-  }
-  if (runner.server) {
-    say("info", `listening on ${runner.address}`, { event: "listening", address: runner.address });
-    announceConsole(runner.server, serverOpts.httpToken, (line) => say("info", line.replace(/^beanrun: /, ""), { event: "console" }));
-  }
+  const { events, say } = runLogging(flags, serverOpts);
+  if (!jobsDirPresent(flags, say)) return 2;
+  const runner = await startOrExplain(flags, serverOpts, events, say);
+  if (!runner) return 1;
+  announce(runner, serverOpts, say);
 
   // As with serve: SIGUSR1 makes the server refuse new jobs (DRAINING); the workers carry on.
   if (runner.server) process.on("SIGUSR1", () => runner.drain());
