@@ -69,6 +69,82 @@ export interface Actions {
   close(): void;
 }
 
+/** Why a job-level command was refused, from the job's state now. */
+async function refusal(source: ConsoleSource, verb: string, id: number): Promise<ActionResult> {
+  const j = await source.jobById(id, false);
+  if (!j) return { ok: false, message: `job ${id} no longer exists (a worker may have finished it); nothing to ${verb}` };
+  if (j.state === "reserved")
+    return { ok: false, message: `job ${id} is reserved by a worker right now; try again when it is released or buried` };
+  return { ok: false, message: `job ${id} is ${j.state}; it cannot be ${verb === "kick" ? "kicked" : `${verb}d`} in that state` };
+}
+
+/** Deletes the tube's buried jobs one by one, once the operator typed the tube's name to confirm. */
+async function deleteBuried(c: Client, a: Extract<Action, { action: "delete-buried" }>): Promise<ActionResult> {
+  if (a.confirm !== a.tube) return { ok: false, message: "not confirmed: type the tube's name to delete its buried jobs" };
+  await c.use(a.tube);
+  let n = 0;
+  for (let job = await c.peekBuried(); job; job = await c.peekBuried()) {
+    try {
+      await c.delete(job.id);
+      n++;
+    } catch (e) {
+      if (!(e instanceof BeanstalkError && e.code === "NOT_FOUND")) throw e;
+      // Kicked and reserved by a worker meanwhile: no longer buried, leave it.
+    }
+  }
+  return { ok: true, message: `${n} buried job${n === 1 ? "" : "s"} deleted from ${a.tube}`, count: n };
+}
+
+/** Puts a job from the editor; a body over -z or a draining server is a refusal, not an error. */
+async function putJob(c: Client, source: ConsoleSource, a: Extract<Action, { action: "put" }>): Promise<ActionResult> {
+  await c.use(a.tube);
+  try {
+    const id = await c.put(a.body, { priority: a.priority, delay: a.delay, ttr: a.ttr });
+    return { ok: true, message: `job ${id} put into ${a.tube}`, id };
+  } catch (e) {
+    if (e instanceof BeanstalkError && e.code === "JOB_TOO_BIG")
+      return { ok: false, message: `the body is larger than the server's -z (${source.maxJobSize} bytes)` };
+    if (e instanceof BeanstalkError && e.code === "DRAINING")
+      return { ok: false, message: "the server is draining: it accepts no new jobs" };
+    throw e;
+  }
+}
+
+/** One action over the connection `c`. */
+async function perform(c: Client, source: ConsoleSource, a: Action): Promise<ActionResult> {
+  switch (a.action) {
+    case "kick-job":
+      try {
+        await c.kickJob(a.id);
+        return { ok: true, message: `job ${a.id} kicked` };
+      } catch (e) {
+        if (e instanceof BeanstalkError && e.code === "NOT_FOUND") return refusal(source, "kick", a.id);
+        throw e;
+      }
+    case "delete":
+      try {
+        await c.delete(a.id);
+        return { ok: true, message: `job ${a.id} deleted` };
+      } catch (e) {
+        if (e instanceof BeanstalkError && e.code === "NOT_FOUND") return refusal(source, "delete", a.id);
+        throw e;
+      }
+    case "kick-all": {
+      await c.use(a.tube);
+      const n = await c.kick(2 ** 31 - 1);
+      return { ok: true, message: `${n} job${n === 1 ? "" : "s"} kicked in ${a.tube}`, count: n };
+    }
+    case "delete-buried":
+      return deleteBuried(c, a);
+    case "pause":
+      if (!(await source.hasTube(a.tube))) return { ok: false, message: `tube ${a.tube} does not exist (it has no jobs and no clients)` };
+      await c.pauseTube(a.tube, a.seconds);
+      return { ok: true, message: a.seconds ? `${a.tube} paused for ${a.seconds} s` : `${a.tube} resumed` };
+    case "put":
+      return putJob(c, source, a);
+  }
+}
+
 export function createActions(source: ConsoleSource, server: { host: string; port: number }): Actions {
   let client: Client | null = null;
   let chain: Promise<unknown> = Promise.resolve();
@@ -81,77 +157,9 @@ export function createActions(source: ConsoleSource, server: { host: string; por
     return client;
   };
 
-  /** Why a job-level command was refused, from the job's state now. */
-  const refusal = async (verb: string, id: number): Promise<ActionResult> => {
-    const j = await source.jobById(id, false);
-    if (!j) return { ok: false, message: `job ${id} no longer exists (a worker may have finished it); nothing to ${verb}` };
-    if (j.state === "reserved")
-      return { ok: false, message: `job ${id} is reserved by a worker right now; try again when it is released or buried` };
-    return { ok: false, message: `job ${id} is ${j.state}; it cannot be ${verb === "kick" ? "kicked" : `${verb}d`} in that state` };
-  };
-
-  const perform = async (a: Action): Promise<ActionResult> => {
-    const c = await conn();
-    switch (a.action) {
-      case "kick-job":
-        try {
-          await c.kickJob(a.id);
-          return { ok: true, message: `job ${a.id} kicked` };
-        } catch (e) {
-          if (e instanceof BeanstalkError && e.code === "NOT_FOUND") return refusal("kick", a.id);
-          throw e;
-        }
-      case "delete":
-        try {
-          await c.delete(a.id);
-          return { ok: true, message: `job ${a.id} deleted` };
-        } catch (e) {
-          if (e instanceof BeanstalkError && e.code === "NOT_FOUND") return refusal("delete", a.id);
-          throw e;
-        }
-      case "kick-all": {
-        await c.use(a.tube);
-        const n = await c.kick(2 ** 31 - 1);
-        return { ok: true, message: `${n} job${n === 1 ? "" : "s"} kicked in ${a.tube}`, count: n };
-      }
-      case "delete-buried": {
-        if (a.confirm !== a.tube) return { ok: false, message: "not confirmed: type the tube's name to delete its buried jobs" };
-        await c.use(a.tube);
-        let n = 0;
-        for (let job = await c.peekBuried(); job; job = await c.peekBuried()) {
-          try {
-            await c.delete(job.id);
-            n++;
-          } catch (e) {
-            if (!(e instanceof BeanstalkError && e.code === "NOT_FOUND")) throw e;
-            // Kicked and reserved by a worker meanwhile: no longer buried, leave it.
-          }
-        }
-        return { ok: true, message: `${n} buried job${n === 1 ? "" : "s"} deleted from ${a.tube}`, count: n };
-      }
-      case "pause":
-        if (!(await source.hasTube(a.tube))) return { ok: false, message: `tube ${a.tube} does not exist (it has no jobs and no clients)` };
-        await c.pauseTube(a.tube, a.seconds);
-        return { ok: true, message: a.seconds ? `${a.tube} paused for ${a.seconds} s` : `${a.tube} resumed` };
-      case "put": {
-        await c.use(a.tube);
-        try {
-          const id = await c.put(a.body, { priority: a.priority, delay: a.delay, ttr: a.ttr });
-          return { ok: true, message: `job ${id} put into ${a.tube}`, id };
-        } catch (e) {
-          if (e instanceof BeanstalkError && e.code === "JOB_TOO_BIG")
-            return { ok: false, message: `the body is larger than the server's -z (${source.maxJobSize} bytes)` };
-          if (e instanceof BeanstalkError && e.code === "DRAINING")
-            return { ok: false, message: "the server is draining: it accepts no new jobs" };
-          throw e;
-        }
-      }
-    }
-  };
-
   return {
     run(a) {
-      const p = chain.then(() => perform(a));
+      const p = chain.then(async () => perform(await conn(), source, a));
       chain = p.catch(() => {});
       return p;
     },
