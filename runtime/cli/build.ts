@@ -36,46 +36,39 @@ const FLAGS: readonly FlagSpec[] = [
 /** beanrun's own root (where runtime/cli.ts is), in the source tree and in node_modules/beanrun alike. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
-export async function main(argv: string[]): Promise<number> {
-  let jobsDir: string;
-  let outfile: string;
-  let target: string | undefined;
-  let minify: boolean;
-  try {
-    const args = parseFlags(argv, FLAGS);
-    if (args.switches.has("help")) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-    jobsDir = args.values.get("jobs") ?? "jobs";
-    outfile = args.values.get("outfile") ?? "dist/beanrun";
-    target = args.values.get("target");
-    minify = !args.switches.has("no-minify");
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return usageFailure("build", e, USAGE);
-  }
-  const bun = process.execPath;
-  if (isEmbedded(process.argv[1] ?? "")) {
-    console.error("beanrun build: an executable cannot rebuild itself; run `npx beanrun build` in the project");
-    return 2;
-  }
-  if (!platform().canCompile) {
-    console.error("beanrun build: needs Bun (`npx beanrun build` brings it)");
-    return 2;
-  }
-  const jobsAbs = resolve(jobsDir);
+interface BuildFlags {
+  help: boolean;
+  jobsDir: string;
+  outfile: string;
+  target?: string;
+  minify: boolean;
+}
+
+/** build's flags; throws UsageError. */
+function parseBuildFlags(argv: string[]): BuildFlags {
+  const args = parseFlags(argv, FLAGS);
+  if (args.switches.has("help")) return { help: true, jobsDir: "jobs", outfile: "dist/beanrun", minify: true };
+  if (args.positionals.length) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+  return {
+    help: false,
+    jobsDir: args.values.get("jobs") ?? "jobs",
+    outfile: args.values.get("outfile") ?? "dist/beanrun",
+    target: args.values.get("target"),
+    minify: !args.switches.has("no-minify"),
+  };
+}
+
+type JobFile = ReturnType<typeof listJobFiles>["files"][number];
+
+/** The job modules to compile in, or the exit code once the reason is printed (no directory, a bad module, none at all). */
+function jobModules(jobsDir: string, jobsAbs: string): JobFile[] | number {
   if (!existsSync(jobsAbs) || !statSync(jobsAbs).isDirectory()) {
     console.error(
       `beanrun build: no jobs directory at ${jobsAbs}: put job modules in ${jobsDir}/<tube>.ts, or pass --jobs DIR (\`npx beanrun init\` creates a project)`,
     );
     return 2;
   }
-  // The common root of all entry points decides the /$bunfs paths, so pin it.
-  const root = commonRoot(ROOT, jobsAbs);
-  const embedded = relative(root, jobsAbs).split("\\").join("/");
-  let files;
+  let files: JobFile[];
   try {
     ({ files } = listJobFiles(jobsAbs));
   } catch (e) {
@@ -87,28 +80,62 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`beanrun build: no job modules in ${jobsDir}/ (files named <tube>.ts; names starting with _ are helpers)`);
     return 2;
   }
-  const out = resolve(outfile);
-  mkdirSync(dirname(out), { recursive: true });
+  return files;
+}
 
-  const args = [
+/** `bun build --compile`'s arguments: the CLI plus every job module as entry points, under one pinned root. */
+function bunBuildArgs(f: BuildFlags, jobsAbs: string, files: readonly JobFile[], out: string): string[] {
+  // The common root of all entry points decides the /$bunfs paths, so pin it.
+  const root = commonRoot(ROOT, jobsAbs);
+  const embedded = relative(root, jobsAbs).split("\\").join("/");
+  return [
     "build",
     "--compile",
     "--format=esm",
     "--bytecode",
     // Stack traces name the original files: errors point at jobs/<tube>.ts, and enqueue(job) knows a job's tube from where defineJob was called.
     "--sourcemap",
-    ...(minify ? ["--minify"] : []),
-    ...(target ? [`--target=${target}`] : []),
+    ...(f.minify ? ["--minify"] : []),
+    ...(f.target ? [`--target=${f.target}`] : []),
     "--no-compile-autoload-dotenv",
     "--no-compile-autoload-bunfig",
     `--root=${root}`,
     `--define=BEANRUN_EMBEDDED_JOBS=${JSON.stringify(embedded)}`,
     `--outfile=${out}`,
     join(ROOT, "runtime/cli.ts"),
-    ...files.map((f) => f.path),
+    ...files.map((x) => x.path),
   ];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let f: BuildFlags;
+  try {
+    f = parseBuildFlags(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    return usageFailure("build", e, USAGE);
+  }
+  if (f.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const bun = process.execPath;
+  if (isEmbedded(process.argv[1] ?? "")) {
+    console.error("beanrun build: an executable cannot rebuild itself; run `npx beanrun build` in the project");
+    return 2;
+  }
+  if (!platform().canCompile) {
+    console.error("beanrun build: needs Bun (`npx beanrun build` brings it)");
+    return 2;
+  }
+  const jobsAbs = resolve(f.jobsDir);
+  const files = jobModules(f.jobsDir, jobsAbs);
+  if (typeof files === "number") return files;
+  const out = resolve(f.outfile);
+  mkdirSync(dirname(out), { recursive: true });
+
   const t0 = performance.now();
-  const r = spawnSync(bun, args, { stdio: "inherit", env: withoutBeBun(process.env) });
+  const r = spawnSync(bun, bunBuildArgs(f, jobsAbs, files, out), { stdio: "inherit", env: withoutBeBun(process.env) });
   if (r.status !== 0) {
     console.error(`beanrun build: bun build failed (${r.status ?? r.signal})`);
     return 1;
@@ -116,7 +143,7 @@ export async function main(argv: string[]): Promise<number> {
   const mb = (statSync(out).size / 1e6).toFixed(0);
   console.error(
     `beanrun build: ${relative(process.cwd(), out)} (${mb} MB, ${files.length} job${files.length === 1 ? "" : "s"}: ${files
-      .map((f) => f.tube)
+      .map((x) => x.tube)
       .join(", ")}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
   return 0;
