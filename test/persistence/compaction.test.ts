@@ -2,7 +2,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { Client, removeDir, startWal, tempDir } from "./helpers.ts";
+import { launchWithLog } from "../support/servers.ts";
+import { removeDir, tempDir } from "../support/temp.ts";
+import { Wire } from "../support/wire.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -28,11 +30,11 @@ for (const compact of [true, false]) {
     const d = tempDir("compact");
     dirs.push(d);
     const args = ["-f", "0", "-s", "65536", "-z", "1000", ...(compact ? [] : ["-n"])];
-    let r = await startWal(d, args);
-    let c = await Client.connect(r.server!.port);
+    let r = await launchWithLog(d, args);
+    let c = await Wire.open(r.server!.port);
     const keep: number[] = [];
     for (let i = 0; i < 40; i++) keep.push(Number((await c.put(`keeper ${i}`, i)).line.split(" ")[1]));
-    const conns = await Promise.all(Array.from({ length: 8 }, () => Client.connect(r.server!.port)));
+    const conns = await Promise.all(Array.from({ length: 8 }, () => Wire.open(r.server!.port)));
     const body = "y".repeat(600);
     let maxFiles = 0;
     const ROUNDS = 2500; // 8 x 2500 x ~700 bytes: about 14 MB through 64 KB files
@@ -40,7 +42,7 @@ for (const compact of [true, false]) {
       conns.map(async (k) => {
         for (let i = 0; i < ROUNDS; i++) {
           const id = (await k.put(body)).line.split(" ")[1];
-          expect((await k.send(`delete ${id}`)).line).toBe("DELETED");
+          expect((await k.request(`delete ${id}`)).line).toBe("DELETED");
           if (i % 250 === 0) maxFiles = Math.max(maxFiles, logBytes(d).files);
         }
       }),
@@ -59,11 +61,11 @@ for (const compact of [true, false]) {
       expect(st["binlog-oldest-index"]).toBe("1");
     }
     c.close();
-    await r.server!.kill9();
-    r = await startWal(d, args);
-    c = await Client.connect(r.server!.port);
+    await r.server!.kill();
+    r = await launchWithLog(d, args);
+    c = await Wire.open(r.server!.port);
     for (let i = 0; i < keep.length; i++) {
-      const p = await c.send(`peek ${keep[i]}`);
+      const p = await c.request(`peek ${keep[i]}`);
       expect(p.body?.toString()).toBe(`keeper ${i}`);
       expect((await c.statsJob(keep[i]!))!.pri).toBe(String(i));
     }

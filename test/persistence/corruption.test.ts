@@ -3,7 +3,9 @@ import { afterAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client, removeDir, startWal, tempDir } from "./helpers.ts";
+import { launchWithLog } from "../support/servers.ts";
+import { removeDir, tempDir } from "../support/temp.ts";
+import { Wire } from "../support/wire.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -12,11 +14,11 @@ afterAll(() => dirs.forEach(removeDir));
 async function logWith(n: number): Promise<{ d: string; file: string }> {
   const d = tempDir("corrupt");
   dirs.push(d);
-  const r = await startWal(d, ["-f", "0"]);
-  const c = await Client.connect(r.server!.port);
+  const r = await launchWithLog(d, ["-f", "0"]);
+  const c = await Wire.open(r.server!.port);
   for (let i = 1; i <= n; i++) expect((await c.put(`job ${i}`, i)).line).toBe(`INSERTED ${i}`);
   c.close();
-  await r.server!.kill9();
+  await r.server!.kill();
   return { d, file: join(d, "wal.1") };
 }
 
@@ -35,12 +37,12 @@ async function movedAside(file: string): Promise<Buffer> {
 }
 
 async function jobsAfterRestart(d: string, n: number) {
-  const r = await startWal(d, ["-f", "0"]);
+  const r = await launchWithLog(d, ["-f", "0"]);
   expect(r.server).toBeDefined();
-  const c = await Client.connect(r.server!.port);
+  const c = await Wire.open(r.server!.port);
   const present: number[] = [];
   for (let i = 1; i <= n; i++) {
-    const p = await c.send(`peek ${i}`);
+    const p = await c.request(`peek ${i}`);
     if (p.line.startsWith("FOUND")) {
       expect(p.body!.toString()).toBe(`job ${i}`);
       present.push(i);
@@ -101,7 +103,7 @@ test("a file that is not a beanrun log stops the start with an explanation", asy
   const b = readFileSync(file);
   b.write("NOTOURS!", 0);
   writeFileSync(file, b);
-  const r = await startWal(d, ["-f", "0"]);
+  const r = await launchWithLog(d, ["-f", "0"]);
   expect(r.server).toBeUndefined();
   expect(r.exitCode).toBe(1);
   expect(r.stderr).toMatch(/wal\.1: not a beanrun log file.*move it out of/);
@@ -117,7 +119,7 @@ test("a log from a newer format version is refused", async () => {
   const { crc32 } = await import("../../runtime/persistence/crc.ts");
   b.writeUInt32LE(crc32(b.subarray(0, 28)), 28);
   writeFileSync(file, b);
-  const r = await startWal(d, ["-f", "0"]);
+  const r = await launchWithLog(d, ["-f", "0"]);
   expect(r.exitCode).toBe(1);
   expect(r.stderr).toMatch(/format version 99.*newer beanrun/);
 });

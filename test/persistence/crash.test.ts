@@ -5,7 +5,9 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { Client, removeDir, type ServerProc, sleep, startWal, tempDir } from "./helpers.ts";
+import { launchWithLog, type OurServer } from "../support/servers.ts";
+import { removeDir, tempDir } from "../support/temp.ts";
+import { Wire } from "../support/wire.ts";
 
 const dir = tempDir("crash");
 afterAll(() => removeDir(dir));
@@ -30,18 +32,18 @@ test("acknowledged puts and deletes survive kill -9 at random points", async () 
   let totalDeletes = 0;
 
   for (let round = 0; round <= ROUNDS; round++) {
-    const started = await startWal(dir, ["-f", "0", "-s", "65536", "-z", "4096"]);
+    const started = await launchWithLog(dir, ["-f", "0", "-s", "65536", "-z", "4096"]);
     expect(started.server).toBeDefined();
-    const srv: ServerProc = started.server!;
+    const srv: OurServer = started.server!;
     /** Deletes sent but not acknowledged when the server died: either outcome is fine. */
     const maybeGone = new Set<number>();
 
     // Check the previous round's outcome.
-    const check = await Client.connect(srv.port);
+    const check = await Wire.open(srv.port);
     const found = new Map<number, Known>();
     const hi = Math.max(maxAcked, ...maybeGone) + 400;
     const peeks = [];
-    for (let id = 1; id <= hi; id++) peeks.push(check.send(`peek ${id}`).then((r) => ({ id, r })));
+    for (let id = 1; id <= hi; id++) peeks.push(check.request(`peek ${id}`).then((r) => ({ id, r })));
     const stats = [];
     for (const { id, r } of await Promise.all(peeks)) {
       if (r.line.startsWith("FOUND")) {
@@ -65,7 +67,7 @@ test("acknowledged puts and deletes survive kill -9 at random points", async () 
     const firstNew = await check.put("probe");
     const probeId = Number(firstNew.line.split(" ")[1]);
     expect(probeId).toBeGreaterThan(maxAcked);
-    expect((await check.send(`delete ${probeId}`)).line).toBe("DELETED");
+    expect((await check.request(`delete ${probeId}`)).line).toBe("DELETED");
     gone.add(probeId);
     check.close();
     if (round === ROUNDS) {
@@ -75,7 +77,7 @@ test("acknowledged puts and deletes survive kill -9 at random points", async () 
 
     // Load: each connection puts, and deletes about half of what exists.
     let stop = false;
-    const clients = await Promise.all(Array.from({ length: CONNS }, () => Client.connect(srv.port)));
+    const clients = await Promise.all(Array.from({ length: CONNS }, () => Wire.open(srv.port)));
     const workers = clients.map(async (c, ci) => {
       let n = 0;
       while (!stop) {
@@ -86,7 +88,7 @@ test("acknowledged puts and deletes survive kill -9 at random points", async () 
           live.delete(id);
           maybeGone.add(id);
           try {
-            const r = await c.send(`delete ${id}`);
+            const r = await c.request(`delete ${id}`);
             expect(r.line).toBe("DELETED");
             maybeGone.delete(id);
             gone.add(id);
@@ -113,8 +115,8 @@ test("acknowledged puts and deletes survive kill -9 at random points", async () 
         }
       }
     });
-    await sleep(150 + Math.random() * 600);
-    await srv.kill9();
+    await Bun.sleep(150 + Math.random() * 600);
+    await srv.kill();
     stop = true;
     await Promise.all(workers);
     for (const c of clients) c.close();

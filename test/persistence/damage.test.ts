@@ -10,7 +10,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client, removeDir, sleep, startWal, tempDir } from "./helpers.ts";
+import { launchWithLog } from "../support/servers.ts";
+import { removeDir, tempDir } from "../support/temp.ts";
+import { Wire } from "../support/wire.ts";
 
 const N = 300;
 const body = (i: number) => `job ${i} `.padEnd(100, String.fromCharCode(97 + (i % 26)));
@@ -42,21 +44,21 @@ function records(buf: Buffer): Rec[] {
 beforeAll(async () => {
   base = tempDir("damage-base");
   dirs.push(base);
-  const r = await startWal(base, ["-F"]);
-  const c = await Client.connect(r.server!.port);
+  const r = await launchWithLog(base, ["-F"]);
+  const c = await Wire.open(r.server!.port);
   // Pipelined: one round trip each for the puts and the deletes, however loaded the machine.
   const puts = await Promise.all(Array.from({ length: N }, (_, k) => c.put(body(k + 1), k + 1)));
   puts.forEach((p, k) => expect(p.line).toBe(`INSERTED ${k + 1}`));
-  const dels = await Promise.all(Array.from({ length: N / 3 }, (_, k) => c.send(`delete ${3 * (k + 1)}`)));
+  const dels = await Promise.all(Array.from({ length: N / 3 }, (_, k) => c.request(`delete ${3 * (k + 1)}`)));
   for (const d of dels) expect(d.line).toBe("DELETED");
   c.close();
-  await r.server!.kill9(); // -F: everything acknowledged is in the kernel, so on disk for the next process
+  await r.server!.kill(); // -F: everything acknowledged is in the kernel, so on disk for the next process
 }, 60_000);
 
 async function present(port: number): Promise<Set<number>> {
-  const c = await Client.connect(port);
+  const c = await Wire.open(port);
   const ids = new Set<number>();
-  const peeks = await Promise.all(Array.from({ length: N }, (_, k) => c.send(`peek ${k + 1}`)));
+  const peeks = await Promise.all(Array.from({ length: N }, (_, k) => c.request(`peek ${k + 1}`)));
   peeks.forEach((p, k) => {
     if (p.line.startsWith("FOUND")) {
       expect(p.body!.toString()).toBe(body(k + 1));
@@ -91,7 +93,7 @@ for (const k of cases) {
     buf[at]! ^= 0x5a;
     writeFileSync(file, buf);
 
-    const r = await startWal(d, ["-f", "0"]);
+    const r = await launchWithLog(d, ["-f", "0"]);
     expect(r.server).toBeDefined();
     const err = r.stderr;
     expect(err).toMatch(/wal\.1 bytes \d+\.\.\d+ \(\d+ bytes\) are damaged/);
@@ -105,23 +107,23 @@ for (const k of cases) {
     }
     expect(err).toMatch(/a delete or newer state of any older job may have been lost/);
     // Ids are never handed out again, whatever the damage held.
-    const c = await Client.connect(r.server!.port);
+    const c = await Wire.open(r.server!.port);
     const next = Number((await c.put("after")).line.split(" ")[1]);
     expect(next).toBeGreaterThan(N);
     c.close();
     // Once its valid records are rewritten and on disk, the file is moved aside, bytes intact.
-    for (let i = 0; i < 100 && !existsSync(`${file}.damaged`); i++) await sleep(50);
+    for (let i = 0; i < 100 && !existsSync(`${file}.damaged`); i++) await Bun.sleep(50);
     expect(readFileSync(`${file}.damaged`).equals(buf)).toBe(true);
     expect(readdirSync(d)).not.toContain("wal.1");
-    await r.server!.kill9();
+    await r.server!.kill();
 
     // A second start: nothing left to repair, the same jobs, ids still above.
-    const r2 = await startWal(d, ["-f", "0"]);
+    const r2 = await launchWithLog(d, ["-f", "0"]);
     expect(r2.stderr).not.toMatch(/damaged/);
     const ids2 = await present(r2.server!.port);
     expect([...ids2].sort((a, b) => a - b)).toEqual([...want].sort((a, b) => a - b));
-    const c2 = await Client.connect(r2.server!.port);
-    expect((await c2.send(`peek ${next}`)).body?.toString()).toBe("after");
+    const c2 = await Wire.open(r2.server!.port);
+    expect((await c2.request(`peek ${next}`)).body?.toString()).toBe("after");
     expect(Number((await c2.put("later")).line.split(" ")[1])).toBeGreaterThan(next);
     c2.close();
     await r2.server!.stop();
@@ -132,8 +134,8 @@ test("a job body shaped like a record is not taken for one when reading resumes 
   const { crc32 } = await import("../../runtime/persistence/crc.ts");
   const d = tempDir("damage-forge");
   dirs.push(d);
-  let r = await startWal(d, ["-F"]);
-  const c = await Client.connect(r.server!.port);
+  let r = await launchWithLog(d, ["-F"]);
+  const c = await Wire.open(r.server!.port);
   expect((await c.put("victim")).line).toBe("INSERTED 1");
   // A client-made "delete job 1" record (version 2 layout), with a key guessed as well as a client can.
   const fake = Buffer.alloc(28);
@@ -145,16 +147,16 @@ test("a job body shaped like a record is not taken for one when reading resumes 
   expect((await c.put(Buffer.concat([Buffer.from("x"), fake, Buffer.from("y")]))).line).toBe("INSERTED 2");
   expect((await c.put("after")).line).toBe("INSERTED 3");
   c.close();
-  await r.server!.kill9();
+  await r.server!.kill();
   const file = join(d, "wal.1");
   const buf = readFileSync(file);
   buf[find(records(buf), 1, 2).off]! ^= 0x5a; // job 2's length: the reader must search through its body
   writeFileSync(file, buf);
-  r = await startWal(d, ["-f", "0"]);
-  const c2 = await Client.connect(r.server!.port);
-  expect((await c2.send("peek 1")).body?.toString()).toBe("victim");
-  expect((await c2.send("peek 3")).body?.toString()).toBe("after");
-  expect((await c2.send("peek 2")).line).toBe("NOT_FOUND");
+  r = await launchWithLog(d, ["-f", "0"]);
+  const c2 = await Wire.open(r.server!.port);
+  expect((await c2.request("peek 1")).body?.toString()).toBe("victim");
+  expect((await c2.request("peek 3")).body?.toString()).toBe("after");
+  expect((await c2.request("peek 2")).line).toBe("NOT_FOUND");
   c2.close();
   await r.server!.stop();
 });

@@ -11,14 +11,16 @@ import { afterAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Client, removeDir, type StartResult, sleep, startWal, tempDir } from "./helpers.ts";
+import { type Launch, launchWithLog } from "../support/servers.ts";
+import { removeDir, tempDir } from "../support/temp.ts";
+import { Wire } from "../support/wire.ts";
 
 const MNT = tempDir("diskfull");
 const SIZE = 3 << 20;
 const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${SIZE}`, "tmpfs", MNT]).status === 0;
-let r: StartResult | undefined;
+let r: Launch | undefined;
 afterAll(async () => {
-  await r?.server?.kill9();
+  await r?.server?.kill();
   if (mounted) spawnSync("umount", [MNT]);
   removeDir(MNT);
 });
@@ -32,8 +34,8 @@ test.skipIf(!mounted)(
   async () => {
     const d = join(MNT, "wal");
     mkdirSync(d);
-    r = await startWal(d, ARGS);
-    let c = await Client.connect(r.server!.port);
+    r = await launchWithLog(d, ARGS);
+    let c = await Wire.open(r.server!.port);
     const ids: number[] = [];
     const fill = async (): Promise<void> => {
       for (;;) {
@@ -49,41 +51,41 @@ test.skipIf(!mounted)(
     // Most of the 3 MiB holds jobs: a spare that cannot be full size is made smaller, not given up.
     expect(ids.length * 4000).toBeGreaterThan(0.6 * SIZE);
     // Deletes always have their room, even now.
-    expect((await c.send(`delete ${ids.pop()}`)).line).toBe("DELETED");
+    expect((await c.request(`delete ${ids.pop()}`)).line).toBe("DELETED");
     c.close();
-    await r.server!.kill9();
+    await r.server!.kill();
 
     // Restart on the full disk: it listens without preallocating anything.
-    r = await startWal(d, ARGS);
+    r = await launchWithLog(d, ARGS);
     expect(r.server).toBeDefined();
-    c = await Client.connect(r.server!.port);
-    expect((await c.send(`peek ${ids[0]}`)).line).toMatch(/^FOUND /);
-    const res = await c.send("reserve-with-timeout 0");
+    c = await Wire.open(r.server!.port);
+    expect((await c.request(`peek ${ids[0]}`)).line).toMatch(/^FOUND /);
+    const res = await c.request("reserve-with-timeout 0");
     expect(res.line).toMatch(/^RESERVED \d+ 4000$/);
-    expect((await c.send(`release ${res.line.split(" ")[1]} 0 0`)).line).toBe("RELEASED");
+    expect((await c.request(`release ${res.line.split(" ")[1]} 0 0`)).line).toBe("RELEASED");
     // Room a spare being prepared at the kill had already taken is used; then puts are refused again.
     await fill();
     expect((await c.put(BODY)).line).toBe("OUT_OF_MEMORY");
-    expect((await c.send(`delete ${ids.pop()}`)).line).toBe("DELETED");
+    expect((await c.request(`delete ${ids.pop()}`)).line).toBe("DELETED");
     // Deleting the older half empties the oldest files; once they are removed puts come back.
     const half = ids.splice(0, Math.ceil(ids.length / 2));
-    for (const id of half) expect((await c.send(`delete ${id}`)).line).toBe("DELETED");
+    for (const id of half) expect((await c.request(`delete ${id}`)).line).toBe("DELETED");
     let line = "";
     for (let i = 0; i < 60; i++) {
       line = (await c.put("back")).line;
       if (line !== "OUT_OF_MEMORY") break;
-      await sleep(250);
+      await Bun.sleep(250);
     }
     expect(line).toMatch(/^INSERTED \d+$/);
     const after = Number(line.split(" ")[1]);
     c.close();
-    await r.server!.kill9();
+    await r.server!.kill();
 
     // And everything is still there after one more restart.
-    r = await startWal(d, ARGS);
-    c = await Client.connect(r.server!.port);
-    for (const id of [...ids, after]) expect((await c.send(`peek ${id}`)).line).toMatch(/^FOUND /);
-    for (const id of half) expect((await c.send(`peek ${id}`)).line).toBe("NOT_FOUND");
+    r = await launchWithLog(d, ARGS);
+    c = await Wire.open(r.server!.port);
+    for (const id of [...ids, after]) expect((await c.request(`peek ${id}`)).line).toMatch(/^FOUND /);
+    for (const id of half) expect((await c.request(`peek ${id}`)).line).toBe("NOT_FOUND");
     c.close();
     await r.server!.stop();
   },
@@ -95,7 +97,7 @@ test.skipIf(!mounted)("a directory on a read-only file system is reported as suc
   mkdirSync(ro);
   expect(spawnSync("mount", ["-t", "tmpfs", "-o", "ro,size=65536", "tmpfs", ro]).status).toBe(0);
   try {
-    const res = await startWal(ro, ["-f", "0"]);
+    const res = await launchWithLog(ro, ["-f", "0"]);
     expect(res.server).toBeUndefined();
     expect(res.stderr).toMatch(/read-only file system/);
     expect(res.stderr).not.toMatch(/permissions/);

@@ -5,7 +5,9 @@ import { mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { lockDir } from "../../runtime/persistence/lock.ts";
-import { Client, removeDir, sleep, startWal, tempDir } from "./helpers.ts";
+import { launchWithLog } from "../support/servers.ts";
+import { removeDir, tempDir } from "../support/temp.ts";
+import { Wire } from "../support/wire.ts";
 
 const dirs: string[] = [];
 const mounts: string[] = [];
@@ -39,15 +41,15 @@ function tmpfs(size: string, ro = false): string | null {
 
 test("a second server on the same directory fails with a clear error; a killed one's lock is taken over", async () => {
   const d = dir();
-  const a = await startWal(d);
+  const a = await launchWithLog(d);
   expect(a.server).toBeDefined();
-  expect(readFileSync(join(d, "lock"), "utf8").trim()).toBe(String(a.server!.proc.pid));
-  const b = await startWal(d);
+  expect(readFileSync(join(d, "lock"), "utf8").trim()).toBe(String(a.server!.pid));
+  const b = await launchWithLog(d);
   expect(b.server).toBeUndefined();
   expect(b.exitCode).toBe(1);
-  expect(b.stderr).toContain(`in use by another beanrun server (pid ${a.server!.proc.pid}`);
-  await a.server!.kill9();
-  const c = await startWal(d);
+  expect(b.stderr).toContain(`in use by another beanrun server (pid ${a.server!.pid}`);
+  await a.server!.kill();
+  const c = await launchWithLog(d);
   expect(c.server).toBeDefined();
   await c.server!.stop();
 });
@@ -55,7 +57,7 @@ test("a second server on the same directory fails with a clear error; a killed o
 test("a stale lock file of a process that is gone does not block", async () => {
   const d = dir();
   writeFileSync(join(d, "lock"), "999999\n");
-  const r = await startWal(d);
+  const r = await launchWithLog(d);
   expect(r.server).toBeDefined();
   await r.server!.stop();
 });
@@ -67,7 +69,7 @@ test("a lock whose pid now belongs to a process started after it was written (pi
     writeFileSync(join(d, "lock"), `${other.pid}\n`);
     const hourAgo = Date.now() / 1000 - 3600;
     utimesSync(join(d, "lock"), hourAgo, hourAgo);
-    const r = await startWal(d);
+    const r = await launchWithLog(d);
     expect(r.server).toBeDefined();
     await r.server!.stop();
   } finally {
@@ -87,11 +89,11 @@ test("a lock holding this very process's pid is stale (a restarted container is 
 
 test("a missing directory is created when its parent exists; a missing parent is an error", async () => {
   const d = dir();
-  const r = await startWal(join(d, "wal"));
+  const r = await launchWithLog(join(d, "wal"));
   expect(r.server).toBeDefined();
   await r.server!.stop();
   const bad = join(d, "no", "such", "dir");
-  const e = await startWal(bad);
+  const e = await launchWithLog(bad);
   expect(e.exitCode).toBe(1);
   expect(e.stderr).toContain(`-b ${bad}: the directory does not exist`);
   expect(e.stderr).toContain("mkdir -p");
@@ -100,7 +102,7 @@ test("a missing directory is created when its parent exists; a missing parent is
 test("a path that is a file is refused", async () => {
   const d = dir();
   writeFileSync(join(d, "file"), "x");
-  const e = await startWal(join(d, "file"));
+  const e = await launchWithLog(join(d, "file"));
   expect(e.exitCode).toBe(1);
   expect(e.stderr).toContain("not a directory");
 });
@@ -116,7 +118,7 @@ test("a read-only directory is refused with a clear error", async () => {
     mkdirSync(join(d, "ro"), { mode: 0o555 });
     d = join(d, "ro");
   }
-  const e = await startWal(d);
+  const e = await launchWithLog(d);
   expect(e.exitCode).toBe(1);
   expect(e.stderr).toMatch(/not writable|read-only|cannot create the lock file/);
 });
@@ -124,9 +126,9 @@ test("a read-only directory is refused with a clear error", async () => {
 test("a full disk refuses puts with OUT_OF_MEMORY, never fails a delete, and accepts puts again once space returns", async () => {
   const d = tmpfs("3m");
   if (!d) return; // needs mount (root); skipped elsewhere
-  const r = await startWal(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
+  const r = await launchWithLog(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
   expect(r.server).toBeDefined();
-  const c = await Client.connect(r.server!.port);
+  const c = await Wire.open(r.server!.port);
   const ids: number[] = [];
   const body = "z".repeat(1500);
   let refused = "";
@@ -142,23 +144,23 @@ test("a full disk refuses puts with OUT_OF_MEMORY, never fails a delete, and acc
   expect(ids.length).toBeGreaterThan(500);
   // Still refused a moment later; reads work.
   expect((await c.put(body)).line).toBe("OUT_OF_MEMORY");
-  expect((await c.send(`peek ${ids[0]}`)).line).toMatch(/^FOUND/);
+  expect((await c.request(`peek ${ids[0]}`)).line).toMatch(/^FOUND/);
   // Every delete succeeds.
-  for (const id of ids) expect((await c.send(`delete ${id}`)).line).toBe("DELETED");
+  for (const id of ids) expect((await c.request(`delete ${id}`)).line).toBe("DELETED");
   // Space comes back as the emptied files are removed; puts work again within a few seconds.
   let ok = "";
   for (let t = 0; t < 50 && !ok.startsWith("INSERTED"); t++) {
-    await sleep(200);
+    await Bun.sleep(200);
     ok = (await c.put(body)).line;
   }
   expect(ok).toMatch(/^INSERTED/);
   expect(r.server!.stderr()).toContain("cannot preallocate");
   c.close();
-  await r.server!.kill9();
+  await r.server!.kill();
   // Everything deleted stays deleted.
-  const again = await startWal(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
+  const again = await launchWithLog(d, ["-f", "0", "-s", "262144", "-z", "2000"]);
   expect(again.server).toBeDefined();
-  const c2 = await Client.connect(again.server!.port);
+  const c2 = await Wire.open(again.server!.port);
   const st = await c2.stats();
   expect(st["current-jobs-ready"]).toBe("1");
   c2.close();

@@ -1,7 +1,9 @@
 /** What comes back after a restart: every job state, delays, ids, counters, tubes, stats. */
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { Client, removeDir, sleep, startWal, tempDir } from "./helpers.ts";
+import { launchWithLog } from "../support/servers.ts";
+import { removeDir, tempDir } from "../support/temp.ts";
+import { Wire } from "../support/wire.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));
@@ -12,16 +14,16 @@ function dir(): string {
 }
 
 async function up(d: string, args = ["-f", "0"]) {
-  const r = await startWal(d, args);
+  const r = await launchWithLog(d, args);
   if (!r.server) throw new Error(`server did not start: ${r.stderr}`);
-  return { srv: r.server, c: await Client.connect(r.server.port), stderr: r.stderr };
+  return { srv: r.server, c: await Wire.open(r.server.port), stderr: r.stderr };
 }
 
 for (const how of ["kill -9", "SIGTERM"] as const) {
   test(`every job state comes back after ${how}`, async () => {
     const d = dir();
     let { srv, c } = await up(d);
-    expect((await c.send("use emails")).line).toBe("USING emails");
+    expect((await c.request("use emails")).line).toBe("USING emails");
     expect((await c.put("ready job", 10)).line).toBe("INSERTED 1");
     expect((await c.put("delayed job", 20, 6)).line).toBe("INSERTED 2");
     expect((await c.put("to bury", 30)).line).toBe("INSERTED 3");
@@ -30,21 +32,21 @@ for (const how of ["kill -9", "SIGTERM"] as const) {
     expect((await c.put("kicked", 60)).line).toBe("INSERTED 6");
     expect((await c.put("deleted", 70)).line).toBe("INSERTED 7");
     expect((await c.put(Buffer.from([0, 13, 10, 255, 1]), 80, 0, 9)).line).toBe("INSERTED 8");
-    await c.send("watch emails");
-    await c.send("ignore default");
+    await c.request("watch emails");
+    await c.request("ignore default");
     // Reserve in priority order: 1 (10), 3 (30), 4 (40), 5 (50), 6 (60).
-    expect((await c.send("reserve-job 3")).line).toMatch(/^RESERVED 3 /);
-    expect((await c.send("bury 3 33")).line).toBe("BURIED");
-    expect((await c.send("reserve-job 4")).line).toMatch(/^RESERVED 4 /);
-    expect((await c.send("reserve-job 5")).line).toMatch(/^RESERVED 5 /);
-    expect((await c.send("release 5 55 100")).line).toBe("RELEASED");
-    expect((await c.send("reserve-job 6")).line).toMatch(/^RESERVED 6 /);
-    expect((await c.send("bury 6 66")).line).toBe("BURIED");
-    expect((await c.send("kick-job 6")).line).toBe("KICKED");
-    expect((await c.send("delete 7")).line).toBe("DELETED");
+    expect((await c.request("reserve-job 3")).line).toMatch(/^RESERVED 3 /);
+    expect((await c.request("bury 3 33")).line).toBe("BURIED");
+    expect((await c.request("reserve-job 4")).line).toMatch(/^RESERVED 4 /);
+    expect((await c.request("reserve-job 5")).line).toMatch(/^RESERVED 5 /);
+    expect((await c.request("release 5 55 100")).line).toBe("RELEASED");
+    expect((await c.request("reserve-job 6")).line).toMatch(/^RESERVED 6 /);
+    expect((await c.request("bury 6 66")).line).toBe("BURIED");
+    expect((await c.request("kick-job 6")).line).toBe("KICKED");
+    expect((await c.request("delete 7")).line).toBe("DELETED");
     c.close();
-    await sleep(1100); // ages and remaining delays move on
-    if (how === "kill -9") await srv.kill9();
+    await Bun.sleep(1100); // ages and remaining delays move on
+    if (how === "kill -9") await srv.kill();
     else expect(await srv.stop()).toBe(0);
 
     ({ srv, c } = await up(d));
@@ -63,11 +65,11 @@ for (const how of ["kill -9", "SIGTERM"] as const) {
       expect(Number(s!.pri)).toBe(pri);
       expect(s!.tube).toBe("emails");
       expect(Number(s!.age)).toBeGreaterThanOrEqual(1);
-      const p = await c.send(`peek ${id}`);
+      const p = await c.request(`peek ${id}`);
       expect(p.body!.toString()).toBe(body);
     }
-    expect((await c.send("peek 7")).line).toBe("NOT_FOUND");
-    const bin = await c.send("peek 8");
+    expect((await c.request("peek 7")).line).toBe("NOT_FOUND");
+    const bin = await c.request("peek 8");
     expect([...bin.body!]).toEqual([0, 13, 10, 255, 1]);
     expect((await c.statsJob(8))!.ttr).toBe("9");
     // Counters survive.
@@ -91,7 +93,7 @@ for (const how of ["kill -9", "SIGTERM"] as const) {
     expect(Number(st["binlog-records-written"])).toBeGreaterThanOrEqual(1);
     expect(st["binlog-max-size"]).toBe("10485760");
     // The delayed job becomes ready after the restart.
-    for (let i = 0; i < 100 && (await c.statsJob(2))!.state !== "ready"; i++) await sleep(100);
+    for (let i = 0; i < 100 && (await c.statsJob(2))!.state !== "ready"; i++) await Bun.sleep(100);
     expect((await c.statsJob(2))!.state).toBe("ready");
     c.close();
     await srv.stop();
@@ -105,14 +107,14 @@ test("ids continue even when every job was deleted and old files were removed", 
   for (let i = 0; i < 2000; i++) {
     const r = await c.put("x".repeat(500));
     last = Number(r.line.split(" ")[1]);
-    expect((await c.send(`delete ${last}`)).line).toBe("DELETED");
+    expect((await c.request(`delete ${last}`)).line).toBe("DELETED");
   }
   c.close();
-  await srv.kill9();
+  await srv.kill();
   ({ srv, c } = await up(d, ["-f", "0", "-s", "65536", "-z", "1000"]));
   expect((await c.put("next")).line).toBe(`INSERTED ${last + 1}`);
   c.close();
-  await srv.kill9();
+  await srv.kill();
   // Twice: the file written at the first restart holds the id too.
   ({ srv, c } = await up(d, ["-f", "0", "-s", "65536", "-z", "1000"]));
   expect((await c.put("next")).line).toBe(`INSERTED ${last + 2}`);
@@ -128,11 +130,11 @@ for (const mode of [["-f", "200"], ["-F"]]) {
     const puts = [];
     for (let i = 0; i < 500; i++) puts.push(c.put(`job ${i}`, i));
     for (const r of await Promise.all(puts)) ids.push(Number(r.line.split(" ")[1]));
-    for (let i = 0; i < 500; i += 2) expect((await c.send(`delete ${ids[i]}`)).line).toBe("DELETED");
-    await srv.kill9();
+    for (let i = 0; i < 500; i += 2) expect((await c.request(`delete ${ids[i]}`)).line).toBe("DELETED");
+    await srv.kill();
     ({ srv, c } = await up(d, mode));
     for (let i = 0; i < 500; i++) {
-      const r = await c.send(`peek ${ids[i]}`);
+      const r = await c.request(`peek ${ids[i]}`);
       if (i % 2 === 0) expect(r.line).toBe("NOT_FOUND");
       else expect(r.body!.toString()).toBe(`job ${i}`);
     }
@@ -147,10 +149,10 @@ test("-f MS: an idle server keeps what it acknowledged", async () => {
   const d = dir();
   let { srv, c } = await up(d, ["-f", "100"]);
   expect((await c.put("idle")).line).toBe("INSERTED 1");
-  await sleep(300);
-  await srv.kill9();
+  await Bun.sleep(300);
+  await srv.kill();
   ({ srv, c } = await up(d, ["-f", "100"]));
-  expect((await c.send("peek 1")).body!.toString()).toBe("idle");
+  expect((await c.request("peek 1")).body!.toString()).toBe("idle");
   expect(readdirSync(d).filter((n) => n.startsWith("wal.")).length).toBeGreaterThan(0);
   c.close();
   await srv.stop();

@@ -7,6 +7,11 @@
  * - startOurs(args): `bun runtime/cli.ts serve -l 127.0.0.1 -p 0 ...args`,
  *   ready once it prints `beanrun: listening on 127.0.0.1:<port>` on stderr;
  *   startDeno(args) the same under Deno (runtime/cli-deno.ts).
+ *   launchOurs(args) is the same start for a server that may refuse to
+ *   start: it resolves with the server, or with the exit code and stderr of
+ *   a process that ended before listening. launchWithLog(dir, args) launches
+ *   ours with a write-ahead log in dir (-b); a test that kills it (kill())
+ *   and launches it again on the same dir sees what a crash leaves.
  * - startSubject(args): the server the differential tests compare against
  *   the reference: ours with `--compat 1.12`, or, with
  *   BEANRUN_DIFF_SUBJECT=reference, a second real beanstalkd (the harness
@@ -40,8 +45,12 @@ export const SUBJECT: "ours" | "reference" | "ours-1.13" =
 export interface ServerProcess {
   port: number;
   pid: number;
-  /** SIGTERM, then SIGKILL if it has not exited within 2 s; resolves once it is gone. */
-  stop(): Promise<void>;
+  /**
+   * SIGTERM, then SIGKILL if it has not exited within `graceMs` (default 2 s;
+   * 30 s for a server with a log, which syncs it first); resolves with its
+   * exit code (null after a signal) once it is gone.
+   */
+  stop(graceMs?: number): Promise<number | null>;
   /** SIGKILL, no cleanup (crash tests). */
   kill(): Promise<void>;
 }
@@ -109,18 +118,19 @@ async function waitForPort(port: number, proc: { exitCode: number | null }, ms =
   throw new Error(`nothing answers on ${port} after ${ms} ms`);
 }
 
-function wrap(proc: ReturnType<typeof Bun.spawn>, port: number): ServerProcess {
+function wrap(proc: ReturnType<typeof Bun.spawn>, port: number, defaultGraceMs = 2000): ServerProcess {
   live.add(proc);
   void proc.exited.then(() => live.delete(proc));
   return {
     port,
     pid: proc.pid,
-    stop: async () => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
+    stop: async (graceMs = defaultGraceMs) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 2000);
+      const t = setTimeout(() => proc.kill("SIGKILL"), graceMs);
       await proc.exited;
       clearTimeout(t);
+      return proc.exitCode;
     },
     kill: async () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
@@ -149,27 +159,53 @@ export async function startReference(args: string[] = []): Promise<ServerProcess
   }
 }
 
+export interface LaunchOptions {
+  /** The command before the entry point (default: this Bun). */
+  runtime?: string[];
+  /** The entry point (default runtime/cli.ts). */
+  entry?: string;
+  /** How long it may take to listen (default 30 s). */
+  readyMs?: number;
+  /** stop()'s default grace before SIGKILL (default 2 s). */
+  stopGraceMs?: number;
+}
+
+/** Ours, started: the process and everything it has written to stderr so far. */
+export type OurServer = ServerProcess & { stderr: () => string };
+
+/** What launchOurs gives: the server once it listens, or how the process ended before it did. */
+export type Launch =
+  | { server: OurServer; exitCode?: undefined; stderr: string }
+  | { server?: undefined; exitCode: number | null; stderr: string };
+
 /**
- * Starts `beanrun serve`; resolves once it prints its listening line.
- * `runtime` is the command before the entry point (default: this Bun),
- * `entry` the entry point (default runtime/cli.ts).
+ * Starts `beanrun serve`; resolves once it prints its listening line (with
+ * the server and stderr up to then), or once it exits before that (with its
+ * exit code and stderr: a server that refuses to start). A process that
+ * does neither within `readyMs` is killed and the launch throws.
  */
-export async function startOurs(
-  args: string[] = [],
-  opts: { runtime?: string[]; entry?: string; readyMs?: number } = {},
-): Promise<ServerProcess & { stderr: () => string }> {
+export async function launchOurs(args: string[] = [], opts: LaunchOptions = {}): Promise<Launch> {
   const cmd = [...(opts.runtime ?? [BUN]), join(ROOT, opts.entry ?? "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...args];
   const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "ignore", stderr: "pipe" });
-  const server = wrap(proc, 0);
+  const server = wrap(proc, 0, opts.stopGraceMs);
   const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
   let text = "";
   let port = 0;
-  const timer = setTimeout(() => proc.kill("SIGKILL"), opts.readyMs ?? 30_000);
+  const readyMs = opts.readyMs ?? 30_000;
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    proc.kill("SIGKILL");
+  }, readyMs);
   try {
     while (!port) {
       const { value, done } = await reader.read();
-      if (done) throw new Error(`beanrun serve exited before listening: ${cmd.join(" ")}\n${text}`);
+      if (done) {
+        if (late) throw new Error(`beanrun serve did not listen within ${readyMs} ms: ${cmd.join(" ")}\n${text}`);
+        await proc.exited;
+        return { exitCode: proc.exitCode, stderr: text };
+      }
       text += decoder.decode(value, { stream: true });
       const m = /beanrun: listening on [^\s]+:(\d+)/.exec(text);
       if (m) port = Number(m[1]);
@@ -187,11 +223,27 @@ export async function startOurs(
       text += decoder.decode(value, { stream: true });
     }
   })();
-  return { ...server, port, stderr: () => text };
+  return { server: { ...server, port, stderr: () => text }, stderr: text };
+}
+
+/** launchOurs for a server that must start: throws, with its stderr, if it exits first. */
+export async function startOurs(args: string[] = [], opts: LaunchOptions = {}): Promise<OurServer> {
+  const r = await launchOurs(args, opts);
+  if (!r.server) throw new Error(`beanrun serve exited (${r.exitCode}) before listening: serve ${args.join(" ")}\n${r.stderr}`);
+  return r.server;
+}
+
+/**
+ * Ours with its write-ahead log in `dir` (`-b dir`, then `args`: by default
+ * -f 0, every record synced before its reply); stop() gives it 30 s to
+ * write and sync its log before SIGKILL.
+ */
+export function launchWithLog(dir: string, args: string[] = ["-f", "0"], opts: LaunchOptions = {}): Promise<Launch> {
+  return launchOurs(["-b", dir, ...args], { stopGraceMs: 30_000, ...opts });
 }
 
 /** `beanrun serve` under Deno (its node:net transport and Deno.serve). */
-export function startDeno(args: string[] = []): Promise<ServerProcess & { stderr: () => string }> {
+export function startDeno(args: string[] = []): Promise<OurServer> {
   return startOurs(args, { runtime: [DENO, "run", "-A"], entry: "runtime/cli-deno.ts", readyMs: 60_000 });
 }
 

@@ -7,6 +7,14 @@
  * `RESERVED <id> <n>` it also includes the n data bytes and their trailing
  * "\r\n" (n + 2 bytes, whatever they contain). Replies are returned as latin1
  * strings so every byte value survives unchanged.
+ *
+ * Pipelining (`request`, and `put`, `statsJob`, `stats` on top of it): each
+ * command is sent at once and its promise resolves with its own reply, split
+ * into the line and the data bytes (Reply), once the replies before it have
+ * been read; many commands can be in flight on one connection. A request
+ * rejects when the server closes first, so a test that kills the server
+ * sees every unanswered command fail. Use either requests or reply()/cmd()
+ * on one connection, not both.
  */
 import * as net from "node:net";
 
@@ -17,10 +25,35 @@ export const CLOSED = "<closed>";
 
 const DATA_LINE = /^(?:OK (\d+)|FOUND \d+ (\d+)|RESERVED \d+ (\d+))$/;
 
+/** A reply split: its first line, and for OK / FOUND / RESERVED the data bytes. */
+export interface Reply {
+  line: string;
+  body?: Buffer;
+}
+
+/** Splits one complete reply (as reply() returns it) into line and data. */
+export function splitReply(r: string): Reply {
+  const cr = r.indexOf("\r\n");
+  const line = r.slice(0, cr);
+  return DATA_LINE.test(line) ? { line, body: Buffer.from(r.slice(cr + 2, r.length - 2), "latin1") } : { line };
+}
+
+/** The flat YAML dictionary of a stats reply's data (quotes around strings removed). */
+export function yamlDict(b: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of b.toString("utf8").split("\n")) {
+    const i = l.indexOf(": ");
+    if (i > 0) out[l.slice(0, i)] = l.slice(i + 2).replace(/^"(.*)"$/, "$1");
+  }
+  return out;
+}
+
 export class Wire {
   private buf: Buffer = Buffer.alloc(0);
   private readonly all: Buffer[] = [];
   private readonly wakers = new Set<() => void>();
+  /** The last request's reply: the next request reads its own after it. */
+  private inFlight: Promise<unknown> = Promise.resolve();
   closed = false;
 
   private constructor(private readonly sock: net.Socket) {
@@ -160,6 +193,45 @@ export class Wire {
   async cmd(data: string | Uint8Array, ms?: number): Promise<string> {
     this.send(data);
     return this.reply(ms);
+  }
+
+  /**
+   * Pipelining: sends `line` (CRLF added) and, if given, `body` as a data
+   * block (strings as UTF-8), and resolves with this command's reply once the
+   * earlier requests have theirs. Rejects if the server closes before
+   * replying, or nothing comes within `ms` of the previous reply.
+   */
+  request(line: string, body?: string | Uint8Array, ms = 60_000): Promise<Reply> {
+    if (this.closed) return Promise.reject(new Error("connection closed"));
+    const head = Buffer.from(`${line}\r\n`, "latin1");
+    this.send(body === undefined ? head : Buffer.concat([head, Buffer.from(body), Buffer.from("\r\n")]));
+    const r = this.inFlight.then(async () => {
+      const text = await this.reply(ms);
+      if (text === CLOSED) throw new Error("connection closed");
+      if (text === NONE) throw new Error(`no reply to "${line}" within ${ms} ms`);
+      return splitReply(text);
+    });
+    this.inFlight = r.catch(() => {});
+    return r;
+  }
+
+  /** Pipelined `put`: the body's byte length is computed here. */
+  put(body: string | Uint8Array, pri = 0, delay = 0, ttr = 60): Promise<Reply> {
+    const data = Buffer.from(body);
+    return this.request(`put ${pri} ${delay} ${ttr} ${data.length}`, data);
+  }
+
+  /** Pipelined `stats-job`: the job's fields, or null when it is not found. */
+  async statsJob(id: number): Promise<Record<string, string> | null> {
+    const r = await this.request(`stats-job ${id}`);
+    return r.body ? yamlDict(r.body) : null;
+  }
+
+  /** Pipelined `stats`: the server's fields. */
+  async stats(): Promise<Record<string, string>> {
+    const r = await this.request("stats");
+    if (!r.body) throw new Error(`stats: ${r.line}`);
+    return yamlDict(r.body);
   }
 
   /** Everything received since the connection opened, as latin1 text (replies consumed by reply() included). */
