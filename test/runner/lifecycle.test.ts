@@ -134,7 +134,9 @@ test("the compiled executable runs the jobs from a directory with no node_module
     const build = Bun.spawn(
       [process.execPath, join(ROOT, "runtime/cli.ts"), "build", "--jobs", join(FIXTURES, "basic"), "--outfile", out],
       {
-        cwd: ROOT,
+        // Not ROOT: bun build --compile writes its temporary .*.bun-build in the working directory, where
+        // test/deploy/container.test.ts, running alongside (scripts/test.ts), lists the build context.
+        cwd: dir,
         stdout: "pipe",
         stderr: "pipe",
       },
