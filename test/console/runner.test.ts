@@ -80,7 +80,8 @@ describe.skipIf(!haveChromium)("console in chromium (run)", () => {
     await p.click(`[data-job="${id}"] [data-act="kick"]`);
     await runner.waitFor(ev("job.done", id), 30_000, "job.done after the kick");
     await p.goto(`${base}#/job/${id}`);
-    await p.waitForSelector("main h2");
+    // Only the hash changes: wait for the job view's own heading, not the tube page's h2 still showing.
+    await p.locator("main h2", { hasText: `Job ${id}` }).waitFor();
     expect(await p.textContent("main")).toContain("not found");
     await p.goto(base);
     await p.waitForSelector("svg.chart rect");

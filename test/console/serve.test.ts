@@ -123,9 +123,14 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
     await p.goto(base);
     await p.waitForSelector("table");
     await screenshot(p, "overview-420");
-    for (const hash of [`#/tube/${encodeURIComponent(TUBE)}`, "#/workers", "#/schedules"]) {
+    for (const [hash, heading] of [
+      [`#/tube/${encodeURIComponent(TUBE)}`, `Tube ${TUBE}`],
+      ["#/workers", "Workers"],
+      ["#/schedules", "Schedules"],
+    ] as const) {
       await p.goto(base + hash);
-      await p.waitForSelector("main h2");
+      // Only the hash changes: wait for this view's heading, not the previous page's h2 still showing.
+      await p.locator("main h2", { hasText: heading }).waitFor();
       expect(await p.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(420);
     }
     await p.fill("#search-id", "2");
