@@ -5,7 +5,9 @@
  * raw reply; the transcripts must be identical byte for byte after
  * normalising only volatile values (see support/normalise.ts: pid, version,
  * rusage, uptime, instance id, host names in `stats`; job ages and time-left
- * only when the two clocks differ by at most one second).
+ * only when the two clocks differ by at most one second, plus twice the
+ * furthest the subject's run has fallen behind the reference's so far: see
+ * clockSlack).
  *
  * Fresh servers per scenario keep global counters (stats, job ids, connection
  * counts) comparable.
@@ -28,7 +30,8 @@ import { normalise, reconcileClock } from "./support/normalise.ts";
 import { accepted, type ServerFd } from "./support/server-fds.ts";
 import { CLOSED, NONE, Wire } from "./support/wire.ts";
 
-type Entry = { text: string; reply?: string };
+/** A transcript line; a reply also records when it arrived (ms since its Run began). */
+type Entry = { text: string; reply?: string; at?: number };
 
 const show = (s: string, max = 160): string => {
   const j = JSON.stringify(s);
@@ -106,6 +109,8 @@ class Conn {
 class Run {
   readonly log: Entry[] = [];
   private readonly conns: Conn[] = [];
+  /** The reference's Run and the subject's begin together (see same()), so their `at`s compare. */
+  private readonly t0 = performance.now();
   constructor(readonly server: ServerProcess) {}
   async conn(): Promise<Conn> {
     const [wire, fd] = await accepted(this.server.pid, () => Wire.open(this.server.port));
@@ -125,7 +130,7 @@ class Run {
     this.log.push({ text: `${who} > ${show(data)}` });
   }
   got(who: string, reply: string): void {
-    this.log.push({ text: `${who} <`, reply: normalise(reply) });
+    this.log.push({ text: `${who} <`, reply: normalise(reply), at: performance.now() - this.t0 });
   }
   /**
    * Waits until one of `conns` has a complete reply (up to `ms`), then a
@@ -149,12 +154,30 @@ class Run {
 
 type Scenario = (r: Run) => Promise<void>;
 
+/**
+ * For each entry of `log`, how many seconds its clock values (age, time-left,
+ * pause-time-left) may differ from the reference's (`other`): one for the two
+ * clocks ticking apart, plus twice the furthest the two runs have drifted
+ * apart in reaching a reply so far (a clock value measures the time between
+ * two steps, each of which one side may have reached later by that much).
+ * Two runs in step, as with the in-memory store, keep it at one second.
+ */
+function clockSlack(log: Entry[], other: Entry[]): number[] {
+  let lag = 0;
+  return log.map((e, i) => {
+    const ref = other[i]?.at;
+    if (e.at !== undefined && ref !== undefined) lag = Math.max(lag, Math.abs(e.at - ref));
+    return 1 + Math.floor((2 * lag) / 1000);
+  });
+}
+
 function render(log: Entry[], other?: Entry[]): string {
+  const slack = other ? clockSlack(log, other) : [];
   return log
     .map((e, i) => {
       if (e.reply === undefined) return e.text;
       const ref = other?.[i]?.reply;
-      const reply = ref !== undefined ? reconcileClock(ref, e.reply) : e.reply;
+      const reply = ref !== undefined ? reconcileClock(ref, e.reply, slack[i]) : e.reply;
       return `${e.text} ${show(reply, 100_000)}`;
     })
     .join("\n");
@@ -182,11 +205,12 @@ async function same(scenario: Scenario, serverArgs: string[] = []): Promise<void
 function explain(ref: Entry[], sub: Entry[]): string {
   const out: string[] = [`differences (${SUBJECT} vs reference):`];
   const n = Math.max(ref.length, sub.length);
+  const slack = clockSlack(sub, ref);
   for (let i = 0, shown = 0; i < n && shown < 8; i++) {
     const a = ref[i];
     const b = sub[i];
     const ar = a?.reply;
-    const br = b?.reply !== undefined && ar !== undefined ? reconcileClock(ar, b.reply) : b?.reply;
+    const br = b?.reply !== undefined && ar !== undefined ? reconcileClock(ar, b.reply, slack[i]) : b?.reply;
     if (a?.text === b?.text && ar === br) continue;
     shown++;
     const step = ref
