@@ -63,6 +63,7 @@ interface Outcome {
   pass: number;
   fail: number;
   log: string;
+  logPath: string;
   why?: string;
 }
 
@@ -159,6 +160,7 @@ function runUnit(unit: Unit, logDir: string, extra: string[]): Promise<Outcome> 
         pass: count("pass"),
         fail: count("fail"),
         log,
+        logPath,
         why,
       });
     });
@@ -199,9 +201,11 @@ async function main(): Promise<number> {
   };
   await Promise.all(Array.from({ length: Math.min(jobs, units.length) }, slot));
   const wall = (performance.now() - started) / 1000;
-  rmSync(logDir, { recursive: true, force: true });
-
   const failed = outcomes.filter((o) => !o.ok);
+  // The failed units' logs stay for a closer look (they were printed above too).
+  for (const o of outcomes) if (o.ok) rmSync(o.logPath, { force: true });
+  if (!failed.length) rmSync(logDir, { recursive: true, force: true });
+
   const pass = outcomes.reduce((n, o) => n + o.pass, 0);
   const fail = outcomes.reduce((n, o) => n + o.fail, 0);
   const busy = outcomes.reduce((n, o) => n + o.seconds, 0);
@@ -217,7 +221,7 @@ async function main(): Promise<number> {
   }
   if (failed.length) {
     console.log(`FAILED (${failed.length}):`);
-    for (const o of failed) console.log(`  ${unitName(o.unit)}${o.why ? `  (${o.why})` : ""}`);
+    for (const o of failed) console.log(`  ${unitName(o.unit)}${o.why ? `  (${o.why})` : ""}  log: ${o.logPath}`);
     return 1;
   }
   return 0;
