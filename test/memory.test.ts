@@ -4,11 +4,17 @@
  * deleted big body's buffer at once. These drive a real server with reads
  * that carry a body and the commands after it in one piece, with reads held
  * behind a waiting reserve, and with big bodies deleted while a reply still
- * sends them, and check every byte that comes back. The RSS figures
+ * sends them, and check every byte that comes back; and the buffers kept
+ * for reuse, given back once the server goes quiet, are allocated again
+ * correctly (bodies and log records intact). The RSS figures
  * themselves are bench/soak.ts's (timing- and allocator-dependent, not a test).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { IDLE_RELEASE_MS, releaseWhenIdle } from "../runtime/server/idle.ts";
 import { startOurs } from "./support/servers.ts";
 
 type Server = Awaited<ReturnType<typeof startOurs>>;
@@ -153,5 +159,77 @@ test("big bodies deleted while a reply still sends them arrive whole, and their 
     for (let i = 0; i < freshIds.length; i++) expect(await line(c)).toBe("DELETED\r\n");
   } finally {
     c.sock.destroy();
+  }
+}, 60_000);
+
+test("kept memory is released once after activity stops, and not again until more activity", async () => {
+  let released = 0;
+  let onRelease = () => {};
+  const idle = releaseWhenIdle(() => {
+    released++;
+    onRelease();
+  }, 10);
+  try {
+    idle.busy();
+    await new Promise<void>((r) => {
+      onRelease = r;
+    });
+    expect(released).toBe(1);
+    await Bun.sleep(100); // ten quiet periods: nothing more to release
+    expect(released).toBe(1);
+    idle.busy();
+    await new Promise<void>((r) => {
+      onRelease = r;
+    });
+    expect(released).toBe(2);
+  } finally {
+    idle.stop();
+  }
+});
+
+test("with -b, bodies and log records written after a quiet spell (buffers released) are served and recovered whole", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "beanrun-idle-"));
+  const args = ["-b", dir, "-z", String(4 << 20)];
+  let s = await startOurs(args);
+  try {
+    const c = await open(s.port);
+    const before = [pattern(2 << 20, 31), pattern(70_000, 32), pattern(100, 33)];
+    c.sock.write(Buffer.concat([Buffer.from("use mem-d\r\n"), ...before.map(put)]));
+    expect(await line(c)).toBe("USING mem-d\r\n");
+    const ids: number[] = [];
+    for (let i = 0; i < before.length; i++) ids.push(Number(/^INSERTED (\d+)\r\n$/.exec(await line(c))![1]));
+    c.sock.write(ids.map((id) => `peek ${id}\r\n`).join(""));
+    for (let i = 0; i < ids.length; i++) {
+      expect(await line(c)).toBe(`FOUND ${ids[i]} ${before[i]!.length}\r\n`);
+      await c.read(before[i]!.length + 2);
+    }
+    c.sock.write(`delete ${ids[0]}\r\n`);
+    expect(await line(c)).toBe("DELETED\r\n");
+    // Quiet for longer than two release periods: the arena's, the replies' and the log's kept buffers go.
+    await Bun.sleep(2 * IDLE_RELEASE_MS + 1000);
+    const after = [pattern(3 << 20, 41), pattern(100, 42), pattern(70_000, 43)];
+    c.sock.write(Buffer.concat(after.map(put)));
+    for (let i = 0; i < after.length; i++) ids.push(Number(/^INSERTED (\d+)\r\n$/.exec(await line(c))![1]));
+    c.sock.destroy();
+    await s.stop();
+    s = await startOurs(args);
+    const r = await open(s.port);
+    const kept = [...before.slice(1), ...after];
+    r.sock.write(
+      ids
+        .slice(1)
+        .map((id) => `peek ${id}\r\n`)
+        .join(""),
+    );
+    for (let i = 0; i < kept.length; i++) {
+      expect(await line(r)).toBe(`FOUND ${ids[i + 1]} ${kept[i]!.length}\r\n`);
+      expect(Buffer.compare(await r.read(kept[i]!.length + 2), Buffer.concat([kept[i]!, Buffer.from("\r\n")]))).toBe(0);
+    }
+    r.sock.write(`peek ${ids[0]}\r\n`);
+    expect(await line(r)).toBe("NOT_FOUND\r\n");
+    r.sock.destroy();
+  } finally {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);

@@ -7,7 +7,9 @@
  * to 4 MiB is kept for the next batch. A buffer that is replaced (outgrown,
  * or not kept) is freed at once rather than at the next garbage collection,
  * so a log that has just written a few big bodies and gone quiet does not
- * keep their copies (issue 12 item 5). A batch is written with one pwrite per chunk, on the event loop
+ * keep their copies (issue 12 item 5); once the server has gone quiet
+ * (`releaseIdle`) it keeps no buffer at all, and the next record allocates
+ * one. A batch is written with one pwrite per chunk, on the event loop
  * (writeBatchSync: replies wait for it anyway) or off it (writeBatch).
  */
 import * as fs from "node:fs";
@@ -64,7 +66,7 @@ export class RecordBuffer {
   }
 
   private grow(n: number): void {
-    const b = new Uint8Array(Math.max(this.buf.length * 2, this.len + n + 1024));
+    const b = new Uint8Array(Math.max(INITIAL, this.buf.length * 2, this.len + n + 1024));
     b.set(this.buf.subarray(0, this.len));
     discard(this.buf); // only this buffer's chunks pointed into it; batches in flight have their own
     this.buf = b;
@@ -82,6 +84,19 @@ export class RecordBuffer {
     this.len = 0;
     this.chunks = [];
     return b;
+  }
+
+  /**
+   * The server went quiet: gives back the kept buffer, and the current one
+   * if no record is pending in it (batches in flight have their own).
+   */
+  releaseIdle(): void {
+    if (this.spare !== null) discard(this.spare);
+    this.spare = null;
+    if (this.chunks.length > 0 || this.len > 0) return;
+    discard(this.buf);
+    this.buf = new Uint8Array(0); // not shared: discarding it later must detach nothing else
+    this.view = new DataView(this.buf.buffer);
   }
 
   /** A written batch's buffer may be reused. */

@@ -299,6 +299,11 @@ export class Wal implements Journal {
     this.lock.release();
   }
 
+  /** The server went quiet: the record buffers go back (the next record allocates one). */
+  releaseIdle(): void {
+    this.buffer.releaseIdle();
+  }
+
   // ---- records -------------------------------------------------------------
 
   private recordSize(slot: number): number {

@@ -16,6 +16,7 @@
  * borrow lasts, so no other reply writes its header there and the arena
  * does not reuse the buffer if the job is freed meanwhile.
  */
+import { discard } from "../queue/arena.ts";
 import { copyBytes } from "./bytes.ts";
 
 const POOL_BUF = 16 * 1024;
@@ -38,6 +39,19 @@ function take(size: number): Uint8Array {
   const fresh = new Uint8Array(size);
   fresh.subarray(0, 0); // views are taken of it: let JSC give it its ArrayBuffer once, now
   return fresh;
+}
+
+/**
+ * Gives back the idle pooled buffers: called once the server has gone quiet
+ * (server/idle.ts). Only released buffers are pooled, and no reply refers to
+ * one (a partial write leaves the rest in its Output, not in the socket).
+ */
+export function releaseIdleOutput(): void {
+  for (const pool of pools) {
+    for (const buf of pool) discard(buf);
+    pool.length = 0;
+  }
+  pooledBytes = 0;
 }
 
 function digits(v: number): number {

@@ -194,6 +194,20 @@ export class BodyArena {
     return this.classes[cls]!.offsetOf(handle - cls * CLASS_STRIDE);
   }
 
+  /**
+   * Gives back what is kept for reuse (idle pooled buffers, spare slabs):
+   * called once the server has gone quiet, when reuse is not coming soon and
+   * the memory would otherwise stay with the process (issue 12 item 5).
+   * Bodies still stored are untouched.
+   */
+  releaseIdle(): void {
+    for (const free of this.pool.values()) for (const buf of free) discard(buf);
+    this.pool.clear();
+    this.pooledBytes = 0;
+    for (const slab of spareSlabs) discard(slab);
+    spareSlabs.length = 0;
+  }
+
   /** Bytes held in idle pooled buffers (for tests). */
   get idleBytes(): number {
     return this.pooledBytes;

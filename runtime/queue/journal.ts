@@ -32,6 +32,8 @@ export interface Journal {
   stats(): JournalStats;
   /** Makes everything durable and releases the log (server shutdown). */
   close?(): Promise<void>;
+  /** The server is quiet: buffers kept for reuse may be given back. */
+  releaseIdle?(): void;
 }
 
 /** The journal of a server without -b: nothing is written, everything is "durable". */

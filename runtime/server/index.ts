@@ -13,11 +13,13 @@ import { openWal } from "../persistence/index.ts";
 import { Connection } from "../protocol/connection.ts";
 import type { ProtocolContext, Scheduled } from "../protocol/context.ts";
 import { Op } from "../protocol/ops.ts";
+import { releaseIdleOutput } from "../protocol/output.ts";
 import { NONE } from "../queue/jobs.ts";
 import type { Journal } from "../queue/journal.ts";
 import { type Clock, Queue, systemClock } from "../queue/queue.ts";
 import { VERSION } from "../version.ts";
 import { hostInfo } from "./host.ts";
+import { type IdleRelease, releaseWhenIdle } from "./idle.ts";
 import type { ServerOptions } from "./options.ts";
 import { restoreFromLog } from "./restore.ts";
 
@@ -91,10 +93,18 @@ export async function startServer(opts: StartOptions = {}): Promise<Server> {
  * connections mark themselves runnable or dirty, and `settle` runs after each
  * event, as the transport's end-of-read hook and after every timer of `clock`.
  */
-function eventSettler(): { settle: () => void; clock: Clock; runnable: Scheduled[]; dirty: Scheduled[] } {
+function eventSettler(): {
+  settle: () => void;
+  clock: Clock;
+  runnable: Scheduled[];
+  dirty: Scheduled[];
+  whenQuiet: (release: () => void) => () => void;
+} {
   const runnable: Scheduled[] = [];
   const dirty: Scheduled[] = [];
+  let idle: IdleRelease | undefined;
   const settle = (): void => {
+    idle?.busy();
     while (runnable.length || dirty.length) {
       while (runnable.length) runnable.shift()!.resume();
       for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
@@ -110,7 +120,19 @@ function eventSettler(): { settle: () => void; clock: Clock; runnable: Scheduled
       }, ms),
     clearTimer: systemClock.clearTimer,
   };
-  return { settle, clock, runnable, dirty };
+  // Memory kept for reuse goes back once no event came for a while (server/idle.ts); returns what stops that.
+  const whenQuiet = (release: () => void): (() => void) => {
+    idle = releaseWhenIdle(release);
+    return idle.stop;
+  };
+  return { settle, clock, runnable, dirty, whenQuiet };
+}
+
+/** What the arena, the reply buffers and the log keep for reuse, given back while the server is quiet. */
+function releaseKept(queue: Queue, journal: Journal | undefined): void {
+  queue.store.bodies.releaseIdle();
+  journal?.releaseIdle?.();
+  releaseIdleOutput();
 }
 
 /** The queue and its failure records; with -b, the log is read back into the queue before the server listens. */
@@ -154,7 +176,7 @@ function startConsole(
 
 async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
   const compat = opts.compat ?? "1.13";
-  const { settle, clock, runnable, dirty } = eventSettler();
+  const { settle, clock, runnable, dirty, whenQuiet } = eventSettler();
   const { queue, journal, failures } = await openQueue(opts, clock);
   const ctx: ProtocolContext = {
     queue,
@@ -195,6 +217,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
     }
   }
 
+  const stopRelease = whenQuiet(() => releaseKept(queue, journal));
   return {
     host: listener.host,
     port: listener.port,
@@ -207,6 +230,7 @@ async function startLocalServer(opts: StartOptions): Promise<RunningServer> {
       queue.drain();
     },
     close: async () => {
+      stopRelease();
       await listener.stop();
       await web?.http.stop();
       web?.console.close();

@@ -152,3 +152,34 @@ test("a class that empties and fills again, over and over, keeps bodies apart", 
   fill(arena, h, 100, 5);
   check(arena, h, 100, 5);
 });
+
+test("releaseIdle gives back pooled buffers and spare slabs; stored bodies keep their bytes and the arena works after", () => {
+  const arena = new BodyArena();
+  const keep = arena.alloc(70_000);
+  fill(arena, keep, 70_000, 5);
+  const keepSmall = arena.alloc(300);
+  fill(arena, keepSmall, 300, 6);
+  const pooled = Array.from({ length: 3 }, () => arena.alloc(65537));
+  const pooledBufs = pooled.map((h) => arena.bufferOf(h));
+  for (const h of pooled) arena.release(h);
+  const small = Array.from({ length: 5000 }, () => arena.alloc(100));
+  const slabs = new Set(small.map((h) => arena.bufferOf(h)));
+  for (const h of small) arena.release(h);
+  expect(arena.idleBytes).toBeGreaterThan(0);
+  arena.releaseIdle();
+  expect(arena.idleBytes).toBe(0);
+  expect(pooledBufs.every((b) => b.byteLength === 0)).toBe(true);
+  expect([...slabs].every((s) => s.byteLength === 0)).toBe(true);
+  check(arena, keep, 70_000, 5);
+  check(arena, keepSmall, 300, 6);
+  // Allocation starts afresh: new buffers, new slabs.
+  const again = [arena.alloc(65537), arena.alloc(100), arena.alloc(70_000)];
+  fill(arena, again[0]!, 65537, 7);
+  fill(arena, again[1]!, 100, 8);
+  fill(arena, again[2]!, 70_000, 9);
+  check(arena, again[0]!, 65537, 7);
+  check(arena, again[1]!, 100, 8);
+  check(arena, again[2]!, 70_000, 9);
+  check(arena, keep, 70_000, 5);
+  for (const h of [...again, keep, keepSmall]) arena.release(h);
+});
