@@ -19,8 +19,14 @@ export interface JobSource {
   now(): number;
 }
 
-/** Encoded tube names kept at most (more are re-encoded after a clear). */
-const TUBE_CACHE = 10000;
+/**
+ * Encoded tube names kept at most (more are re-encoded after a clear).
+ * Every name a client ever put a job into gets an entry while tubes come
+ * and go: at 10,000 names of up to 200 bytes the cache alone could hold
+ * several MiB; at 1,024, well under 1. Encoding a name again costs less
+ * than writing the record.
+ */
+const TUBE_CACHE = 1024;
 
 export class JobRecords {
   private readonly tubeBytes = new Map<string, Uint8Array>();
