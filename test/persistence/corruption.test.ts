@@ -183,7 +183,7 @@ test("a version 1 log is read (with a damaged record skipped by searching byte b
   const again = await jobsAfterRestart(d, 10);
   expect(again.present).toEqual([1, 3, 4, 5, 7, 8, 9, 10]);
   expect(again.stderr).not.toMatch(/damaged/);
-});
+}, 60_000);
 
 test("an undamaged version 1 log is read as it is and new records go to a version 2 file", async () => {
   const { d } = await v1Log(4);

@@ -120,7 +120,7 @@ test("ids continue even when every job was deleted and old files were removed", 
   expect((await c.put("next")).line).toBe(`INSERTED ${last + 2}`);
   c.close();
   await srv.stop();
-});
+}, 120_000);
 
 for (const mode of [["-f", "200"], ["-F"]]) {
   test(`with ${mode.join(" ")} replies are sent once the records are written: kill -9 loses nothing`, async () => {
