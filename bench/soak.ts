@@ -7,7 +7,7 @@
  *
  *   bun bench/soak.ts [--minutes 30] [--modes mem,b] [--parts fuzz,churn,big,traffic]
  *                     [--servers beanrun,beanstalkd] [--sample 2] [--bulk 2000] [--heap]
- *                     [--reference DIR]
+ *                     [--reference DIR] [--bun-flags="--smol ..."] [--env K=V,K=V]
  *
  * Modes: `mem` (no flags), `b` (`-b DIR`, fsync every 50 ms), `f0` (`-b DIR -f 0`).
  * Each mode runs its own pair of servers; modes run one after the other.
@@ -30,6 +30,11 @@
  * --reference DIR adds a third server, `reference`: beanrun from another
  * checkout (e.g. a `git worktree` of the commit before a change), driven in
  * the same lockstep, for before/after figures from one run.
+ *
+ * --bun-flags and --env start the `beanrun` server (not `reference`) with
+ * those Bun flags and environment variables (e.g. --bun-flags=--smol, --env
+ * MIMALLOC_PURGE_DELAY=0): with `--reference .` a lever is measured against
+ * the same code without it, in lockstep.
  *
  * --heap starts beanrun with bench/soak-probe.ts preloaded, which prints
  * JavaScriptCore's heap size and object count every 10 s (retained objects
@@ -55,6 +60,8 @@ const { values: args } = parseArgs({
     bulk: { type: "string", default: "2000" },
     heap: { type: "boolean", default: false },
     reference: { type: "string" },
+    "bun-flags": { type: "string", default: "" },
+    env: { type: "string", default: "" },
   },
 });
 const MODES: Record<string, string[]> = { mem: [], b: ["-b", "@"], f0: ["-b", "@", "-f", "0"] };
@@ -105,8 +112,20 @@ async function start(name: string, flags: string[], attempt = 0): Promise<Server
   }
   const preload = args.heap ? ["--preload", join(import.meta.dir, "soak-probe.ts")] : [];
   const root = name === "reference" ? resolve(args.reference ?? "") : ROOT;
-  const proc = Bun.spawn([process.execPath, ...preload, join(root, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags], {
+  const lever = name === "beanrun";
+  const bunFlags = lever ? args["bun-flags"]!.split(" ").filter(Boolean) : [];
+  const env = lever
+    ? Object.fromEntries(
+        args
+          .env!.split(",")
+          .filter(Boolean)
+          .map((kv) => kv.split("=", 2) as [string, string]),
+      )
+    : {};
+  const cmd = [process.execPath, ...bunFlags, ...preload, join(root, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...flags];
+  const proc = Bun.spawn(cmd, {
     cwd: root,
+    env: { ...process.env, ...env },
     stdin: "ignore",
     stdout: "ignore",
     stderr: "pipe",
@@ -259,7 +278,8 @@ function report(mode: string, servers: Server[], samples: Sample[], counts: Coun
     };
   });
   console.log(
-    `\nmode ${mode} (${MODES[mode]!.join(" ") || "in memory"}), ${rounds} rounds of ${args.parts}, ${args.minutes} min, ${args.bulk} x 1 MiB after:`,
+    `\nmode ${mode} (${MODES[mode]!.join(" ") || "in memory"}), ${rounds} rounds of ${args.parts}, ${args.minutes} min, ${args.bulk} x 1 MiB after` +
+      `${args["bun-flags"] || args.env ? ` (beanrun with ${[args["bun-flags"], args.env].filter(Boolean).join(" ")})` : ""}:`,
   );
   // One row per figure, one column per server.
   const table: Record<string, Record<string, number | string>> = {};
