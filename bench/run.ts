@@ -14,6 +14,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { parseArgs as parseFlags } from "node:util";
 import { jitSeconds } from "./lib/jit.ts";
 import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "./lib/processes.ts";
 
@@ -43,103 +44,73 @@ interface Options {
   settleMax: number;
 }
 
+/** Defaults, then what --quick changes when the option itself is not given. */
+const DEFAULTS = {
+  rounds: 3,
+  secs: 2,
+  warmup: 0.5,
+  jobs: 1_000_000,
+  fillRounds: 2,
+  maxSecs: 40,
+  settleMax: 10,
+};
+const QUICK: typeof DEFAULTS = { rounds: 1, secs: 0.6, warmup: 0.25, jobs: 100_000, fillRounds: 1, maxSecs: 6, settleMax: 4 };
+
 function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    quick: false,
-    only: [],
-    rounds: 3,
-    secs: 2,
-    warmup: 0.5,
-    jobs: 1_000_000,
-    fillRounds: 2,
-    maxSecs: 40,
-    serverCpu: "0",
-    genCpu: "1",
-    list: false,
-    reference: "",
-    settleMax: 10,
-  };
-  const set: Partial<Record<keyof Options, boolean>> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) usage(`${a} needs a value`);
-      return v!;
-    };
-    const num = () => {
-      const v = Number(val());
-      if (!Number.isFinite(v) || v <= 0) usage(`${a} needs a positive number`);
-      return v;
-    };
-    switch (a) {
-      case "--quick":
-        o.quick = true;
-        break;
-      case "--only":
-        o.only = val()
-          .split(",")
-          .map((s) => s.trim())
-          .filter(Boolean);
-        break;
-      case "--rounds":
-        o.rounds = Math.round(num());
-        set.rounds = true;
-        break;
-      case "--secs":
-        o.secs = num();
-        set.secs = true;
-        break;
-      case "--warmup":
-        o.warmup = Number(val());
-        set.warmup = true;
-        break;
-      case "--jobs":
-        o.jobs = Math.round(num());
-        set.jobs = true;
-        break;
-      case "--fill-rounds":
-        o.fillRounds = Math.round(num());
-        set.fillRounds = true;
-        break;
-      case "--max-secs":
-        o.maxSecs = num();
-        set.maxSecs = true;
-        break;
-      case "--server-cpu":
-        o.serverCpu = val();
-        break;
-      case "--gen-cpu":
-        o.genCpu = val();
-        break;
-      case "--list":
-        o.list = true;
-        break;
-      case "--reference":
-        o.reference = resolve(val());
-        break;
-      case "--settle-max":
-        o.settleMax = Number(val());
-        set.settleMax = true;
-        break;
-      case "-h":
-      case "--help":
-        usage();
-        break;
-      default:
-        usage(`unknown argument ${a}`);
+  const v = (() => {
+    try {
+      return parseFlags({
+        args: argv,
+        strict: true,
+        allowPositionals: false,
+        options: {
+          quick: { type: "boolean" },
+          only: { type: "string" },
+          rounds: { type: "string" },
+          secs: { type: "string" },
+          warmup: { type: "string" },
+          jobs: { type: "string" },
+          "fill-rounds": { type: "string" },
+          "max-secs": { type: "string" },
+          "server-cpu": { type: "string" },
+          "gen-cpu": { type: "string" },
+          list: { type: "boolean" },
+          reference: { type: "string" },
+          "settle-max": { type: "string" },
+          help: { type: "boolean", short: "h" },
+        },
+      }).values;
+    } catch (e) {
+      usage((e as Error).message);
     }
-  }
-  if (o.quick) {
-    if (!set.rounds) o.rounds = 1;
-    if (!set.secs) o.secs = 0.6;
-    if (!set.warmup) o.warmup = 0.25;
-    if (!set.jobs) o.jobs = 100_000;
-    if (!set.fillRounds) o.fillRounds = 1;
-    if (!set.maxSecs) o.maxSecs = 6;
-    if (!set.settleMax) o.settleMax = 4;
-  }
-  return o;
+  })();
+  if (v.help) usage();
+  const base = v.quick ? QUICK : DEFAULTS;
+  const positive = (flag: string, x: string | undefined, dflt: number): number => {
+    if (x === undefined) return dflt;
+    const n = Number(x);
+    if (!Number.isFinite(n) || n <= 0) usage(`--${flag} needs a positive number`);
+    return n;
+  };
+  const any = (x: string | undefined, dflt: number): number => (x === undefined ? dflt : Number(x));
+  return {
+    quick: v.quick ?? false,
+    only: (v.only ?? "")
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+    rounds: Math.round(positive("rounds", v.rounds, base.rounds)),
+    secs: positive("secs", v.secs, base.secs),
+    warmup: any(v.warmup, base.warmup),
+    jobs: Math.round(positive("jobs", v.jobs, base.jobs)),
+    fillRounds: Math.round(positive("fill-rounds", v["fill-rounds"], base.fillRounds)),
+    maxSecs: positive("max-secs", v["max-secs"], base.maxSecs),
+    serverCpu: v["server-cpu"] ?? "0",
+    genCpu: v["gen-cpu"] ?? "1",
+    list: v.list ?? false,
+    reference: v.reference === undefined ? "" : resolve(v.reference),
+    settleMax: any(v["settle-max"], base.settleMax),
+  };
 }
 
 function usage(err?: string): never {
@@ -540,6 +511,194 @@ function refLabel(o: Options): string {
   return `beanrun@${git || o.reference}`;
 }
 
+/** The table's rows of one workload, one per metric, before any sample. */
+function rowsOf(w: Workload, o: Options): RowResult[] {
+  return w.metrics.map<RowResult>((m) => ({
+    workload: w.id,
+    metric: m.key,
+    label: (w.title ? w.title + m.label : m.label)
+      .replace("N jobs", `${o.jobs.toLocaleString("en")} jobs`)
+      .replace("N ready", `${o.jobs.toLocaleString("en")} ready`),
+    unit: m.unit,
+    higherIsBetter: m.higherIsBetter,
+    beanstalkd: [],
+    beanrun: [],
+    median: { beanstalkd: null, beanrun: null },
+    ratio: null,
+    notes: [],
+  }));
+}
+
+/**
+ * One sample of a workload on a fresh server (with -b, in a fresh directory
+ * under tmpRoot, checked for log files afterwards); warns when the server
+ * keeps using CPU once the load stopped. Throws Skip when beanrun cannot run it.
+ */
+async function runSample(w: Workload, name: ServerName, o: Options, tmpRoot: string, warnings: string[]): Promise<Sample> {
+  let dir = "";
+  let extra: string[] = [];
+  if (w.serverArgs) {
+    dir = mkdtempSync(join(tmpRoot, `${name}-`));
+    extra = w.serverArgs(dir);
+  }
+  const s = await startServer(name, o, extra);
+  let sample: Sample;
+  try {
+    sample = await w.run(s, o);
+    // A server should go idle once the load stops.
+    const c0 = cpuSeconds(s.proc.pid);
+    await sleep(300);
+    const idle = (cpuSeconds(s.proc.pid) - c0) / 0.3;
+    if (idle > 0.3) {
+      const msg = `${name} kept using ${(idle * 100).toFixed(0)}% CPU after the load stopped (${w.id})`;
+      if (!warnings.includes(msg)) warnings.push(msg);
+    }
+  } catch (e) {
+    const err = s.stderr().trim().split("\n").slice(-3).join(" / ");
+    throw new Error(`${w.id} on ${name}: ${(e as Error).message}${err ? ` [server stderr: ${err}]` : ""}`);
+  } finally {
+    await stopServer(s);
+  }
+  if (dir) {
+    const files = readdirSync(dir).filter((f) => f !== "lock");
+    const bytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    if (bytes === 0) (sample.notes ??= []).push(`${name} wrote no log files in -b DIR (is -b implemented?)`);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return sample;
+}
+
+/** Medians and ratios of a workload's rows once its samples are in. */
+function summarise(rows: RowResult[], skipOurs: string | undefined): void {
+  for (const row of rows) {
+    if (skipOurs) row.skipped = skipOurs;
+    row.median.beanstalkd = row.beanstalkd.length ? median(row.beanstalkd) : null;
+    row.median.beanrun = row.beanrun.length ? median(row.beanrun) : null;
+    row.ratio = row.median.beanstalkd && row.median.beanrun !== null ? row.median.beanrun / row.median.beanstalkd : null;
+    // Latency swings between samples for both servers alike: the median of each round's pair (ABBA) is the steadier ratio.
+    if (row.unit === "ms" && row.beanrun.length === row.beanstalkd.length && row.beanrun.length > 0) {
+      row.ratio = median(row.beanrun.map((v, i) => v / row.beanstalkd[i]!));
+    }
+  }
+}
+
+/** A workload's warnings (JIT inside the window, a saturated generator) and the end of its progress line. */
+function reportWorkload(w: Workload, o: Options, samples: Record<string, unknown>[], warnings: string[]): void {
+  const mine = samples.filter((x) => x.workload === w.id) as unknown as (Sample & { server: ServerName })[];
+  const jitMax = Math.max(0, ...mine.map((x) => x.jit_cpu ?? 0));
+  if (jitMax > 0.02 * o.secs)
+    warnings.push(`${w.id}: JIT threads still used ${(jitMax * 1000).toFixed(0)} ms of CPU inside a measured window (raise --settle-max)`);
+  const genMax = Math.max(...mine.flatMap((x) => x.gen_cpu));
+  if (genMax > 0.85) warnings.push(`${w.id}: the load generator used ${(genMax * 100).toFixed(0)}% of its core: it may be the bottleneck`);
+  const srv = (n: ServerName) => {
+    const xs = mine
+      .filter((x) => x.server === n)
+      .map((x) => x.server_cpu)
+      .filter((v): v is number => v !== undefined);
+    return xs.length ? `${(median(xs) * 100).toFixed(0)}%` : "-";
+  };
+  process.stdout.write(
+    ` gen cpu <= ${(genMax * 100).toFixed(0)}%; server cpu (median) ${refLabel(o)} ${srv("beanstalkd")}, beanrun ${srv("beanrun")}\n`,
+  );
+}
+
+/** One workload: its rounds, ABBA, each server fresh per sample; rows and samples are appended. */
+async function runWorkload(
+  w: Workload,
+  o: Options,
+  tmpRoot: string,
+  out: { rows: RowResult[]; samples: Record<string, unknown>[]; warnings: string[] },
+): Promise<void> {
+  const rowsFor = rowsOf(w, o);
+  out.rows.push(...rowsFor);
+  let skipOurs: string | undefined;
+  const rounds = w.rounds(o);
+  process.stdout.write(`  ${w.id.padEnd(18)}`);
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? SERVERS : [...SERVERS].reverse(); // ABBA: cancels slow drift
+    for (const name of order) {
+      if (name === "beanrun" && skipOurs) continue;
+      let sample: Sample;
+      try {
+        sample = await runSample(w, name, o, tmpRoot, out.warnings);
+      } catch (e) {
+        if (!(e instanceof Skip)) throw e;
+        skipOurs = e.message;
+        process.stdout.write(" [beanrun skipped]");
+        continue;
+      }
+      for (const row of rowsFor) {
+        row[name].push(sample.values[row.metric]!);
+        for (const n of sample.notes ?? []) if (!row.notes.includes(n)) row.notes.push(n);
+      }
+      out.samples.push({ workload: w.id, round: r, server: name, ...sample });
+      process.stdout.write(".");
+    }
+  }
+  summarise(rowsFor, skipOurs);
+  reportWorkload(w, o, out.samples, out.warnings);
+}
+
+/** The results table, then its notes and the run's warnings. */
+function printTable(rows: RowResult[], o: Options, warnings: string[]): void {
+  const head = ["workload", "unit", refLabel(o), "beanrun", "ratio"];
+  const body = rows.map((r) => [
+    r.label,
+    r.unit,
+    fmt(r.median.beanstalkd, r.unit),
+    r.skipped ? "skipped" : fmt(r.median.beanrun, r.unit),
+    r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${r.higherIsBetter ? "" : " (lower is better)"}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ");
+  console.log("\n" + line(head));
+  console.log(widths.map((n) => "-".repeat(n)).join("-|-"));
+  for (const b of body) console.log(line(b));
+  console.log(`\nmedians of the samples; ratio = beanrun / ${refLabel(o)} (for latencies: the median of each round's pair ratio).`);
+  for (const r of rows) {
+    if (r.skipped) console.log(`note: ${r.workload}: ${r.skipped}`);
+    if (r.metric === "rate" || r.metric === "fill") for (const n of r.notes) console.log(`note: ${r.workload}: ${n}`);
+  }
+  for (const wmsg of warnings) console.log(`warning: ${wmsg}`);
+}
+
+/** bench/results/<start time>[-quick].json: options, rows, every sample, warnings and the machine's load. */
+function writeResults(
+  o: Options,
+  started: Date,
+  load0: number,
+  out: { rows: RowResult[]; samples: Record<string, unknown>[]; warnings: string[] },
+): void {
+  const load1 = loadavg()[0]!;
+  const outDir = join(BENCH, "results");
+  mkdirSync(outDir, { recursive: true });
+  const stamp = started.toISOString().replace(/[:.]/g, "-");
+  const file = join(outDir, `${stamp}${o.quick ? "-quick" : ""}.json`);
+  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
+  const bsVersion = Bun.spawnSync([BEANSTALKD, "-v"]).stdout.toString().trim();
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        started: started.toISOString(),
+        finished: new Date().toISOString(),
+        git,
+        bun: Bun.version,
+        beanstalkd: bsVersion,
+        cpus: cpus().length,
+        loadavg: { start: load0, end: load1 },
+        options: o,
+        rows: out.rows,
+        samples: out.samples,
+        warnings: out.warnings,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  console.log(`\nresults: ${file.slice(ROOT.length + 1)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+}
+
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const ws = selected(o);
@@ -560,161 +719,10 @@ async function main(): Promise<void> {
 
   const tmpRoot = mkdtempSync(join(tmpdir(), "beanrun-bench-"));
   tempDirs.add(tmpRoot);
-  const rows: RowResult[] = [];
-  const samples: Record<string, unknown>[] = [];
-  const warnings: string[] = [];
-
-  for (const w of ws) {
-    const rowsFor = w.metrics.map<RowResult>((m) => ({
-      workload: w.id,
-      metric: m.key,
-      label: (w.title ? w.title + m.label : m.label)
-        .replace("N jobs", `${o.jobs.toLocaleString("en")} jobs`)
-        .replace("N ready", `${o.jobs.toLocaleString("en")} ready`),
-      unit: m.unit,
-      higherIsBetter: m.higherIsBetter,
-      beanstalkd: [],
-      beanrun: [],
-      median: { beanstalkd: null, beanrun: null },
-      ratio: null,
-      notes: [],
-    }));
-    rows.push(...rowsFor);
-    let skipOurs: string | undefined;
-    const rounds = w.rounds(o);
-    process.stdout.write(`  ${w.id.padEnd(18)}`);
-    for (let r = 0; r < rounds; r++) {
-      const order = r % 2 === 0 ? SERVERS : [...SERVERS].reverse(); // ABBA: cancels slow drift
-      for (const name of order) {
-        if (name === "beanrun" && skipOurs) continue;
-        let dir = "";
-        let extra: string[] = [];
-        if (w.serverArgs) {
-          dir = mkdtempSync(join(tmpRoot, `${name}-`));
-          extra = w.serverArgs(dir);
-        }
-        let s: Server;
-        try {
-          s = await startServer(name, o, extra);
-        } catch (e) {
-          if (e instanceof Skip) {
-            skipOurs = e.message;
-            process.stdout.write(" [beanrun skipped]");
-            continue;
-          }
-          throw e;
-        }
-        let sample: Sample;
-        try {
-          sample = await w.run(s, o);
-          // A server should go idle once the load stops.
-          const c0 = cpuSeconds(s.proc.pid);
-          await sleep(300);
-          const idle = (cpuSeconds(s.proc.pid) - c0) / 0.3;
-          if (idle > 0.3) {
-            const msg = `${name} kept using ${(idle * 100).toFixed(0)}% CPU after the load stopped (${w.id})`;
-            if (!warnings.includes(msg)) warnings.push(msg);
-          }
-        } catch (e) {
-          const err = s.stderr().trim().split("\n").slice(-3).join(" / ");
-          throw new Error(`${w.id} on ${name}: ${(e as Error).message}${err ? ` [server stderr: ${err}]` : ""}`);
-        } finally {
-          await stopServer(s);
-        }
-        if (dir) {
-          const files = readdirSync(dir).filter((f) => f !== "lock");
-          const bytes = files.reduce((n, f) => n + statSync(join(dir, f)).size, 0);
-          if (bytes === 0) (sample.notes ??= []).push(`${name} wrote no log files in -b DIR (is -b implemented?)`);
-          rmSync(dir, { recursive: true, force: true });
-        }
-        for (const row of rowsFor) {
-          row[name].push(sample.values[row.metric]!);
-          for (const n of sample.notes ?? []) if (!row.notes.includes(n)) row.notes.push(n);
-        }
-        samples.push({ workload: w.id, round: r, server: name, ...sample });
-        process.stdout.write(".");
-      }
-    }
-    for (const row of rowsFor) {
-      if (skipOurs) row.skipped = skipOurs;
-      row.median.beanstalkd = row.beanstalkd.length ? median(row.beanstalkd) : null;
-      row.median.beanrun = row.beanrun.length ? median(row.beanrun) : null;
-      row.ratio = row.median.beanstalkd && row.median.beanrun !== null ? row.median.beanrun / row.median.beanstalkd : null;
-      // Latency swings between samples for both servers alike: the median of each round's pair (ABBA) is the steadier ratio.
-      if (row.unit === "ms" && row.beanrun.length === row.beanstalkd.length && row.beanrun.length > 0) {
-        row.ratio = median(row.beanrun.map((v, i) => v / row.beanstalkd[i]!));
-      }
-    }
-    const jitMax = Math.max(0, ...samples.filter((x) => x.workload === w.id).map((x) => (x as unknown as Sample).jit_cpu ?? 0));
-    if (jitMax > 0.02 * o.secs)
-      warnings.push(
-        `${w.id}: JIT threads still used ${(jitMax * 1000).toFixed(0)} ms of CPU inside a measured window (raise --settle-max)`,
-      );
-    const genMax = Math.max(...samples.filter((x) => x.workload === w.id).flatMap((x) => (x as unknown as Sample).gen_cpu));
-    if (genMax > 0.85)
-      warnings.push(`${w.id}: the load generator used ${(genMax * 100).toFixed(0)}% of its core: it may be the bottleneck`);
-    const srv = (n: ServerName) => {
-      const xs = samples
-        .filter((x) => x.workload === w.id && x.server === n)
-        .map((x) => (x as unknown as Sample).server_cpu)
-        .filter((v): v is number => v !== undefined);
-      return xs.length ? `${(median(xs) * 100).toFixed(0)}%` : "-";
-    };
-    process.stdout.write(
-      ` gen cpu <= ${(genMax * 100).toFixed(0)}%; server cpu (median) ${refLabel(o)} ${srv("beanstalkd")}, beanrun ${srv("beanrun")}\n`,
-    );
-  }
-
-  // ---- table
-  const head = ["workload", "unit", refLabel(o), "beanrun", "ratio"];
-  const body = rows.map((r) => [
-    r.label,
-    r.unit,
-    fmt(r.median.beanstalkd, r.unit),
-    r.skipped ? "skipped" : fmt(r.median.beanrun, r.unit),
-    r.ratio === null ? "-" : `${r.ratio.toFixed(2)}x${r.higherIsBetter ? "" : " (lower is better)"}`,
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(" | ");
-  console.log("\n" + line(head));
-  console.log(widths.map((n) => "-".repeat(n)).join("-|-"));
-  for (const b of body) console.log(line(b));
-  console.log(`\nmedians of the samples; ratio = beanrun / ${refLabel(o)} (for latencies: the median of each round's pair ratio).`);
-  for (const r of rows) {
-    if (r.skipped) console.log(`note: ${r.workload}: ${r.skipped}`);
-    if (r.metric === "rate" || r.metric === "fill") for (const n of r.notes) console.log(`note: ${r.workload}: ${n}`);
-  }
-  for (const wmsg of warnings) console.log(`warning: ${wmsg}`);
-  const load1 = loadavg()[0]!;
-
-  // ---- JSON
-  const outDir = join(BENCH, "results");
-  mkdirSync(outDir, { recursive: true });
-  const stamp = started.toISOString().replace(/[:.]/g, "-");
-  const file = join(outDir, `${stamp}${o.quick ? "-quick" : ""}.json`);
-  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
-  const bsVersion = Bun.spawnSync([BEANSTALKD, "-v"]).stdout.toString().trim();
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        started: started.toISOString(),
-        finished: new Date().toISOString(),
-        git,
-        bun: Bun.version,
-        beanstalkd: bsVersion,
-        cpus: cpus().length,
-        loadavg: { start: load0, end: load1 },
-        options: o,
-        rows,
-        samples,
-        warnings,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  console.log(`\nresults: ${file.slice(ROOT.length + 1)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+  const out = { rows: [] as RowResult[], samples: [] as Record<string, unknown>[], warnings: [] as string[] };
+  for (const w of ws) await runWorkload(w, o, tmpRoot, out);
+  printTable(out.rows, o, out.warnings);
+  writeResults(o, started, load0, out);
 }
 
 try {
