@@ -54,13 +54,17 @@ function freePort(): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function main(): Promise<void> {
-  cleanupOnSignals("bench/console");
+/** bench/loadgen.c compiled into bench/.build/loadgen when missing or older than its source. */
+function buildLoadgen(): void {
   const src = join(BENCH, "loadgen.c");
   if (!existsSync(LOADGEN) || statSync(LOADGEN).mtimeMs < statSync(src).mtimeMs) {
     mkdirSync(join(BENCH, ".build"), { recursive: true });
     if (Bun.spawnSync(["cc", "-O2", "-Wall", "-o", LOADGEN, src]).exitCode !== 0) throw new Error("cannot build bench/loadgen.c");
   }
+}
+
+/** `serve --http` on free ports, ready once /healthz answers. */
+async function startServer(): Promise<{ server: ReturnType<typeof Bun.spawn>; port: number; base: string }> {
   const port = await freePort();
   const http = await freePort();
   const server = Bun.spawn(
@@ -77,87 +81,100 @@ async function main(): Promise<void> {
       await Bun.sleep(50);
     }
   }
+  return { server, port, base };
+}
 
+type Browser = Awaited<ReturnType<typeof chromium.launch>>;
+
+/** Page weight (GET / and one poll) and time to first render, over 5 loads. */
+async function pageWeight(browser: Browser, base: string) {
+  const pageBytes = (await (await fetch(base)).arrayBuffer()).byteLength;
+  const pollBytes = (await (await fetch(`${base}api/overview`)).arrayBuffer()).byteLength;
+  const renders: number[] = [];
+  const fcps: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const p = await browser.newPage();
+    await p.goto(base);
+    await p.waitForSelector("main table");
+    renders.push(Number(await p.evaluate("performance.now()")));
+    fcps.push(Number(await p.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN")));
+    await p.close();
+  }
+  return { pageBytes, pollBytes, firstRenderMs: Math.round(median(renders)), firstContentfulPaintMs: Math.round(median(fcps)) };
+}
+
+interface Round {
+  console: boolean;
+  rate: number;
+  cpuPerM: number;
+}
+
+/** Server CPU with and without an open console, alternated: ROUNDS pairs of loadgen runs. */
+async function cpuRounds(browser: Browser, pid: number, port: number, base: string): Promise<Round[]> {
+  const rows: Round[] = [];
+  for (let r = 0; r < ROUNDS * 2; r++) {
+    const withConsole = r % 2 === 1;
+    const page = withConsole ? await browser.newPage() : null;
+    if (page) {
+      await page.goto(base);
+      await page.waitForSelector("main table");
+    }
+    const c0 = cpuSeconds(pid);
+    const gen = Bun.spawn(pinned("1", [LOADGEN, "cycle", String(port), "-c", String(CONNS), "-s", "100", "-t", String(SECS), "-w", "1"]), {
+      stdout: "pipe",
+    });
+    children.add(gen);
+    const out = await new Response(gen.stdout).text();
+    await gen.exited;
+    children.delete(gen);
+    const cpu = cpuSeconds(pid) - c0;
+    const g = JSON.parse(out.trim().split("\n").pop()!) as { rate: number; ops: number };
+    await page?.close();
+    // CPU over the whole run (warm-up included) per cycle completed in it, scaled to a million.
+    const cycles = g.rate * (SECS + 1);
+    rows.push({ console: withConsole, rate: g.rate, cpuPerM: (cpu / cycles) * 1e6 });
+    console.error(
+      `round ${r + 1}: ${withConsole ? "console" : "none   "} ${Math.round(g.rate)} cycles/s, ${((cpu / cycles) * 1e6).toFixed(1)} CPU s per million cycles`,
+    );
+  }
+  return rows;
+}
+
+/** Medians per side and the median of the per-pair ratios (console / none). */
+function summarise(rows: Round[]) {
+  const ratios: number[] = [];
+  const rateRatios: number[] = [];
+  for (let i = 0; i + 1 < rows.length; i += 2) {
+    ratios.push(rows[i + 1]!.cpuPerM / rows[i]!.cpuPerM);
+    rateRatios.push(rows[i + 1]!.rate / rows[i]!.rate);
+  }
+  return {
+    cyclesPerSecond: {
+      none: Math.round(median(rows.filter((x) => !x.console).map((x) => x.rate))),
+      console: Math.round(median(rows.filter((x) => x.console).map((x) => x.rate))),
+    },
+    serverCpuPerMillionCycles: {
+      none: +median(rows.filter((x) => !x.console).map((x) => x.cpuPerM)).toFixed(2),
+      console: +median(rows.filter((x) => x.console).map((x) => x.cpuPerM)).toFixed(2),
+    },
+    cpuRatioConsoleOverNone: +median(ratios).toFixed(3),
+    rateRatioConsoleOverNone: +median(rateRatios).toFixed(3),
+  };
+}
+
+async function main(): Promise<void> {
+  cleanupOnSignals("bench/console");
+  buildLoadgen();
+  const { server, port, base } = await startServer();
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-gpu"],
   });
   try {
-    // Page weight and time to first render.
-    const pageBytes = (await (await fetch(base)).arrayBuffer()).byteLength;
-    const pollBytes = (await (await fetch(`${base}api/overview`)).arrayBuffer()).byteLength;
-    const renders: number[] = [];
-    const fcps: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const p = await browser.newPage();
-      await p.goto(base);
-      await p.waitForSelector("main table");
-      renders.push(Number(await p.evaluate("performance.now()")));
-      fcps.push(Number(await p.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN")));
-      await p.close();
-    }
-
-    // Server CPU with and without an open console, alternated.
-    const rows: { console: boolean; rate: number; cpuPerM: number }[] = [];
-    for (let r = 0; r < ROUNDS * 2; r++) {
-      const withConsole = r % 2 === 1;
-      const page = withConsole ? await browser.newPage() : null;
-      if (page) {
-        await page.goto(base);
-        await page.waitForSelector("main table");
-      }
-      const c0 = cpuSeconds(server.pid);
-      const gen = Bun.spawn(
-        pinned("1", [LOADGEN, "cycle", String(port), "-c", String(CONNS), "-s", "100", "-t", String(SECS), "-w", "1"]),
-        { stdout: "pipe" },
-      );
-      children.add(gen);
-      const out = await new Response(gen.stdout).text();
-      await gen.exited;
-      children.delete(gen);
-      const cpu = cpuSeconds(server.pid) - c0;
-      const g = JSON.parse(out.trim().split("\n").pop()!) as { rate: number; ops: number };
-      await page?.close();
-      // CPU over the whole run (warm-up included) per cycle completed in it, scaled to a million.
-      const cycles = g.rate * (SECS + 1);
-      rows.push({ console: withConsole, rate: g.rate, cpuPerM: (cpu / cycles) * 1e6 });
-      console.error(
-        `round ${r + 1}: ${withConsole ? "console" : "none   "} ${Math.round(g.rate)} cycles/s, ${((cpu / cycles) * 1e6).toFixed(1)} CPU s per million cycles`,
-      );
-    }
-    const ratios: number[] = [];
-    const rateRatios: number[] = [];
-    for (let i = 0; i + 1 < rows.length; i += 2) {
-      ratios.push(rows[i + 1]!.cpuPerM / rows[i]!.cpuPerM);
-      rateRatios.push(rows[i + 1]!.rate / rows[i]!.rate);
-    }
-    console.log(
-      JSON.stringify(
-        {
-          pageBytes,
-          pollBytes,
-          firstRenderMs: Math.round(median(renders)),
-          firstContentfulPaintMs: Math.round(median(fcps)),
-          cyclesPerSecond: {
-            none: Math.round(median(rows.filter((x) => !x.console).map((x) => x.rate))),
-            console: Math.round(median(rows.filter((x) => x.console).map((x) => x.rate))),
-          },
-          serverCpuPerMillionCycles: {
-            none: +median(rows.filter((x) => !x.console).map((x) => x.cpuPerM)).toFixed(2),
-            console: +median(rows.filter((x) => x.console).map((x) => x.cpuPerM)).toFixed(2),
-          },
-          cpuRatioConsoleOverNone: +median(ratios).toFixed(3),
-          rateRatioConsoleOverNone: +median(rateRatios).toFixed(3),
-          rounds: ROUNDS,
-          secs: SECS,
-          conns: CONNS,
-          pinned: PIN,
-        },
-        null,
-        2,
-      ),
-    );
+    const weight = await pageWeight(browser, base);
+    const rows = await cpuRounds(browser, server.pid, port, base);
+    console.log(JSON.stringify({ ...weight, ...summarise(rows), rounds: ROUNDS, secs: SECS, conns: CONNS, pinned: PIN }, null, 2));
   } finally {
     await browser.close();
     cleanup();
