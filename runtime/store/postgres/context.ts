@@ -53,6 +53,9 @@ export class FrontContext {
     private readonly log: (line: string) => void,
   ) {
     front.wakeups.onWake((tubes, poke) => this.wake(tubes, poke));
+    front.wakeups.retryAll = () => {
+      for (const s of this.sessions) s.poke();
+    };
     // Registered again under a new id (its lease had run out): the old id's rows went with it.
     front.reregistered = () => {
       for (const t of this.refs.keys()) this.record(t, true);

@@ -128,6 +128,19 @@ export const MIGRATIONS: readonly Migration[] = [
                        where r.tube = t and r.front <> me and f.lease_until > beanrun_now()) $$;
     `,
   },
+  {
+    version: 3,
+    name: "tubes front ends wait on",
+    sql: `
+      -- A front end whose reserves on a tube found nothing and wait has a row here; other
+      -- front ends notify it about that tube only then (wakeups.ts). Gone with its lease.
+      create table beanrun_waiting (
+        tube  text    not null,
+        front integer not null references beanrun_frontends (id) on delete cascade,
+        primary key (tube, front)
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

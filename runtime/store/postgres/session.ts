@@ -351,11 +351,17 @@ export class Session implements SocketEvents {
           this.reserved.set(job.id, Date.now() + job.ttr * 1000);
           this.ctx.front.dueIn(job.ttr * 1000);
           this.finishWait(jobReply(R.RESERVED, job.id, job.body));
-          // More jobs are ready: the next waiter on these tubes, here or on another front end, should try.
-          if (job.more) this.ctx.front.wakeups.announce(new Map(this.watch.map((t) => [t, 1])));
+          // More jobs are ready: the next waiter on these tubes, here or (if one waits) on another front end, should try.
+          if (job.more) this.ctx.front.wakeups.announce(new Map(this.watch.map((t) => [t, 1])), undefined, job.hungry);
         } else if (w.expired) this.finishWait(w.expired);
         else if (w.timeoutMs === 0) this.finishWait(R.TIMED_OUT);
         else if (w.gen !== gen) this.attempt();
+        else {
+          // Waiting: once other front ends know to notify us, look once more (a job may have come in before that).
+          this.ctx.front.wakeups.waitingOn(this.watch)?.then(() => {
+            if (this.wait === w && !w.attempting) this.attempt();
+          });
+        }
       },
       (e) => {
         w.attempting = false;

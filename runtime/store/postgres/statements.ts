@@ -34,6 +34,8 @@ export interface Reserved extends JobBody {
   ttr: number;
   /** Were other ready jobs in the watched tubes when this one was taken (some may be taken by others meanwhile)? */
   more: boolean;
+  /** Did another front end have reserves waiting on these tubes (beanrun_waiting, wakeups.ts)? */
+  hungry: boolean;
 }
 
 const one = <T>(rows: readonly T[]): T | undefined => rows[0];
@@ -69,12 +71,13 @@ export function reserve(owner: Owner, tubes: readonly string[]): Step<Reserved |
        update beanrun_jobs j set state = 2, front = $2, conn = $3, reserves = j.reserves + 1,
          deadline = beanrun_now() + j.ttr::bigint * 1000
        from cand where j.id = cand.id returning j.id, j.ttr, j.body,
-         exists (select 1 from beanrun_jobs k where k.tube = any($1::text[]) and k.state = 1 and k.id <> j.id) as more`,
+         exists (select 1 from beanrun_jobs k where k.tube = any($1::text[]) and k.state = 1 and k.id <> j.id) as more,
+         exists (select 1 from beanrun_waiting w where w.tube = any($1::text[]) and w.front <> $2) as hungry`,
       [tubes, owner.front, owner.conn] as never[],
       P,
     );
     const r = one(rows);
-    return r ? { id: Number(r.id), ttr: Number(r.ttr), body: r.body, more: r.more } : undefined;
+    return r ? { id: Number(r.id), ttr: Number(r.ttr), body: r.body, more: r.more, hungry: r.hungry } : undefined;
   };
 }
 
@@ -89,7 +92,7 @@ export function reserveJob(owner: Owner, id: number): Step<Reserved | undefined>
       P,
     );
     const r = one(rows);
-    return r ? { id: Number(r.id), ttr: Number(r.ttr), body: r.body, more: false } : undefined;
+    return r ? { id: Number(r.id), ttr: Number(r.ttr), body: r.body, more: false, hungry: false } : undefined;
   };
 }
 
