@@ -55,11 +55,23 @@ export function put(tube: string, pri: number, delay: number, ttr: number, body:
   };
 }
 
-/** The most urgent ready job (pri, then id) across `tubes`, skipping paused tubes and rows other transactions hold. */
-export function reserve(owner: Owner, tubes: readonly string[]): Step<Reserved | undefined> {
-  return async (tx) => {
-    const rows = await tx.unsafe(
-      `with w as (
+const RESERVE_SET = `update beanrun_jobs j set state = 2, front = $2, conn = $3, reserves = j.reserves + 1,
+         deadline = beanrun_now() + j.ttr::bigint * 1000`;
+// more: one probe of the ready index per watched tube (written so that no plan can scan the table instead).
+const RESERVE_RETURNING = `returning j.id, j.ttr, j.body,
+         exists (select 1 from unnest($1::text[]) as u(t) cross join lateral (
+           select 1 from beanrun_jobs k where k.tube = u.t and k.state = 1 and k.id <> j.id order by k.pri, k.id limit 1) x) as more,
+         exists (select 1 from beanrun_waiting w where w.tube = any($1::text[]) and w.front <> $2) as hungry`;
+
+/** Watching one tube (the usual worker): one descent of the ready index, no join over the watched tubes. */
+const RESERVE_ONE = `${RESERVE_SET}
+       from (select id from beanrun_jobs where tube = ($1::text[])[1] and state = 1
+               and not exists (select 1 from beanrun_tubes t where t.name = ($1::text[])[1] and t.pause_until > beanrun_now())
+             order by pri, id limit 1 for update skip locked) cand
+       where j.id = cand.id ${RESERVE_RETURNING}`;
+
+/** Watching several: one descent per watched tube that is not paused (a LATERAL join), the most urgent of their heads. */
+const RESERVE_ANY = `with w as (
          select u.name from unnest($1::text[]) as u(name)
          where not exists (select 1 from beanrun_tubes t where t.name = u.name and t.pause_until > beanrun_now())
        ), cand as (
@@ -68,14 +80,13 @@ export function reserve(owner: Owner, tubes: readonly string[]): Step<Reserved |
            order by j.pri, j.id limit 1 for update of j skip locked) c
          order by c.pri, c.id limit 1
        )
-       update beanrun_jobs j set state = 2, front = $2, conn = $3, reserves = j.reserves + 1,
-         deadline = beanrun_now() + j.ttr::bigint * 1000
-       from cand where j.id = cand.id returning j.id, j.ttr, j.body,
-         exists (select 1 from beanrun_jobs k where k.tube = any($1::text[]) and k.state = 1 and k.id <> j.id) as more,
-         exists (select 1 from beanrun_waiting w where w.tube = any($1::text[]) and w.front <> $2) as hungry`,
-      [tubes, owner.front, owner.conn] as never[],
-      P,
-    );
+       ${RESERVE_SET}
+       from cand where j.id = cand.id ${RESERVE_RETURNING}`;
+
+/** The most urgent ready job (pri, then id) across `tubes`, skipping paused tubes and rows other transactions hold. */
+export function reserve(owner: Owner, tubes: readonly string[]): Step<Reserved | undefined> {
+  return async (tx) => {
+    const rows = await tx.unsafe(tubes.length === 1 ? RESERVE_ONE : RESERVE_ANY, [tubes, owner.front, owner.conn] as never[], P);
     const r = one(rows);
     return r ? { id: Number(r.id), ttr: Number(r.ttr), body: r.body, more: r.more, hungry: r.hungry } : undefined;
   };

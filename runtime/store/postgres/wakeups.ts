@@ -197,7 +197,7 @@ export class Wakeups {
     if (!tube) return;
     const count = Number(n) < 0 ? Infinity : Number(n);
     // Nobody here was poked: no reserve of ours waits on the tube idly (one in flight retries anyway).
-    if (this.handler(new Map([[tube, count]]), true).get(tube) === count) this.sated(tube);
+    if (this.handler(new Map([[tube, count]]), true).get(tube) === count && count !== Infinity) this.sated(tube);
   }
 
   /** A count of live peers from the database; one heard from lately counts even if it registered after the count. */
