@@ -50,6 +50,8 @@ describe.skipIf(!haveChromium)("console in chromium (run)", () => {
 
   async function page(width = 1000): Promise<Page> {
     const p = await browser.newPage({ viewport: { width, height: 900 } });
+    // Playwright's 30 s default ran out on a machine loaded by several suites at once; the tests' own limits are longer.
+    p.setDefaultTimeout(90_000);
     p.on("pageerror", (e) => {
       throw e;
     });
@@ -87,7 +89,7 @@ describe.skipIf(!haveChromium)("console in chromium (run)", () => {
     await p.waitForSelector("svg.chart rect");
     await screenshot(p, "overview");
     await p.close();
-  }, 120_000);
+  }, 240_000);
 
   test("the editor refuses a payload the tube's schema rejects", async () => {
     const p = await page();
@@ -98,7 +100,7 @@ describe.skipIf(!haveChromium)("console in chromium (run)", () => {
     await p.waitForSelector('[data-role="verdict"].bad');
     expect(await p.textContent('[data-role="verdict"]')).toContain("to:");
     await p.close();
-  }, 120_000);
+  }, 240_000);
 
   test("the workers page shows a restart after the worker is killed; schedules show their last tick", async () => {
     const p = await page();
@@ -119,5 +121,5 @@ describe.skipIf(!haveChromium)("console in chromium (run)", () => {
     expect(await p.textContent("main table")).toContain("*/2 * * * * *");
     await screenshot(p, "schedules");
     await p.close();
-  }, 120_000);
+  }, 240_000);
 });

@@ -30,7 +30,7 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
     server = await startServer({ port: 0, httpPort: 0, maxJobSize: 1 << 20 });
     base = `http://127.0.0.1:${server.httpPort}/`;
     browser = await launch();
-  }, 120_000);
+  }, 240_000);
   afterAll(async () => {
     await browser?.close();
     await server?.close();
@@ -38,6 +38,8 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
 
   async function page(width = 1000): Promise<Page> {
     const p = await browser.newPage({ viewport: { width, height: 900 } });
+    // Playwright's 30 s default ran out on a machine loaded by several suites at once; the tests' own limits are longer.
+    p.setDefaultTimeout(90_000);
     p.on("pageerror", (e) => {
       throw e;
     });
@@ -84,7 +86,7 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
     await toastSays(p, /2 buried jobs deleted/);
     expect(await stat(TUBE, "current-jobs-buried")).toBe(0);
     await p.close();
-  }, 120_000);
+  }, 240_000);
 
   test("pause and resume a tube", async () => {
     const p = await page();
@@ -96,7 +98,7 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
     await p.waitForSelector('[data-act="pause"]');
     expect(await stat(TUBE, "pause")).toBe(0);
     await p.close();
-  }, 120_000);
+  }, 240_000);
 
   test("put a job from the editor; JSON that does not parse is refused before it is sent", async () => {
     const p = await page();
@@ -116,7 +118,7 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
     const id = Number(/job (\d+) put/.exec((await p.textContent("#toast"))!)![1]);
     expect(await send(`stats-job ${id}\r\n`)).toContain("pri: 7");
     await p.close();
-  }, 120_000);
+  }, 240_000);
 
   test("search by id; every page reads at 420 px without sideways scrolling", async () => {
     const p = await page(420);
@@ -138,7 +140,7 @@ describe.skipIf(!haveChromium)("console in chromium (serve)", () => {
     await p.waitForSelector("main h2:text('Job 2')");
     expect(await p.textContent("main")).toContain("not found");
     await p.close();
-  }, 120_000);
+  }, 240_000);
 });
 
 describe.skipIf(!haveChromium)("console in chromium, bound off loopback", () => {
@@ -148,6 +150,7 @@ describe.skipIf(!haveChromium)("console in chromium, bound off loopback", () => 
     try {
       await Wire.exchange(s.port, "use secret\r\nput 0 0 10 6\r\nhidden\r\n");
       const p = await b.newPage();
+      p.setDefaultTimeout(90_000);
       p.on("dialog", (d) => void d.dismiss());
       await p.goto(`http://127.0.0.1:${s.httpPort}/#/tube/secret`);
       await p.waitForSelector(".job");
@@ -161,5 +164,5 @@ describe.skipIf(!haveChromium)("console in chromium, bound off loopback", () => 
       await b.close();
       await s.close();
     }
-  }, 120_000);
+  }, 240_000);
 });
