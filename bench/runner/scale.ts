@@ -17,6 +17,7 @@
  *    least 1.7x on 2 cores.
  *
  *   bun bench/runner/scale.ts [--rounds N] [--cpu-jobs N] [--parts cold,warm,cpu]
+ *   BEANRUN_ROOT=/other/checkout bun bench/runner/scale.ts ...   (another version, same bench)
  *
  * The cold starts are also broken down step by step (the worker.ready
  * event's boot marks against the put's time and the handler's): where a
@@ -32,7 +33,8 @@ import { Client } from "../../runtime/client/index.ts";
 import { parseEventLine, type Timed } from "../../runtime/runner/events.ts";
 import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "../lib/processes.ts";
 
-const ROOT = resolve(import.meta.dir, "../..");
+/** The checkout whose runner is measured (BEANRUN_ROOT=/other/checkout compares another version with this bench). */
+const ROOT = resolve(process.env.BEANRUN_ROOT ?? resolve(import.meta.dir, "../.."));
 const BUN = process.execPath;
 const TUBES = 30;
 
@@ -139,6 +141,26 @@ function treeRss(pid: number): number {
   return kb / 1024;
 }
 
+/** CPU seconds used so far by a process and its descendants, the exited ones it reaped included. */
+function treeCpu(pid: number, selfOnly = false): number {
+  const hz = 100;
+  let ticks = 0;
+  const walk = (p: number, top: boolean): void => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime stime, and for the top process cutime cstime (its reaped children).
+      ticks += Number(f[11]) + Number(f[12]) + (top && !selfOnly ? Number(f[13]) + Number(f[14]) : 0);
+      if (selfOnly) return;
+      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) walk(Number(c), false);
+    } catch {
+      // gone
+    }
+  };
+  walk(pid, true);
+  return ticks / hz;
+}
+
 function jobsDir(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "beanrun-scale-bench-"));
   tempDirs.add(dir);
@@ -205,6 +227,10 @@ interface Latencies {
   /** put -> handler start, back to back over the tubes. */
   lat: number[];
   steps: Steps[];
+  /** CPU ms the runner's process tree used per cold start, back to back (workers exited since are counted). */
+  cpuPerStart: number;
+  /** Of which the run process itself (server, supervisor, logs). */
+  cpuPerStartRun: number;
   /** Cold only: the same, one put every SPACED_MS (the spare has time to load between them). */
   spaced: number[];
   spacedSteps: Steps[];
@@ -220,7 +246,7 @@ async function idleAndColdStart(dir: string, warm: boolean): Promise<Latencies> 
     await sleep(2000);
     const rss = treeRss(run.proc.pid);
     const c = await Client.connect({ port: run.port });
-    const out: Latencies = { rss, lat: [], steps: [], spaced: [], spacedSteps: [] };
+    const out: Latencies = { rss, lat: [], steps: [], spaced: [], spacedSteps: [], cpuPerStart: 0, cpuPerStartRun: 0 };
     const alive = (t: string): boolean =>
       run.events.filter((e) => e.tube === t && e.type === "worker.start").length >
       run.events.filter((e) => e.tube === t && e.type === "worker.exit").length;
@@ -239,7 +265,11 @@ async function idleAndColdStart(dir: string, warm: boolean): Promise<Latencies> 
         if (s) steps.push(s);
       }
     };
+    const cpu0 = treeCpu(run.proc.pid);
+    const self0 = treeCpu(run.proc.pid, true);
     for (let r = 0; r < ROUNDS; r++) await pass(out.lat, out.steps, 0);
+    out.cpuPerStart = ((treeCpu(run.proc.pid) - cpu0) * 1000) / out.lat.length;
+    out.cpuPerStartRun = ((treeCpu(run.proc.pid, true) - self0) * 1000) / out.lat.length;
     if (!warm) await pass(out.spaced, out.spacedSteps, SPACED_MS);
     c.close();
     return out;
@@ -370,6 +400,10 @@ async function main(): Promise<void> {
     printSteps("back to back", cold.steps);
     printSteps(`${SPACED_MS} ms apart`, cold.spacedSteps);
     console.log(`\ncold samples ${cold.lat.length} back to back (max ${f(Math.max(...cold.lat))} ms), ${cold.spaced.length} spaced`);
+    console.log(`back to back, in order (ms): ${cold.lat.map((x) => x.toFixed(0)).join(" ")}`);
+    console.log(
+      `CPU of run and its workers per back-to-back start: ${f(cold.cpuPerStart)} ms cold (run itself ${f(cold.cpuPerStartRun)}), ${warm ? `${f(warm.cpuPerStart)} (${f(warm.cpuPerStartRun)})` : "-"} ms warm (10 ms ticks)`,
+    );
   }
   if (cpu)
     console.log(`cpu rounds max1 [${cpu.one.map(f).join(", ")}] max2 [${cpu.two.map(f).join(", ")}] (${cpu.procs2} processes ran cpu2)`);

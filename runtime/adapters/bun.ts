@@ -8,6 +8,7 @@
  * a compiled program starts itself as `<exe> worker ...`, and `bun cli.ts`
  * as `bun <main> worker ...`.
  */
+import { connect } from "./bun-connect.ts";
 import { listen } from "./bun-listen.ts";
 import type { Platform } from "./platform.ts";
 
@@ -19,6 +20,7 @@ export const bun: Platform = {
   name: `bun ${Bun.version}`,
   canCompile: true,
   listen,
+  connect,
   serveHttp(host, port, fetch) {
     const s = Bun.serve({ hostname: host, port, fetch });
     return { port: s.port!, stop: async () => void s.stop(true) };

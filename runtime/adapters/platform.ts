@@ -1,7 +1,8 @@
 /**
  * The runtime beanrun runs on, as the few things the rest of the code needs
  * from it: accept TCP connections (transport.ts), serve HTTP (http-serve.ts),
- * start this program again as a worker (spawn.ts), and its name.
+ * start this program again as a worker (spawn.ts), its name, and, where the
+ * runtime has them, native outgoing sockets (bun-connect.ts).
  *
  * One adapter per runtime implements it: bun.ts (Bun, and the executable
  * `bun build --compile` makes) and deno.ts (Deno, on node:net). An entry
@@ -16,6 +17,7 @@
  * program) calls `usePlatform` itself; `platform()` before that is an error
  * that says so.
  */
+import type { ByteSocket } from "../client/connection.ts";
 import type { HttpListener, ServeHttp } from "./http-serve.ts";
 import type { Listen } from "./transport.ts";
 
@@ -26,6 +28,8 @@ export interface Platform {
   readonly canCompile: boolean;
   readonly listen: Listen;
   readonly serveHttp: ServeHttp;
+  /** Opens a TCP connection on the runtime's native sockets, if it has them (worker processes use it; else node:net). */
+  readonly connect?: (host: string, port: number) => Promise<ByteSocket>;
   /** The command that starts this program again with `args` after the program name. */
   selfCommand(args: readonly string[]): { file: string; args: string[] };
 }

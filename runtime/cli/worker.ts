@@ -85,6 +85,7 @@ export async function main(argv: string[]): Promise<number> {
     await import("../index.ts");
     preconnected = await WorkerConnection.connect(host, port).catch(() => null);
     loaded = epochMs();
+    link.send({ t: "loaded" });
     jobFile = await link.assigned;
   } else {
     const path = isEmbedded(file) ? file : resolve(file);

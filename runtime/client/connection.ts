@@ -1,6 +1,10 @@
 /**
  * One beanstalkd connection over node:net (the same code runs under Bun,
- * Deno and a `bun build --compile` binary).
+ * Deno and a `bun build --compile` binary), or over any socket with the
+ * few methods of ByteSocket: `run`'s worker processes give it Bun's native
+ * socket (adapters/bun-connect.ts), since loading node:net is a sizeable
+ * part of a worker's start. node:net is loaded when openSocket first runs,
+ * not when this file is.
  *
  * - Requests are pipelined: each is appended to an output buffer at once and
  *   its reply is matched first-in first-out. Everything requested in the same
@@ -9,7 +13,7 @@
  *   rejects with a ConnectionError, later requests reject at once, and the
  *   "close" listeners run once.
  */
-import * as net from "node:net";
+import type * as net from "node:net";
 import { ConnectionError, type ConnectionErrorCode } from "./errors.ts";
 import { type Reply, ReplyParseError, ReplyParser } from "./replies.ts";
 
@@ -31,13 +35,30 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** What Connection uses of a socket (a node:net Socket has it). */
+export interface ByteSocket {
+  setNoDelay(on: boolean): unknown;
+  on(event: "data", fn: (chunk: Uint8Array) => void): unknown;
+  on(event: "error", fn: (e: Error) => void): unknown;
+  /** Once, when the connection is fully closed (after "error", if any). */
+  on(event: "close", fn: () => void): unknown;
+  write(bytes: Uint8Array): unknown;
+  /** Half-close: FIN after the bytes written so far; data still arrives until the peer closes. */
+  end(): unknown;
+  /** Closes at once; "close" follows. */
+  destroy(): unknown;
+  ref(): unknown;
+  unref(): unknown;
+}
+
 export type CloseListener = (error: ConnectionError) => void;
 export type ErrorListener = (error: Error) => void;
 
 const utf8 = new TextEncoder();
 const CRLF = new Uint8Array([13, 10]);
 
-export function openSocket(opts: ConnectOptions): Promise<net.Socket> {
+export async function openSocket(opts: ConnectOptions): Promise<net.Socket> {
+  const net = await import("node:net");
   return new Promise((resolve, reject) => {
     const host = opts.host ?? "127.0.0.1";
     const port = opts.port ?? 11300;
@@ -77,7 +98,7 @@ export class Connection {
   private readonly parser: ReplyParser;
   private readonly flushBound = (): void => this.flush();
 
-  constructor(private readonly sock: net.Socket) {
+  constructor(private readonly sock: ByteSocket) {
     this.parser = new ReplyParser((r) => this.onReply(r));
     sock.setNoDelay(true);
     sock.on("data", (chunk: Uint8Array) => {

@@ -2,6 +2,8 @@
 import type { BootMarks, RunnerEvent, RunnerEventType } from "./events.ts";
 
 export type WorkerMessage =
+  /** A spare has loaded the worker code and connected: it is ready for a tube (see supervisor/spare.ts). */
+  | { t: "loaded" }
   /** The module loaded and every slot is connected; `boot`: when it got through each step. */
   | { t: "ready"; tube: string; concurrency: number; boot: BootMarks }
   /**

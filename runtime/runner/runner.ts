@@ -120,6 +120,7 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
     graceMs,
     spawn: (f) => spawn(workerArgs(f, address, opts), env),
     spawnSpare: opts.spare === false ? undefined : () => spawn(spareArgs(address, opts), env),
+    maxSpares: Math.max(2, cores()),
     backlogOf: (tube) => backlog?.readyIn(tube) ?? 0,
     serverGone: () => backlog?.suspect(),
     maxProcesses: opts.maxProcesses ?? defaultMaxProcesses(),
@@ -268,8 +269,9 @@ function watchTarget(supervisor: Supervisor, opts: RunnerOptions, events: Runner
   };
 }
 
+const cores = (): number => (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 2;
+
 /** The default cap: four processes per core, at least eight (most handlers wait on I/O). */
 function defaultMaxProcesses(): number {
-  const cores = (globalThis.navigator as { hardwareConcurrency?: number } | undefined)?.hardwareConcurrency ?? 2;
-  return Math.max(8, 4 * cores);
+  return Math.max(8, 4 * cores());
 }

@@ -4,6 +4,7 @@
  * skip what the loop does not need (stats-job is read for three numbers
  * without building the whole YAML map).
  */
+import { platform } from "../adapters/platform.ts";
 import { Connection, openSocket } from "../client/connection.ts";
 import { BeanstalkError, isErrorCode } from "../client/errors.ts";
 import type { Reply } from "../client/replies.ts";
@@ -96,8 +97,10 @@ function field(b: Uint8Array, key: Uint8Array): number {
 export class WorkerConnection {
   private constructor(private readonly conn: Connection) {}
 
+  /** On the runtime's native socket where it has one (a Bun worker then never loads node:net). */
   static async connect(host: string, port: number): Promise<WorkerConnection> {
-    return new WorkerConnection(new Connection(await openSocket({ host, port })));
+    const native = platform().connect;
+    return new WorkerConnection(new Connection(native ? await native(host, port) : await openSocket({ host, port })));
   }
 
   get closed(): boolean {

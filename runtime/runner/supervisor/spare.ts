@@ -1,99 +1,172 @@
 /**
- * One spare worker process, started ahead of need: it has loaded the worker
- * code and the runtime and waits for a tube (`assign` over IPC). A tube with
- * no process that gets work takes the spare, so its cold start costs the job
- * module's import and one round trip (the spare has loaded the worker code
- * and opened its first connection), not a process start.
+ * Spare worker processes, started ahead of need: each loads the worker code
+ * and the runtime, opens its first connection, says "loaded", and waits for
+ * a tube (`assign` over IPC). A tube with no process that gets work takes
+ * the oldest spare, so its cold start costs the job module's import and one
+ * round trip, not a process start (most of a cold start: the Bun runtime and
+ * the worker's modules; bench/runner/scale.ts breaks it down).
  *
- * The next spare is started when the worker that took this one has started
- * its first job (or REPLACE_AFTER_MS after the take, if it has not): a
- * process start blocks the supervisor's event loop, which also serves the
- * queue, for one to tens of milliseconds, and must not fall between the
- * cold start's round trips. The spare is no tube's worker: it is not
- * counted against the process cap.
+ * How many: one while cold starts are rare, so 30 idle tubes cost the runner
+ * and one spare. Each spare taken is replaced at once (after the turn that
+ * assigned it, so the assign and the init leave first). A take within
+ * BURST_MS of the previous one is a burst (tubes woken together: a cron
+ * tick at the top of the hour, a producer fanning out): the pool then grows
+ * to one spare per take in the last BURST_MS, up to `max` (about the cores:
+ * more processes booting at once only share them). Extra spares are started
+ * apart, a fraction of a measured boot time after each other, so their
+ * boots end one after another rather than all together: the cold starts of
+ * a burst then each wait part of a boot, not every other one a whole boot.
+ * When no spare has been taken for SHRINK_AFTER_MS the extras are stopped,
+ * back to one.
  *
- * A spare that keeps dying young (three times in a row) is given up on, with
- * one event: tubes then start their own processes, as without a spare.
+ * Spares are no tube's workers: they are not counted against the process
+ * cap. A spare that keeps dying young (three times in a row) is given up on,
+ * with one event: tubes then start their own processes, as without spares.
  */
 import type { SpawnedWorker } from "../../adapters/spawn.ts";
 import type { JobFile } from "../discover.ts";
 import type { RunnerEvents } from "../events.ts";
 import type { SupervisorMessage } from "../ipc.ts";
 
-/** The next spare starts when the one taken has started its first job, or this long after it was taken. */
-const REPLACE_AFTER_MS = 100;
+/** A take this soon after the previous one is part of a burst. */
+export const BURST_MS = 1000;
+/** Extra spares are stopped after this long with no take. */
+export const SHRINK_AFTER_MS = 3000;
+/** The boot time assumed before one is measured (spawn -> "loaded"), ms. */
+const FIRST_BOOT_GUESS_MS = 100;
 const YOUNG_MS = 5_000;
 const GIVE_UP_AFTER = 3;
 
-export class Spare {
-  private w: SpawnedWorker | null = null;
-  private startedAt = 0;
-  private failures = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private stopped = false;
-  /** Taken, and the next one not started yet (timer is the deadline for that). */
-  private replacing = false;
+interface Entry {
+  w: SpawnedWorker;
+  startedAt: number;
+  loaded: boolean;
+}
 
+export class Spares {
+  /** Oldest first: the oldest is the nearest to loaded. */
+  private readonly pool: Entry[] = [];
+  /** Times of recent takes (within BURST_MS of now), oldest first. */
+  private readonly takes: number[] = [];
+  private lastTake = -Infinity;
+  private lastSpawn = -Infinity;
+  /** Spawn -> "loaded", smoothed (ms). */
+  private boot = FIRST_BOOT_GUESS_MS;
+  private failures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private growTimer: ReturnType<typeof setTimeout> | null = null;
+  private shrinkTimer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+
+  /**
+   * @param max most spares at once (during a burst)
+   * @param now the clock (tests)
+   */
   constructor(
     private readonly spawn: () => SpawnedWorker,
     private readonly events: RunnerEvents,
+    private readonly max = 2,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** Starts the spare if there is none (and none is on its way). */
+  /** Spares alive (loaded or loading). */
+  get size(): number {
+    return this.pool.length;
+  }
+
+  /** How many spares to keep now: one per take in the last BURST_MS (at least one), at most `max`. */
+  target(): number {
+    const now = this.now();
+    while (this.takes.length && now - this.takes[0]! > BURST_MS) this.takes.shift();
+    return Math.max(1, Math.min(this.max, this.takes.length));
+  }
+
+  /**
+   * Tops the pool up: the first missing spare at once, further ones (a burst's
+   * growth) each a boot time / max after the previous start.
+   */
   ensure(): void {
-    if (this.w || this.timer || this.stopped || this.failures >= GIVE_UP_AFTER) return;
-    let w: SpawnedWorker;
-    try {
-      w = this.spawn();
-    } catch (e) {
-      this.died(`cannot start a spare worker: ${(e as Error).message}`);
+    if (this.stopped || this.failures >= GIVE_UP_AFTER || this.retryTimer || this.growTimer) return;
+    const want = this.target();
+    if (this.pool.length >= want) return;
+    const gap = this.boot / this.max;
+    const wait = this.pool.length === 0 ? 0 : this.lastSpawn + gap - this.now();
+    if (wait > 0) {
+      this.growTimer = setTimeout(() => {
+        this.growTimer = null;
+        this.ensure();
+      }, wait);
       return;
     }
-    this.w = w;
-    this.startedAt = Date.now();
-    w.onExit((code, signal) => {
-      if (this.w !== w) return; // assigned meanwhile: its tube's exit handler reports it
-      this.w = null;
-      if (!this.stopped) this.died(`the spare worker exited (${signal ? `signal ${signal}` : `code ${code}`})`);
-    });
+    this.startOne();
+    if (this.pool.length < want) this.ensure();
   }
 
-  /** The spare, now the worker of `file`'s tube; null when there is none. */
+  /** The oldest spare, now the worker of `file`'s tube; null when there is none. */
   take(file: JobFile): SpawnedWorker | null {
-    const w = this.w;
-    if (!w) return null;
-    this.w = null;
+    const e = this.pool.shift();
+    if (!e) return null;
     const msg: SupervisorMessage = { t: "assign", tube: file.tube, path: file.path, display: file.display };
-    w.send(msg);
-    this.replacing = true;
-    this.timer = setTimeout(() => this.replenish(), REPLACE_AFTER_MS);
-    return w;
-  }
-
-  /** The worker that took the spare has started its first job: its cold start is over, the next spare starts now. */
-  replenish(): void {
-    if (!this.replacing) return;
-    this.replacing = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.ensure();
+    e.w.send(msg);
+    const now = this.now();
+    this.lastTake = now;
+    this.takes.push(now);
+    this.armShrink();
+    // After this turn: the assign and the supervisor's init leave before the process start blocks the loop.
+    setImmediate(() => this.ensure());
+    return e.w;
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.w?.kill("SIGTERM");
-    this.w = null;
+    for (const t of [this.retryTimer, this.growTimer, this.shrinkTimer]) if (t) clearTimeout(t);
+    for (const e of this.pool.splice(0)) e.w.kill("SIGTERM");
   }
 
-  private died(why: string): void {
-    this.failures = Date.now() - this.startedAt < YOUNG_MS ? this.failures + 1 : 1;
+  private startOne(): void {
+    let w: SpawnedWorker;
+    try {
+      w = this.spawn();
+    } catch (err) {
+      this.died(`cannot start a spare worker: ${(err as Error).message}`, this.now());
+      return;
+    }
+    const e: Entry = { w, startedAt: this.now(), loaded: false };
+    this.lastSpawn = e.startedAt;
+    this.pool.push(e);
+    w.onMessage((m) => {
+      if (e.loaded || (m as { t?: unknown } | null)?.t !== "loaded") return;
+      e.loaded = true;
+      this.boot = 0.7 * this.boot + 0.3 * (this.now() - e.startedAt);
+    });
+    w.onExit((code, signal) => {
+      const i = this.pool.indexOf(e);
+      if (i < 0) return; // taken meanwhile (its tube's exit handler reports it), or stopped by a shrink
+      this.pool.splice(i, 1);
+      if (!this.stopped) this.died(`the spare worker exited (${signal ? `signal ${signal}` : `code ${code}`})`, e.startedAt);
+    });
+  }
+
+  /** SHRINK_AFTER_MS after the last take, the extras go (the newest first: the oldest is surely loaded). */
+  private armShrink(): void {
+    if (this.shrinkTimer) clearTimeout(this.shrinkTimer);
+    this.shrinkTimer = setTimeout(() => {
+      this.shrinkTimer = null;
+      if (this.stopped || this.now() - this.lastTake < SHRINK_AFTER_MS) return;
+      while (this.pool.length > 1) this.pool.pop()!.w.kill("SIGTERM");
+    }, SHRINK_AFTER_MS);
+    this.shrinkTimer.unref?.();
+  }
+
+  private died(why: string, startedAt: number): void {
+    this.failures = this.now() - startedAt < YOUNG_MS ? this.failures + 1 : 1;
     if (this.failures >= GIVE_UP_AFTER) {
       this.events.emit({ type: "runner.error", msg: `${why}; no more spare workers (tubes start their own processes)` });
       return;
     }
-    this.timer = setTimeout(() => {
-      this.timer = null;
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
       this.ensure();
     }, 250 * this.failures);
   }

@@ -19,7 +19,7 @@ import type { ExitReason, RunnerEvents, StartReason } from "../events.ts";
 import { EXIT, isWorkerMessage, type SupervisorMessage, type WorkerMessage } from "../ipc.ts";
 import { Deadlines } from "./deadlines.ts";
 import { plan, type TubeView } from "./policy.ts";
-import { Spare } from "./spare.ts";
+import { Spares } from "./spare.ts";
 
 export type SpawnWorker = (file: JobFile) => SpawnedWorker;
 
@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   spawn: SpawnWorker;
   /** Starts a spare worker (see spare.ts); without it every cold start spawns a process. */
   spawnSpare?: () => SpawnedWorker;
+  /** Most spares at once, during a burst of cold starts (default 2). */
+  maxSpares?: number;
   events: RunnerEvents;
   /** How long running handlers may take to finish on shutdown. */
   graceMs: number;
@@ -55,8 +57,6 @@ interface Proc {
   pid: number;
   startedAt: number;
   ready: boolean;
-  /** It was the spare, and has not started a job yet (see spare.ts: the next spare waits for that). */
-  fromSpare: boolean;
   /** Why we are ending it, if we are. */
   ending: ExitReason | null;
   deadlines: Deadlines;
@@ -86,10 +86,10 @@ export class Supervisor {
   private lastEval = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
-  private readonly spare: Spare | null;
+  private readonly spare: Spares | null;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.spare = opts.spawnSpare ? new Spare(opts.spawnSpare, opts.events) : null;
+    this.spare = opts.spawnSpare ? new Spares(opts.spawnSpare, opts.events, opts.maxSpares) : null;
     // Workers send only the event types someone subscribed to.
     let first = true;
     opts.events.onInterest((types) => {
@@ -291,7 +291,6 @@ export class Supervisor {
       pid: w.pid,
       startedAt: Date.now(),
       ready: false,
-      fromSpare: spare !== null,
       ending: null,
       deadlines: new Deadlines((id, run) => {
         events.emit({ type: "job.timeout", tube, id, attempt: run.attempt, pid: p.pid, ms: Date.now() - run.started, ttr: t.job.ttr });
@@ -317,10 +316,6 @@ export class Supervisor {
         for (const e of m.events) this.opts.events.emit(e);
         break;
       case "start":
-        if (p.fromSpare) {
-          p.fromSpare = false;
-          this.spare?.replenish();
-        }
         t.ledger.started(p.pid, m.slot, m.id, m.held);
         if (m.ends !== undefined) p.deadlines.disarm(m.ends);
         p.deadlines.arm(m.id, m.attempt, Date.now(), m.deadline);
