@@ -12,11 +12,14 @@
  *    once (a burst of cold tubes: the spare taken by one is still loading
  *    when the next comes); then one more pass with the puts 400 ms apart (a
  *    quiet tube woken now and then: the spare is loaded).
- * 3. A CPU-bound handler (about 20 ms of CPU a job) on one busy tube with
+ * 3. Under --connect (a `beanrun serve` elsewhere, the runner learning of
+ *    work by asking it), the spaced cold starts again, and warm puts: the
+ *    cost of not hearing the queue's own events.
+ * 4. A CPU-bound handler (about 20 ms of CPU a job) on one busy tube with
  *    `processes.max` 2 against 1, rounds alternating: jobs/s ratio. Target at
  *    least 1.7x on 2 cores.
  *
- *   bun bench/runner/scale.ts [--rounds N] [--cpu-jobs N] [--parts cold,warm,cpu]
+ *   bun bench/runner/scale.ts [--rounds N] [--cpu-jobs N] [--parts cold,warm,cpu,connect]
  *   BEANRUN_ROOT=/other/checkout bun bench/runner/scale.ts ...   (another version, same bench)
  *
  * The cold starts are also broken down step by step (the worker.ready
@@ -45,8 +48,8 @@ const opt = (name: string, dflt: number): number => {
 };
 const ROUNDS = opt("--rounds", 3);
 const CPU_JOBS = opt("--cpu-jobs", 150);
-/** Which parts to run (default all): cold, warm, cpu. */
-const PARTS = new Set((argv.includes("--parts") ? argv[argv.indexOf("--parts") + 1]! : "cold,warm,cpu").split(","));
+/** Which parts to run (default all): cold, warm, cpu, connect. */
+const PARTS = new Set((argv.includes("--parts") ? argv[argv.indexOf("--parts") + 1]! : "cold,warm,cpu,connect").split(","));
 
 type Ev = Timed & Record<string, unknown>;
 
@@ -60,7 +63,19 @@ interface Run {
 
 async function startRun(jobs: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
   const proc = Bun.spawn(
-    [BUN, join(ROOT, "runtime/cli.ts"), "run", "--jobs", jobs, "-p", "0", "--log-format", "json", "--log-level", "debug", ...args],
+    [
+      BUN,
+      join(ROOT, "runtime/cli.ts"),
+      "run",
+      "--jobs",
+      jobs,
+      ...(args.includes("--connect") ? [] : ["-p", "0"]),
+      "--log-format",
+      "json",
+      "--log-level",
+      "debug",
+      ...args,
+    ],
     {
       cwd: ROOT,
       stdout: "pipe",
@@ -278,6 +293,66 @@ async function idleAndColdStart(dir: string, warm: boolean): Promise<Latencies> 
   }
 }
 
+/** A separate server for --connect: `beanrun serve` of the measured checkout. */
+async function startServe(): Promise<{ port: number; stop(): Promise<void> }> {
+  const proc = Bun.spawn([BUN, join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0"], {
+    cwd: ROOT,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  children.add(proc);
+  let port = 0;
+  const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
+    const m = /listening on [^\s]+:(\d+)/.exec(t);
+    if (m) port = Number(m[1]);
+  });
+  for (const end = Date.now() + 30_000; !port; await sleep(20))
+    if (Date.now() > end || proc.exitCode !== null) throw new Error(`serve did not start: ${err.text()}`);
+  return {
+    port,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      children.delete(proc);
+    },
+  };
+}
+
+/** --connect: put -> handler for cold tubes (one put every SPACED_MS, each tube cold) and for warm ones. */
+async function connectColdStart(dir: string): Promise<{ cold: number[]; warm: number[] }> {
+  const serve = await startServe();
+  const cold: number[] = [];
+  const warm: number[] = [];
+  try {
+    const run = await startRun(dir, ["--connect", `127.0.0.1:${serve.port}`, "--idle", "1", "--max-processes", String(TUBES * 2)]);
+    try {
+      const c = await Client.connect({ port: serve.port });
+      const once = async (t: string): Promise<number> => {
+        await c.use(t);
+        const putAt = performance.timeOrigin + performance.now();
+        const id = await c.put(JSON.stringify({ t: putAt }));
+        const e = await run.waitFor((x) => x.type === "job.log" && x.id === id);
+        return (e.fields as { ms: number }).ms;
+      };
+      const alive = (t: string): boolean =>
+        run.events.filter((e) => e.tube === t && e.type === "worker.start").length >
+        run.events.filter((e) => e.tube === t && e.type === "worker.exit").length;
+      for (const t of tubes) {
+        while (alive(t)) await sleep(20);
+        await sleep(SPACED_MS);
+        cold.push(await once(t));
+        warm.push(await once(t)); // its worker is up now
+      }
+      c.close();
+    } finally {
+      await run.stop();
+    }
+  } finally {
+    await serve.stop();
+  }
+  return { cold, warm };
+}
+
 async function cpuRound(run: Run, c: Client, tube: string): Promise<number> {
   await c.use(tube);
   const t0 = performance.now();
@@ -366,6 +441,7 @@ async function main(): Promise<void> {
   const dir = jobsDir(Object.fromEntries(tubes.map((t) => [t, latencyJob])));
   const cold = PARTS.has("cold") ? await idleAndColdStart(dir, false) : null;
   const warm = PARTS.has("warm") ? await idleAndColdStart(dir, true) : null;
+  const connect = PARTS.has("connect") ? await connectColdStart(dir) : null;
   const cpu = PARTS.has("cpu") ? await cpuRatio() : null;
   const load1 = loadavg()[0]!;
 
@@ -390,6 +466,13 @@ async function main(): Promise<void> {
       const w = p(warm?.lat, q);
       const c = p(cold?.spaced, q);
       row(`  p${q}, cold starts ${SPACED_MS} ms apart`, "ms", w, c, ratio(c, w));
+    }
+  }
+  if (connect) {
+    for (const q of [50, 99]) {
+      const w = pct(connect.warm, q);
+      const c = pct(connect.cold, q);
+      row(`--connect: put -> handler p${q} (warm vs cold)`, "ms", w, c, ratio(c, w));
     }
   }
   if (cpu) {

@@ -132,7 +132,11 @@ export async function startRunner(opts: RunnerOptions): Promise<Runner> {
   backlog =
     server && "queue" in server
       ? queueBacklog((server as RunningServer).queue, hint)
-      : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events);
+      : pollBacklog(host, port, () => jobs.map((j) => j.tube), hint, events, {
+          idle: (tube) => supervisor.processes(tube) === 0,
+          // Behind --store every stats counts rows: no waking on the server's counters there.
+          wake: !server,
+        });
   // The console (outcomes, workers, schedules) and failure records follow the event stream.
   const outcomes = opts.http ? new Outcomes() : undefined;
   const observer = observeRunner(events, server, jobs, opts.connect, outcomes);

@@ -72,14 +72,14 @@ const D = {
   },
 };
 
-const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+export const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 const PRI = ascii("\npri: ");
 const TTR = ascii("\nttr: ");
 const RESERVES = ascii("\nreserves: ");
 const KICKS = ascii("\nkicks: ");
 
 /** The unsigned integer after `key` (a "\nname: " line start) in a YAML body, or -1. */
-function field(b: Uint8Array, key: Uint8Array): number {
+export function field(b: Uint8Array, key: Uint8Array): number {
   const k0 = key[0]!;
   const kn = key.length;
   outer: for (let i = b.indexOf(k0); i >= 0 && i + kn < b.length; i = b.indexOf(k0, i + 1)) {

@@ -1,7 +1,7 @@
 /**
  * The spare pool (supervisor/spare.ts) with fake processes: one spare while
- * quiet, each take replaced, a burst grows the pool to its max with the
- * extra start spaced out, the extras stopped once takes stop, and a spare
+ * quiet, each take replaced, a burst grows the pool to its max one boot at
+ * a time, the extras stopped once takes stop, and a spare
  * that keeps dying young given up on with one event. Waits poll the pool's
  * state with generous deadlines; nothing asserts on timing.
  */
@@ -69,11 +69,14 @@ test("one spare while quiet; a take is replaced; a burst grows the pool to max; 
   await until("the take is replaced", () => spares.size === 1);
   expect(started.length).toBe(2);
 
-  // A second take within BURST_MS: the pool grows to two, the extra one started after the first.
+  // A second take within BURST_MS (of a spare still loading): the pool grows to two, one boot at a time.
   spares.take(file("b"));
+  await until("the take is replaced", () => started.length === 3);
+  expect(spares.size).toBe(1);
+  started[2]!.say({ t: "loaded" });
   await until("the pool grows to two", () => spares.size === 2);
   expect(started.length).toBe(4);
-  for (const f of started.slice(2)) f.say({ t: "loaded" });
+  started[3]!.say({ t: "loaded" });
 
   // No more takes: back to one spare, the newest stopped.
   await until("the extras are stopped", () => spares.size === 1, SHRINK_AFTER_MS + 10_000);

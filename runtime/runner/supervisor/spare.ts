@@ -12,10 +12,12 @@
  * BURST_MS of the previous one is a burst (tubes woken together: a cron
  * tick at the top of the hour, a producer fanning out): the pool then grows
  * to one spare per take in the last BURST_MS, up to `max` (about the cores:
- * more processes booting at once only share them). Extra spares are started
- * apart, a fraction of a measured boot time after each other, so their
- * boots end one after another rather than all together: the cold starts of
- * a burst then each wait part of a boot, not every other one a whole boot.
+ * more would only wait their turn). Spares boot one at a time: the next
+ * starts when the one before has loaded (or been taken). Booting several at
+ * once on a busy machine makes them all late: the first cold start of the
+ * burst then waits for the slowest share of the cores, and under churn
+ * (--watch restarting a tube every 150 ms, test/runner/hangup.test.ts) no
+ * worker got ready before its next restart.
  * When no spare has been taken for SHRINK_AFTER_MS the extras are stopped,
  * back to one.
  *
@@ -32,8 +34,6 @@ import type { SupervisorMessage } from "../ipc.ts";
 export const BURST_MS = 1000;
 /** Extra spares are stopped after this long with no take. */
 export const SHRINK_AFTER_MS = 3000;
-/** The boot time assumed before one is measured (spawn -> "loaded"), ms. */
-const FIRST_BOOT_GUESS_MS = 100;
 const YOUNG_MS = 5_000;
 const GIVE_UP_AFTER = 3;
 
@@ -49,12 +49,8 @@ export class Spares {
   /** Times of recent takes (within BURST_MS of now), oldest first. */
   private readonly takes: number[] = [];
   private lastTake = -Infinity;
-  private lastSpawn = -Infinity;
-  /** Spawn -> "loaded", smoothed (ms). */
-  private boot = FIRST_BOOT_GUESS_MS;
   private failures = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private growTimer: ReturnType<typeof setTimeout> | null = null;
   private shrinkTimer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
 
@@ -82,24 +78,13 @@ export class Spares {
   }
 
   /**
-   * Tops the pool up: the first missing spare at once, further ones (a burst's
-   * growth) each a boot time / max after the previous start.
+   * Tops the pool up, one boot at a time: a spare starts when none in the
+   * pool is still loading (the "loaded" message calls this again).
    */
   ensure(): void {
-    if (this.stopped || this.failures >= GIVE_UP_AFTER || this.retryTimer || this.growTimer) return;
-    const want = this.target();
-    if (this.pool.length >= want) return;
-    const gap = this.boot / this.max;
-    const wait = this.pool.length === 0 ? 0 : this.lastSpawn + gap - this.now();
-    if (wait > 0) {
-      this.growTimer = setTimeout(() => {
-        this.growTimer = null;
-        this.ensure();
-      }, wait);
-      return;
-    }
+    if (this.stopped || this.failures >= GIVE_UP_AFTER || this.retryTimer) return;
+    if (this.pool.length >= this.target() || this.pool.some((e) => !e.loaded)) return;
     this.startOne();
-    if (this.pool.length < want) this.ensure();
   }
 
   /** The oldest spare, now the worker of `file`'s tube; null when there is none. */
@@ -119,7 +104,7 @@ export class Spares {
 
   stop(): void {
     this.stopped = true;
-    for (const t of [this.retryTimer, this.growTimer, this.shrinkTimer]) if (t) clearTimeout(t);
+    for (const t of [this.retryTimer, this.shrinkTimer]) if (t) clearTimeout(t);
     for (const e of this.pool.splice(0)) e.w.kill("SIGTERM");
   }
 
@@ -132,12 +117,11 @@ export class Spares {
       return;
     }
     const e: Entry = { w, startedAt: this.now(), loaded: false };
-    this.lastSpawn = e.startedAt;
     this.pool.push(e);
     w.onMessage((m) => {
       if (e.loaded || (m as { t?: unknown } | null)?.t !== "loaded") return;
       e.loaded = true;
-      this.boot = 0.7 * this.boot + 0.3 * (this.now() - e.startedAt);
+      this.ensure();
     });
     w.onExit((code, signal) => {
       const i = this.pool.indexOf(e);
