@@ -7,6 +7,11 @@
  *   GET  /stats.json    the server's state as JSON
  *   GET  /metrics       Prometheus metrics
  *   GET  /healthz       200 "ok" (liveness; exempt from the Host check)
+ *   GET  /readyz        200 "ready", or 503 with the reasons: the server is
+ *                       draining (refusing new jobs), or, under `run`, a
+ *                       tube's module does not load (runner-http.ts's
+ *                       readiness, with the queue in this process; exempt
+ *                       from the Host check like /healthz)
  * Every other request must pass the Host check first (DNS rebinding).
  */
 
@@ -17,6 +22,7 @@ import { createGuard, type GuardOptions } from "./guard.ts";
 import { type BuildInfo, prometheus } from "./metrics.ts";
 import { Outcomes } from "./outcomes.ts";
 import { consolePage } from "./page.ts";
+import { notReady } from "./runner-http.ts";
 import type { JobOutcome, RunnerView } from "./runner-view.ts";
 import type { ConsoleSource } from "./source.ts";
 
@@ -99,6 +105,14 @@ export function createConsole(o: ConsoleOptions): Console {
   const fetch = (req: Request): Response | Promise<Response> => {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") return text("ok\n");
+    if (url.pathname === "/readyz")
+      return Promise.resolve()
+        .then(() => o.source.snapshot())
+        .then(
+          (s) => [...(s.draining ? ["draining: new jobs are refused"] : []), ...(runner ? notReady(true, runner) : [])],
+          (e: unknown) => [`the queue's store does not answer: ${(e as Error)?.message ?? e}`],
+        )
+        .then((why) => (why.length ? text(`not ready: ${why.join("; ")}\n`, 503) : text("ready\n")));
     const badHost = guard.hostProblem(req);
     if (badHost) return text(`${badHost}\n`, 421);
     if (req.method === "POST" && url.pathname.startsWith("/api/")) return apiPost(ctx, req, url);

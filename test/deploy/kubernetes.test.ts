@@ -121,11 +121,42 @@ test(`pods run as the image's user ${user.uid}:${user.gid}, unprivileged, read-o
   expect(sts!.spec.volumeClaimTemplates.map((c: Doc) => c.metadata.name)).toContain(data);
   const http = server.containers[0].ports.find((p: Doc) => p.name === "http").containerPort;
   expect(sts!.spec.template.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": String(http) });
-  // Prometheus scrapes by pod IP: the console's Host check is told it.
-  expect(server.containers[0].env).toContainEqual(POD_IP_ALLOWED);
+  // The console's Host check is told the pod's IP (Prometheus scrapes by it) and the names in-cluster clients use.
+  const allowed = serverAllowedHosts();
+  expect(allowed).toContain(POD.ip);
+  for (const svc of of("Service")) {
+    const names =
+      svc.spec.clusterIP === "None"
+        ? [`${POD.name}.${svc.metadata.name}`, `${POD.name}.${svc.metadata.name}.${POD.namespace}.svc.cluster.local`]
+        : [svc.metadata.name, `${svc.metadata.name}.${POD.namespace}.svc`, `${svc.metadata.name}.${POD.namespace}.svc.cluster.local`];
+    for (const n of names) expect(allowed, svc.metadata.name).toContain(n);
+  }
 });
 
 const POD_IP_ALLOWED = { name: "BEANRUN_HTTP_ALLOW_HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } };
+/** What the downward API gives the server pod, for expanding its env as Kubernetes does. */
+const POD = { ip: "10.0.0.9", name: "beanrun-0", namespace: kustomization.namespace as string };
+
+/** A container's env as Kubernetes sets it: fieldRefs from POD, $(VAR) expanded from the variables defined before it. */
+function podEnv(env: Doc[]): Record<string, string> {
+  const fields: Record<string, string> = { "status.podIP": POD.ip, "metadata.name": POD.name, "metadata.namespace": POD.namespace };
+  const out: Record<string, string> = {};
+  for (const e of env) {
+    const path = e.valueFrom?.fieldRef?.fieldPath as string | undefined;
+    if (path !== undefined) {
+      if (!(path in fields)) throw new Error(`env ${e.name}: no test value for fieldRef ${path}`);
+      out[e.name] = fields[path]!;
+    } else if (typeof e.value === "string") out[e.name] = e.value.replace(/\$\((\w+)\)/g, (m: string, v: string) => out[v] ?? m);
+  }
+  return out;
+}
+
+function serverAllowedHosts(): string[] {
+  const env = podEnv(of("StatefulSet")[0]!.spec.template.spec.containers[0].env as Doc[]);
+  const list = env.BEANRUN_HTTP_ALLOW_HOST ?? "";
+  expect(list).not.toContain("$("); // every variable it names is defined before it
+  return list.split(",").map((n) => n.trim());
+}
 
 test("worker pods: HTTP liveness and readiness probes and Prometheus annotations on the port their --http serves", () => {
   for (const d of of("Deployment")) {
@@ -239,3 +270,45 @@ test.skipIf(!hasOnly)(
   },
   120_000,
 );
+
+test("the server pod's command line, as written, answers its probes, and /metrics by the names its Services give it", async () => {
+  const c = of("StatefulSet")[0]!.spec.template.spec.containers[0] as Doc;
+  const args = c.args as string[];
+  const state = mkdtempSync(join(tmpdir(), "beanrun-k8s-server-"));
+  // Local stand-ins: loopback for 0.0.0.0, a free port for 11300, a temp dir for the volume; the env as the pod gets it.
+  const local = args.map((a, i) =>
+    args[i - 1] === "-l"
+      ? "127.0.0.1"
+      : args[i - 1] === "-p"
+        ? "0"
+        : args[i - 1] === "-b"
+          ? join(state, "wal")
+          : args[i - 1] === "--http"
+            ? "127.0.0.1:0"
+            : a,
+  );
+  const run = await launch([process.execPath, join(ROOT, "runtime/cli.ts"), ...local], {
+    cwd: ROOT,
+    env: { ...process.env, ...podEnv(c.env as Doc[]), BEANRUN_OUTBOX: state, SMTP_URL: "" },
+    ready: /console and metrics on http:\/\/127\.0\.0\.1:(\d+)\//,
+  });
+  try {
+    const url = (path: string) => `http://127.0.0.1:${run.port}${path}`;
+    for (const probe of [c.livenessProbe, c.readinessProbe, { httpGet: { path: "/readyz" } }]) {
+      const end = Date.now() + 15_000;
+      let code = 0;
+      while ((code = (await fetch(url(probe.httpGet.path), { headers: { host: `${POD.ip}:8080` } })).status) !== 200 && Date.now() < end)
+        await Bun.sleep(50);
+      expect(code, probe.httpGet.path).toBe(200);
+    }
+    const http = (c.ports as Doc[]).find((p) => p.name === "http")!.containerPort;
+    for (const host of serverAllowedHosts()) {
+      const r = await fetch(url("/metrics"), { headers: { host: `${host}:${http}` } });
+      expect(r.status, host).toBe(200);
+    }
+    expect((await fetch(url("/metrics"), { headers: { host: `evil.example:${http}` } })).status).toBe(421);
+  } finally {
+    expect(await run.stop()).toBe(0);
+    rmSync(state, { recursive: true, force: true });
+  }
+}, 120_000);

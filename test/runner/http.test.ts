@@ -4,6 +4,7 @@
  * every module loads) and /metrics (its worker processes and job outcomes,
  * per tube), with the console's Host check on /metrics. Real processes: our
  * server, killed and started again on its port; the runner as a subprocess.
+ * The embedded server's console (`run --http`) serves the same /readyz.
  */
 import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -133,6 +134,31 @@ test("run --connect --http: liveness, readiness that follows the server, and per
     await server.stop();
   }
 }, 90_000);
+
+test("run's embedded console serves /readyz too: ready, exempt from the Host check, and 503 while draining", async () => {
+  const run = await startRunner(["--jobs", join(FIXTURES, "basic"), "--only", "ok", "-p", "0", "--http", "0", "--grace", "1"]);
+  try {
+    const line = run.other.find((l) => l.includes('"event":"console"'));
+    const base = /(http:\/\/[^/\s"]+)\//.exec(line ?? "")?.[1];
+    if (!base) throw new Error(`no console line; stderr: ${run.stderr()}`);
+    const readyz = async (host?: string) => {
+      const r = await fetch(`${base}/readyz`, host ? { headers: { host } } : undefined);
+      return { code: r.status, text: await r.text() };
+    };
+    expect(await readyz()).toEqual({ code: 200, text: "ready\n" });
+    expect((await readyz("10.9.9.9:8080")).code).toBe(200);
+    expect((await fetch(`${base}/metrics`, { headers: { host: "10.9.9.9:8080" } })).status).toBe(421);
+    process.kill(run.pid, "SIGUSR1");
+    const down = await until("not ready", async () => {
+      const s = await readyz();
+      return s.code === 503 ? s.text : null;
+    });
+    expect(down).toContain("draining");
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  } finally {
+    expect(await run.stop()).toBe(0);
+  }
+}, 60_000);
 
 test("with --connect, --http is the runner's own; the server's other flags are still refused", () => {
   const root = join(import.meta.dir, "../..");
