@@ -58,6 +58,17 @@ class Conn {
     this.run.sent(this.name, data);
     this.wire.send(data);
   }
+  /**
+   * Sends a command that makes this connection wait (a reserve with no job
+   * for it) and returns once the server counts it among its waiting
+   * connections, so the next step finds the waiters in the order they were
+   * sent, on both servers alike, however loaded the machine.
+   */
+  async sendWaiting(data: string): Promise<void> {
+    const before = await this.run.waitingCount();
+    this.send(data);
+    await this.run.untilWaiting(before + 1);
+  }
   /** Sends one command and records its reply. */
   async cmd(data: string, ms?: number): Promise<string> {
     this.send(data);
@@ -111,6 +122,8 @@ class Run {
   private readonly conns: Conn[] = [];
   /** The reference's Run and the subject's begin together (see same()), so their `at`s compare. */
   private readonly t0 = performance.now();
+  private observer: Wire | null = null;
+  private observerStats = 0;
   constructor(readonly server: ServerProcess) {}
   async conn(): Promise<Conn> {
     const [wire, fd] = await accepted(this.server.pid, () => Wire.open(this.server.port));
@@ -123,6 +136,26 @@ class Run {
     for (let i = 0; i < n; i++) out.push(await this.conn());
     return out;
   }
+  /**
+   * The server's `current-waiting`, read by `stats` on a connection of the
+   * harness's own (opened at the same step on both servers, so connection
+   * counts stay equal). Its polls are taken out of `cmd-stats` in every reply
+   * the transcript records (see got()): each server may need a different
+   * number of them.
+   */
+  async waitingCount(): Promise<number> {
+    if (!this.observer) {
+      const [wire] = await accepted(this.server.pid, () => Wire.open(this.server.port));
+      this.observer = wire;
+    }
+    this.observerStats++;
+    return Number((await this.observer.stats())["current-waiting"]);
+  }
+  /** Polls waitingCount() until it reaches n (10 s at most, then the transcripts will differ). */
+  async untilWaiting(n: number): Promise<void> {
+    const end = performance.now() + 10_000;
+    while ((await this.waitingCount()) < n && performance.now() < end) await Bun.sleep(2);
+  }
   note(text: string): void {
     this.log.push({ text });
   }
@@ -130,7 +163,15 @@ class Run {
     this.log.push({ text: `${who} > ${show(data)}` });
   }
   got(who: string, reply: string): void {
-    this.log.push({ text: `${who} <`, reply: normalise(reply), at: performance.now() - this.t0 });
+    const seen = this.observerStats ? this.withoutObserver(reply) : reply;
+    this.log.push({ text: `${who} <`, reply: normalise(seen), at: performance.now() - this.t0 });
+  }
+  /** A `stats` reply as it would read without the harness's own polls (its OK length recounted). */
+  private withoutObserver(reply: string): string {
+    const m = /^OK \d+\r\n([^]*)\r\n$/.exec(reply);
+    if (!m?.[1]?.includes("\ncmd-stats: ")) return reply;
+    const body = m[1].replace(/^cmd-stats: (\d+)$/m, (_, n: string) => `cmd-stats: ${Number(n) - this.observerStats}`);
+    return `OK ${Buffer.byteLength(body, "latin1")}\r\n${body}\r\n`;
   }
   /**
    * Waits until one of `conns` has a complete reply (up to `ms`), then a
@@ -149,6 +190,7 @@ class Run {
   }
   closeAll(): void {
     for (const c of this.conns) c.wire.close();
+    this.observer?.close();
   }
 }
 
@@ -938,8 +980,8 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         await a.cmd("put 0 0 1 1\r\nx\r\n");
         await a.cmd("reserve\r\n");
         await a.cmd("touch 1\r\n");
-        b.send("reserve\r\n");
-        await sleep(1100);
+        await b.sendWaiting("reserve\r\n");
+        await sleep(1100); // the TTR of 1 s runs out
         await nudge(a);
         await b.reply(3000); // expired and went to b
         await b.cmd("stats-job 1\r\n");
@@ -1033,8 +1075,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         await b.cmd("stats-tube default\r\n");
         const c = await r.conn();
         await c.cmd("watch other\r\n");
-        c.send("reserve\r\n");
-        await sleep(100);
+        await c.sendWaiting("reserve\r\n");
         await d.cmd("stats-tube other\r\n");
         await c.close();
         await d.cmd("stats-tube other\r\n");
@@ -1053,8 +1094,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         const ws = await r.conns_(5);
         for (const w of ws) {
           await w.cmd("watch t\r\n");
-          w.send("reserve\r\n");
-          await sleep(40);
+          await w.sendWaiting("reserve\r\n");
         }
         const p = await r.conn();
         await p.cmd("stats-tube t\r\n");
@@ -1074,8 +1114,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
           await w.cmd("ignore default\r\n");
         }
         for (const w of ws.slice(0, 4)) {
-          w.send("reserve\r\n");
-          await sleep(40);
+          await w.sendWaiting("reserve\r\n");
         }
         const p = await r.conn();
         await p.cmd("use t\r\n");
@@ -1088,13 +1127,11 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
           const id = /^RESERVED (\d+) /.exec(reply)?.[1];
           if (!id) continue;
           await w.cmd(`delete ${id}\r\n`);
-          w.send("reserve\r\n");
-          await sleep(40);
+          await w.sendWaiting("reserve\r\n");
         }
         await p.cmd("stats-tube t\r\n");
         for (const w of ws.slice(4)) {
-          w.send("reserve\r\n");
-          await sleep(40);
+          await w.sendWaiting("reserve\r\n");
         }
         await ws[2]!.close(); // may or may not be waiting, depending on the order above
         await p.cmd("stats-tube t\r\n");
@@ -1111,8 +1148,7 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         const w = await r.conn();
         await w.cmd("watch a\r\n");
         await w.cmd("watch b\r\n");
-        w.send("reserve\r\n");
-        await sleep(50);
+        await w.sendWaiting("reserve\r\n");
         const p = await r.conn();
         await p.cmd("use b\r\n");
         await p.cmd("put 5 0 10 2\r\nb1\r\n");
@@ -1131,12 +1167,9 @@ describe.skipIf(!BEANSTALKD)(`same bytes as beanstalkd 1.12: ${subjectName}`, ()
         await x.cmd("ignore default\r\n");
         await y.cmd("watch b\r\n");
         await y.cmd("ignore default\r\n");
-        x.send("reserve\r\n");
-        await sleep(40);
-        y.send("reserve\r\n");
-        await sleep(40);
-        w.send("reserve\r\n");
-        await sleep(40);
+        await x.sendWaiting("reserve\r\n");
+        await y.sendWaiting("reserve\r\n");
+        await w.sendWaiting("reserve\r\n");
         await p.cmd("use b\r\n");
         await p.cmd("put 0 0 10 2\r\nb3\r\n");
         await r.whoGets([w, x, y]);
@@ -1355,16 +1388,14 @@ describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${
       const [w, p] = await r.conns_(2);
       await w.cmd("watch only\r\n");
       await w.cmd("ignore default\r\n");
-      w.send("reserve-with-timeout 1\r\n");
-      await sleep(50);
+      await w.sendWaiting("reserve-with-timeout 1\r\n");
       await p.cmd("put 0 0 10 1\r\nx\r\n");
       await w.reply(3000);
       await p.cmd("use only\r\n");
       await p.cmd("put 0 0 10 1\r\ny\r\n");
       await p.cmd("watch only\r\n");
       await p.cmd("reserve-job 2\r\n");
-      w.send("reserve-with-timeout 5\r\n");
-      await sleep(100);
+      await w.sendWaiting("reserve-with-timeout 5\r\n");
       await p.cmd("release 2 0 0\r\n");
       await w.reply(3000);
       await p.cmd("stats-tube only\r\n");
@@ -1420,10 +1451,8 @@ describe.skipIf(!BEANSTALKD)(`more edge cases, same bytes as beanstalkd 1.12: ${
       await x.cmd("ignore default\r\n");
       await y.cmd("watch t2\r\n");
       await y.cmd("watch t1\r\n");
-      x.send("reserve\r\n");
-      await sleep(40);
-      y.send("reserve\r\n");
-      await sleep(40);
+      await x.sendWaiting("reserve\r\n");
+      await y.sendWaiting("reserve\r\n");
       await p.cmd("stats\r\n");
       await a.close();
       await r.whoGets([x, y]);
@@ -1538,8 +1567,7 @@ describe.skipIf(!BEANSTALKD)(`timing interplay, same bytes as beanstalkd 1.12: $
       const [c, w] = await r.conns_(2);
       await w.cmd("watch p\r\n");
       await w.cmd("ignore default\r\n");
-      w.send("reserve\r\n");
-      await sleep(50);
+      await w.sendWaiting("reserve\r\n");
       await c.cmd("use p\r\n");
       await c.cmd("pause-tube p 1\r\n");
       await c.cmd("put 0 0 10 1\r\na\r\n");
@@ -1577,8 +1605,7 @@ describe.skipIf(!BEANSTALKD)(`timing interplay, same bytes as beanstalkd 1.12: $
       const [a, w] = await r.conns_(2);
       await a.cmd("put 7 0 10 1\r\nx\r\n");
       await a.cmd("reserve\r\n");
-      w.send("reserve\r\n");
-      await sleep(50);
+      await w.sendWaiting("reserve\r\n");
       await a.cmd("release 1 3 1\r\n");
       await a.cmd("stats-job 1\r\n");
       await w.reply(3000);
