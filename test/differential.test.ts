@@ -168,7 +168,7 @@ class Run {
   }
   /** A `stats` reply as it would read without the harness's own polls (its OK length recounted). */
   private withoutObserver(reply: string): string {
-    const m = /^OK \d+\r\n([^]*)\r\n$/.exec(reply);
+    const m = /^OK \d+\r\n([\s\S]*)\r\n$/.exec(reply);
     if (!m?.[1]?.includes("\ncmd-stats: ")) return reply;
     const body = m[1].replace(/^cmd-stats: (\d+)$/m, (_, n: string) => `cmd-stats: ${Number(n) - this.observerStats}`);
     return `OK ${Buffer.byteLength(body, "latin1")}\r\n${body}\r\n`;
