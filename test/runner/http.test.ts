@@ -101,7 +101,11 @@ test("run --connect --http: liveness, readiness that follows the server, and per
     const m = samples(await (await get("/metrics")).text());
     expect(value(m, "beanrun_runner_connected")).toBe(1);
     expect(value(m, "beanrun_jobs_done_total", { tube: "ok" })).toBe(1);
-    expect(value(m, "beanrun_jobs_retried_total", { tube: "fail" })).toBe(1);
+    // The failing job is retried again after 1 s, so a slow scrape may already count a second retry:
+    // at least the one awaited, and never more than the runner reported by the time the scrape was read.
+    const retried = value(m, "beanrun_jobs_retried_total", { tube: "fail" });
+    expect(retried).toBeGreaterThanOrEqual(1);
+    expect(retried).toBeLessThanOrEqual(run.events.filter(ev("job.retry", bad)).length);
     expect(value(m, "beanrun_job_duration_seconds_count", { tube: "ok" })).toBe(1);
     expect(value(m, "beanrun_worker_processes", { tube: "ok" })).toBe(1);
     expect(value(m, "beanrun_worker_starts_total", { tube: "ok" })).toBe(1);
