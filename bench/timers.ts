@@ -36,7 +36,7 @@ import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "./lib/processes.ts";
+import { children, cleanup, cleanupOnSignals, spawnListening, tail, tempDirs } from "./lib/processes.ts";
 
 /** The checkout whose server is measured (BEANRUN_ROOT=/other/checkout compares another version with this client). */
 const ROOT = resolve(process.env.BEANRUN_ROOT ?? resolve(import.meta.dir, ".."));
@@ -85,40 +85,24 @@ async function start(name: string, flags: string[]): Promise<Server> {
     }
     throw new Error(`beanstalkd did not start: ${err.text()}`);
   }
-  const proc = Bun.spawn(
-    [
-      "taskset",
-      "-c",
-      "0",
-      process.execPath,
-      "--preload",
-      join(import.meta.dir, "lib", "loop-lag.ts"),
-      join(ROOT, "runtime/cli.ts"),
-      "serve",
-      "-l",
-      "127.0.0.1",
-      "-p",
-      "0",
-      ...flags,
-    ],
-    {
-      cwd: ROOT,
-      stdin: "ignore",
-      stdout: "ignore",
-      stderr: "pipe",
-    },
-  );
-  children.add(proc);
-  let port = 0;
-  const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
-    const m = /listening on 127\.0\.0\.1:(\d+)/.exec(t);
-    if (m) port = Number(m[1]);
-  });
-  for (let i = 0; !port; i++) {
-    if (proc.exitCode !== null || i > 1500) throw new Error(`beanrun did not start: ${err.text()}`);
-    await sleep(10);
-  }
-  return { port, proc, stderr: err.text };
+  const preload = join(import.meta.dir, "lib", "loop-lag.ts");
+  const argv = [
+    "taskset",
+    "-c",
+    "0",
+    process.execPath,
+    "--preload",
+    preload,
+    join(ROOT, "runtime/cli.ts"),
+    "serve",
+    "-l",
+    "127.0.0.1",
+    "-p",
+    "0",
+    ...flags,
+  ];
+  const s = await spawnListening(argv, ROOT);
+  return { port: s.port, proc: s.proc, stderr: s.stderr };
 }
 
 /** A connection that parses replies and hands each (line, body) to `onReply`. */

@@ -1,13 +1,6 @@
-/**
- * bench/run.ts's results: a workload's rows, their medians and ratios, the
- * table printed at the end and bench/results/<timestamp>.json. Kept apart
- * from the driver so that the file stays under the house's 400 lines (issue 8).
- */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
-import { join } from "node:path";
 import type { Options } from "./options.ts";
-import { BEANSTALKD, BENCH, median, ROOT } from "./servers.ts";
+import { saveResults } from "./results-file.ts";
+import { BEANSTALKD, median } from "./servers.ts";
 import type { Workload } from "./workloads.ts";
 
 export interface RowResult {
@@ -102,32 +95,11 @@ export function writeResults(
   load0: number,
   out: { rows: RowResult[]; samples: Record<string, unknown>[]; warnings: string[] },
 ): void {
-  const load1 = loadavg()[0]!;
-  const outDir = join(BENCH, "results");
-  mkdirSync(outDir, { recursive: true });
-  const stamp = started.toISOString().replace(/[:.]/g, "-");
-  const file = join(outDir, `${stamp}${o.quick ? "-quick" : ""}.json`);
-  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
-  const bsVersion = Bun.spawnSync([BEANSTALKD, "-v"]).stdout.toString().trim();
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        started: started.toISOString(),
-        finished: new Date().toISOString(),
-        git,
-        bun: Bun.version,
-        beanstalkd: bsVersion,
-        cpus: cpus().length,
-        loadavg: { start: load0, end: load1 },
-        options: o,
-        rows: out.rows,
-        samples: out.samples,
-        warnings: out.warnings,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  console.log(`\nresults: ${file.slice(ROOT.length + 1)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+  saveResults("", o.quick ? "-quick" : "", started, load0, {
+    beanstalkd: Bun.spawnSync([BEANSTALKD, "-v"]).stdout.toString().trim(),
+    options: o,
+    rows: out.rows,
+    samples: out.samples,
+    warnings: out.warnings,
+  });
 }

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Options } from "./options.ts";
-import { children, tail } from "./processes.ts";
+import { children, StartFailure, spawnListening, tail } from "./processes.ts";
 
 export const BENCH = resolve(import.meta.dir, "..");
 export const ROOT = resolve(BENCH, "..");
@@ -118,31 +118,15 @@ export async function startServer(name: ServerName, opts: Options, extra: string
     }
   }
   const root = name === "beanstalkd" ? opts.reference : ROOT;
-  const proc = Bun.spawn([...pin, BUN, join(root, "runtime", "cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...extra], {
-    cwd: root,
-    stdin: "ignore",
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  children.add(proc);
-  let port = 0;
-  const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
-    const m = /beanrun: listening on 127\.0\.0\.1:(\d+)/.exec(t);
-    if (m) port = Number(m[1]);
-  });
-  const deadline = Date.now() + 15000;
-  while (!port) {
-    if (proc.exitCode !== null) {
-      await sleep(50);
-      const msg = err.text().trim().split("\n").slice(0, 3).join(" / ");
-      children.delete(proc);
-      if (extra.includes("-b")) throw new Skip(`beanrun rejected ${extra.join(" ")}: ${msg || `exit ${proc.exitCode}`}`);
-      throw new Error(`beanrun exited at start (code ${proc.exitCode}): ${msg}`);
-    }
-    if (Date.now() > deadline) throw new Error("beanrun did not print its listening line within 15 s");
-    await sleep(10);
+  const argv = [...pin, BUN, join(root, "runtime", "cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0", ...extra];
+  try {
+    const s = await spawnListening(argv, root);
+    return { name, ...s };
+  } catch (e) {
+    if (e instanceof StartFailure && extra.includes("-b"))
+      throw new Skip(`beanrun rejected ${extra.join(" ")}: ${e.said || `exit ${e.code}`}`);
+    throw e;
   }
-  return { name, proc, port, stderr: err.text };
 }
 
 export async function stopServer(s: Server): Promise<void> {

@@ -4,12 +4,12 @@
  * bench/results/runner-<time>.json. Kept apart from the driver so that the
  * file stays under the house's 400 lines (issue 8).
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { saveResults } from "../lib/results-file.ts";
 import type { Options, System } from "./options.ts";
 import type { LatencySample, ThroughputSample } from "./samples.ts";
-import { HERE, median, NODE, REDIS, ROOT } from "./systems.ts";
+import { median, NODE, REDIS, ROOT } from "./systems.ts";
 
 export function fmt(v: number | null | undefined, unit: string): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "-";
@@ -94,35 +94,14 @@ export function printTable(o: Options, rows: Row[]): void {
 
 /** bench/results/runner-<start time>[-quick].json: versions, options, rows and every sample. */
 export function writeResults(o: Options, started: Date, load0: number, rows: Row[], tp: ThroughputSample[], lt: LatencySample[]): void {
-  const outDir = join(HERE, "..", "results");
-  mkdirSync(outDir, { recursive: true });
-  const stamp = started.toISOString().replace(/[:.]/g, "-");
-  const file = join(outDir, `runner-${stamp}${o.quick ? "-quick" : ""}.json`);
-  const git = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
   const bullmqVersion = (JSON.parse(readFileSync(join(ROOT, "node_modules/bullmq/package.json"), "utf8")) as { version: string }).version;
-  const redisVersion = Bun.spawnSync([REDIS, "--version"]).stdout.toString().trim();
-  const nodeVersion = Bun.spawnSync([NODE, "--version"]).stdout.toString().trim();
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        started: started.toISOString(),
-        finished: new Date().toISOString(),
-        git,
-        bun: Bun.version,
-        node: nodeVersion,
-        bullmq: bullmqVersion,
-        redis: redisVersion,
-        cpus: cpus().length,
-        loadavg: { start: load0, end: loadavg()[0] },
-        options: o,
-        rows: rows.map((r) => ({ ...r, ratio: ratio(r) })),
-        throughput: tp,
-        latency: lt,
-      },
-      null,
-      2,
-    ) + "\n",
-  );
-  console.log(`results: ${file.slice(ROOT.length + 1)} (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
+  saveResults("runner-", o.quick ? "-quick" : "", started, load0, {
+    node: Bun.spawnSync([NODE, "--version"]).stdout.toString().trim(),
+    bullmq: bullmqVersion,
+    redis: Bun.spawnSync([REDIS, "--version"]).stdout.toString().trim(),
+    options: o,
+    rows: rows.map((r) => ({ ...r, ratio: ratio(r) })),
+    throughput: tp,
+    latency: lt,
+  });
 }

@@ -15,7 +15,7 @@ import { isEmbedded } from "../adapters/embedded.ts";
 import { platform } from "../adapters/platform.ts";
 import { listJobFiles } from "../runner/discover.ts";
 import { JobModuleError } from "../runner/validate.ts";
-import { type FlagSpec, HELP, parseFlags, UsageError, usageFailure } from "./flags.ts";
+import { type FlagSpec, HELP, parseFlags, parseOrUsage, UsageError } from "./flags.ts";
 
 const USAGE = `Use: beanrun build [--jobs DIR] [--outfile PATH] [--target bun-linux-x64|...] [--no-minify]
 
@@ -108,13 +108,8 @@ function bunBuildArgs(f: BuildFlags, jobsAbs: string, files: readonly JobFile[],
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let f: BuildFlags;
-  try {
-    f = parseBuildFlags(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return usageFailure("build", e, USAGE);
-  }
+  const f = parseOrUsage("build", USAGE, parseBuildFlags, argv);
+  if (typeof f === "number") return f;
   if (f.help) {
     console.log(USAGE);
     return 0;

@@ -89,4 +89,18 @@ export function usageFailure(command: string, e: UsageError, usage: string): num
   return 2;
 }
 
+/**
+ * A command's first step: its flags, or (on a UsageError) the usage failure
+ * printed and its exit code, which the command returns as it is. Any other
+ * error is a bug and propagates.
+ */
+export function parseOrUsage<T extends object>(command: string, usage: string, parse: (argv: string[]) => T, argv: string[]): T | number {
+  try {
+    return parse(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    return usageFailure(command, e, usage);
+  }
+}
+
 export const HELP: FlagSpec = { name: "help", short: "h", value: false };

@@ -16,7 +16,7 @@ import { type Runner, type RunnerOptions, RunnerStartError, startRunner } from "
 import type { ServerOptions } from "../server/options.ts";
 import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
-import { type FlagSpec, parseFlags, UsageError, usageFailure } from "./flags.ts";
+import { type FlagSpec, parseFlags, parseOrUsage, UsageError } from "./flags.ts";
 import { listenFailure } from "./listen-error.ts";
 import { HTTP_FLAGS, hasServeFlags, SERVE_FLAGS, SERVE_USAGE, type ServeFlags, serveFlagsFrom } from "./serve-flags.ts";
 import { waitForStop } from "./stop-signal.ts";
@@ -237,13 +237,8 @@ function announce(runner: Runner, serverOpts: ServerOptions, say: Say): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let flags: RunFlags;
-  try {
-    flags = parseRunFlags(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return usageFailure("run", e, RUN_USAGE);
-  }
+  const flags = parseOrUsage("run", RUN_USAGE, parseRunFlags, argv);
+  if (typeof flags === "number") return flags;
   const serverOpts = flags.server.options;
   if (flags.help) {
     console.log(RUN_USAGE);

@@ -3,21 +3,16 @@ import process from "node:process";
 import { startServer } from "../server/index.ts";
 import { VERSION } from "../version.ts";
 import { announceConsole } from "./console-note.ts";
-import { UsageError, usageFailure } from "./flags.ts";
+import { parseOrUsage } from "./flags.ts";
 import { listenFailure } from "./listen-error.ts";
-import { parseServeFlags, SERVE_USAGE, type ServeFlags } from "./serve-flags.ts";
+import { parseServeFlags, SERVE_USAGE } from "./serve-flags.ts";
 import { waitForStop } from "./stop-signal.ts";
 
 export { parseServeFlags } from "./serve-flags.ts";
 
 export async function main(argv: string[]): Promise<number> {
-  let flags: ServeFlags;
-  try {
-    flags = parseServeFlags(argv);
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    return usageFailure("serve", e, SERVE_USAGE);
-  }
+  const flags = parseOrUsage("serve", SERVE_USAGE, parseServeFlags, argv);
+  if (typeof flags === "number") return flags;
   if (flags.action === "help") {
     console.log(SERVE_USAGE);
     return 0;
