@@ -39,8 +39,8 @@ export const ST_READY = 1;
 export const ST_BURIED = 3;
 export const ST_DELAYED = 4;
 
-export interface JobRecord {
-  type: typeof REC_JOB;
+/** Fields of a job record other than tube and body, in the order they are stored. */
+export interface JobFields {
   state: number;
   pri: number;
   delay: number;
@@ -55,6 +55,11 @@ export interface JobRecord {
   releases: number;
   buries: number;
   kicks: number;
+}
+
+/** A decoded job record: its fields, tube and body. */
+export interface JobRecord extends JobFields {
+  type: typeof REC_JOB;
   tube: string;
   /** Without the trailing "\r\n". */
   body: Uint8Array;
@@ -140,22 +145,6 @@ const utf8d = new TextDecoder();
 
 export function encodeTubeName(name: string): Uint8Array {
   return utf8.encode(name);
-}
-
-/** Fields of a job record other than tube and body, in the order they are stored. */
-export interface JobFields {
-  state: number;
-  pri: number;
-  delay: number;
-  ttr: number;
-  id: number;
-  created: number;
-  deadline: number;
-  reserves: number;
-  timeouts: number;
-  releases: number;
-  buries: number;
-  kicks: number;
 }
 
 /** Writes a job record at buf[off]; buf must have room for jobRecordSize(). Returns its size. */
