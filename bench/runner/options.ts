@@ -21,8 +21,9 @@ export interface Options {
   chunk: number;
 }
 
-export function parseArgs(argv: string[]): Options {
-  const o: Options = {
+/** The defaults, before --quick and the flags given. */
+function defaults(): Options {
+  return {
     quick: false,
     rounds: 3,
     jobs: 30_000,
@@ -36,6 +37,19 @@ export function parseArgs(argv: string[]): Options {
     systems: ["bullmq", "beanrun"],
     chunk: 500,
   };
+}
+
+/** --quick shortens what was not given explicitly. */
+function applyQuick(o: Options, given: ReadonlySet<string>): void {
+  if (!o.quick) return;
+  if (!given.has("--rounds")) o.rounds = 1;
+  if (!given.has("--jobs")) o.jobs = 10_000;
+  if (!given.has("--warmup")) o.warmup = 2_000;
+  if (!given.has("--lat-secs")) o.latSecs = 2;
+}
+
+export function parseArgs(argv: string[]): Options {
+  const o = defaults();
   const set = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -98,12 +112,7 @@ export function parseArgs(argv: string[]): Options {
         usage(`unknown argument ${a}`);
     }
   }
-  if (o.quick) {
-    if (!set.has("--rounds")) o.rounds = 1;
-    if (!set.has("--jobs")) o.jobs = 10_000;
-    if (!set.has("--warmup")) o.warmup = 2_000;
-    if (!set.has("--lat-secs")) o.latSecs = 2;
-  }
+  applyQuick(o, set);
   return o;
 }
 

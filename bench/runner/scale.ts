@@ -29,16 +29,13 @@
  * The load average before and after is printed: on a shared machine the
  * figures are only as good as it is quiet.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { cpus, loadavg } from "node:os";
+import { join } from "node:path";
 import { Client } from "../../runtime/client/index.ts";
-import { parseEventLine, type Timed } from "../../runtime/runner/events.ts";
-import { children, cleanup, cleanupOnSignals, tail, tempDirs } from "../lib/processes.ts";
+import { cleanup, cleanupOnSignals } from "../lib/processes.ts";
+import { jobsDir, ROOT, type Run, sleep, startRun, startServe, treeCpu, treeRss } from "./scale-processes.ts";
+import { f, pct, printSteps, type Steps, stepsOf } from "./scale-steps.ts";
 
-/** The checkout whose runner is measured (BEANRUN_ROOT=/other/checkout compares another version with this bench). */
-const ROOT = resolve(process.env.BEANRUN_ROOT ?? resolve(import.meta.dir, "../.."));
-const BUN = process.execPath;
 const TUBES = 30;
 
 const argv = process.argv.slice(2);
@@ -50,138 +47,6 @@ const ROUNDS = opt("--rounds", 3);
 const CPU_JOBS = opt("--cpu-jobs", 150);
 /** Which parts to run (default all): cold, warm, cpu, connect. */
 const PARTS = new Set((argv.includes("--parts") ? argv[argv.indexOf("--parts") + 1]! : "cold,warm,cpu,connect").split(","));
-
-type Ev = Timed & Record<string, unknown>;
-
-interface Run {
-  proc: Bun.Subprocess;
-  port: number;
-  events: Ev[];
-  waitFor(pred: (e: Ev) => boolean, ms?: number): Promise<Ev>;
-  stop(): Promise<void>;
-}
-
-async function startRun(jobs: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const proc = Bun.spawn(
-    [
-      BUN,
-      join(ROOT, "runtime/cli.ts"),
-      "run",
-      "--jobs",
-      jobs,
-      ...(args.includes("--connect") ? [] : ["-p", "0"]),
-      "--log-format",
-      "json",
-      "--log-level",
-      "debug",
-      ...args,
-    ],
-    {
-      cwd: ROOT,
-      stdout: "pipe",
-      stderr: "pipe",
-      env: { ...process.env, ...env },
-    },
-  );
-  children.add(proc);
-  const events: Ev[] = [];
-  let wake: (() => void)[] = [];
-  void (async () => {
-    let buf = "";
-    const dec = new TextDecoder();
-    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
-      buf += dec.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const e = parseEventLine(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (e) events.push(e as Ev);
-      }
-      const w = wake;
-      wake = [];
-      for (const f of w) f();
-    }
-  })();
-  let port = 0;
-  const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
-    const m = /listening on [^\s]+:(\d+)/.exec(t);
-    if (m) port = Number(m[1]);
-  });
-  const waitFor = async (pred: (e: Ev) => boolean, ms = 30_000): Promise<Ev> => {
-    const end = Date.now() + ms;
-    let from = 0;
-    for (;;) {
-      for (; from < events.length; from++) if (pred(events[from]!)) return events[from]!;
-      if (Date.now() > end || proc.exitCode !== null) throw new Error(`timed out waiting for an event; stderr: ${err.text()}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, 100);
-        wake.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-  };
-  // With --log-format json the listening line is JSON on stdout; runner.ready names the server either way.
-  const ready = await waitFor((e) => e.type === "runner.ready");
-  port ||= Number(String(ready.server).split(":").pop());
-  return {
-    proc,
-    port,
-    events,
-    waitFor,
-    stop: async () => {
-      proc.kill("SIGTERM");
-      const t = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      await proc.exited;
-      clearTimeout(t);
-      children.delete(proc);
-    },
-  };
-}
-
-/** RSS of a process and all its descendants, MiB. */
-function treeRss(pid: number): number {
-  let kb = 0;
-  const walk = (p: number): void => {
-    try {
-      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
-      if (m) kb += Number(m[1]);
-      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) walk(Number(c));
-    } catch {
-      // gone
-    }
-  };
-  walk(pid);
-  return kb / 1024;
-}
-
-/** CPU seconds used so far by a process and its descendants, the exited ones it reaped included. */
-function treeCpu(pid: number, selfOnly = false): number {
-  const hz = 100;
-  let ticks = 0;
-  const walk = (p: number, top: boolean): void => {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // utime stime, and for the top process cutime cstime (its reaped children).
-      ticks += Number(f[11]) + Number(f[12]) + (top && !selfOnly ? Number(f[13]) + Number(f[14]) : 0);
-      if (selfOnly) return;
-      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) walk(Number(c), false);
-    } catch {
-      // gone
-    }
-  };
-  walk(pid, true);
-  return ticks / hz;
-}
-
-function jobsDir(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "beanrun-scale-bench-"));
-  tempDirs.add(dir);
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, `${name}.ts`), text);
-  return dir;
-}
 
 const runtime = JSON.stringify(join(ROOT, "runtime/index.ts"));
 /** A no-op handler that reports put -> start latency; BENCH_MIN sets processes.min. */
@@ -195,47 +60,7 @@ export default defineJob({
   processes: { max: ${max} },
   handler() { const end = performance.now() + 20; let x = 0; while (performance.now() < end) x++; return x; },
 });\n`;
-
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const tubes = Array.from({ length: TUBES }, (_, i) => `t${String(i + 1).padStart(2, "0")}`);
-
-/** One cold start, step by step (ms): put -> the supervisor starts a worker -> it knows its tube -> module imported -> connected -> handler. */
-interface Steps {
-  spare: boolean;
-  /** The process's own start: process start -> worker code loaded (and, for a spare, connected). */
-  load: number;
-  launch: number;
-  assign: number;
-  import: number;
-  connect: number;
-  handler: number;
-}
-
-function stepsOf(run: Run, tube: string, putAt: number, handlerAt: number): Steps | null {
-  const last = (pred: (e: Ev) => boolean): Ev | undefined => {
-    for (let i = run.events.length - 1; i >= 0; i--) if (pred(run.events[i]!)) return run.events[i];
-    return undefined;
-  };
-  const start = last((e) => e.type === "worker.start" && e.tube === tube);
-  const ready = last((e) => e.type === "worker.ready" && e.tube === tube);
-  const b = ready?.boot as
-    | { spare: boolean; process: number; loaded: number; assigned: number; imported: number; connected: number }
-    | undefined;
-  if (!start || !b || start.pid !== ready!.pid) return null;
-  return {
-    spare: b.spare,
-    load: b.loaded - b.process,
-    launch: start.time - putAt,
-    assign: b.assigned - start.time,
-    import: b.imported - b.assigned,
-    connect: b.connected - b.imported,
-    handler: handlerAt - b.connected,
-  };
-}
 
 interface Latencies {
   rss: number;
@@ -291,31 +116,6 @@ async function idleAndColdStart(dir: string, warm: boolean): Promise<Latencies> 
   } finally {
     await run.stop();
   }
-}
-
-/** A separate server for --connect: `beanrun serve` of the measured checkout. */
-async function startServe(): Promise<{ port: number; stop(): Promise<void> }> {
-  const proc = Bun.spawn([BUN, join(ROOT, "runtime/cli.ts"), "serve", "-l", "127.0.0.1", "-p", "0"], {
-    cwd: ROOT,
-    stdout: "ignore",
-    stderr: "pipe",
-  });
-  children.add(proc);
-  let port = 0;
-  const err = tail(proc.stderr as ReadableStream<Uint8Array>, (t) => {
-    const m = /listening on [^\s]+:(\d+)/.exec(t);
-    if (m) port = Number(m[1]);
-  });
-  for (const end = Date.now() + 30_000; !port; await sleep(20))
-    if (Date.now() > end || proc.exitCode !== null) throw new Error(`serve did not start: ${err.text()}`);
-  return {
-    port,
-    stop: async () => {
-      proc.kill("SIGTERM");
-      await proc.exited;
-      children.delete(proc);
-    },
-  };
 }
 
 /** --connect: put -> handler for cold tubes (one put every SPACED_MS, each tube cold) and for warm ones. */
@@ -385,52 +185,8 @@ async function cpuRatio(): Promise<{ one: number[]; two: number[]; procs2: numbe
   await run.stop();
   return { one, two, procs2 };
 }
-
-const f = (x: number) => x.toFixed(1);
 const row = (what: string, unit: string, ref: number, ours: number, ratio: string): void =>
   console.log(`${what.padEnd(46)} | ${unit.padEnd(6)} | ${f(ref).padStart(18)} | ${f(ours).padStart(18)} | ${ratio}`);
-
-/** Where cold starts spend their time: p50 / p99 of each step, and how many were served by the spare. */
-function printSteps(title: string, steps: Steps[]): void {
-  if (!steps.length) return;
-  const bySpare = steps.filter((s) => s.spare).length;
-  console.log(`\ncold starts ${title}, step by step (ms; ${bySpare} of ${steps.length} started from the spare):`);
-  console.log("step                                   |    p50 |    p99 |    max");
-  const line = (name: string, xs: number[]): void =>
-    console.log(`${name.padEnd(38)} | ${f(pct(xs, 50)).padStart(6)} | ${f(pct(xs, 99)).padStart(6)} | ${f(Math.max(...xs)).padStart(6)}`);
-  line(
-    "put -> supervisor starts a worker",
-    steps.map((s) => s.launch),
-  );
-  line(
-    "-> the worker has its tube",
-    steps.map((s) => s.assign),
-  );
-  line(
-    "-> job module imported",
-    steps.map((s) => s.import),
-  );
-  line(
-    "-> connected, watching the tube",
-    steps.map((s) => s.connect),
-  );
-  line(
-    "-> handler starts (ready, reserve, stats)",
-    steps.map((s) => s.handler),
-  );
-  line(
-    "(its process: start -> worker code loaded)",
-    steps.map((s) => s.load),
-  );
-  for (const [name, sel] of [
-    ["from the spare", steps.filter((s) => s.spare)],
-    ["spawned", steps.filter((s) => !s.spare)],
-  ] as const) {
-    if (!sel.length) continue;
-    const total = sel.map((s) => s.launch + s.assign + s.import + s.connect + s.handler);
-    console.log(`total ${name} (${sel.length}): p50 ${f(pct(total, 50))}, max ${f(Math.max(...total))}`);
-  }
-}
 
 async function main(): Promise<void> {
   cleanupOnSignals("bench/runner/scale");
