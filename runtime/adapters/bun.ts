@@ -19,6 +19,7 @@ const COMPILED = typeof BEANRUN_EMBEDDED_JOBS === "string";
 export const bun: Platform = {
   name: `bun ${Bun.version}`,
   canCompile: true,
+  bundleWorkers: !COMPILED,
   listen,
   connect,
   serveHttp(host, port, fetch) {

@@ -30,6 +30,8 @@ export interface Platform {
   readonly serveHttp: ServeHttp;
   /** Opens a TCP connection on the runtime's native sockets, if it has them (worker processes use it; else node:net). */
   readonly connect?: (host: string, port: number) => Promise<ByteSocket>;
+  /** Workers may start from one bundle of their code (worker-bundle.ts): Bun, unless compiled (one bundle already). */
+  readonly bundleWorkers?: boolean;
   /** The command that starts this program again with `args` after the program name. */
   selfCommand(args: readonly string[]): { file: string; args: string[] };
 }

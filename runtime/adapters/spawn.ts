@@ -5,10 +5,13 @@
  *   compiled:  <exe> worker ...
  *   bun:       bun <main.ts> worker ...
  *   deno:      deno run -A <main module> worker ...
- * node:child_process with "ipc" stdio works in all three.
+ * node:child_process with "ipc" stdio works in all three. Under Bun (not
+ * compiled) a worker starts from the bundle of its code once there is one
+ * (worker-bundle.ts): bun <bundle> worker ...
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { platform } from "./platform.ts";
+import { workerBundle } from "./worker-bundle.ts";
 
 export interface SpawnedWorker {
   readonly pid: number;
@@ -21,7 +24,8 @@ export interface SpawnedWorker {
 
 /** Spawns this program with `args`; stdout/stderr are shared with ours. */
 export function spawnSelf(args: readonly string[], env: Record<string, string | undefined>): SpawnedWorker {
-  const cmd = platform().selfCommand(args);
+  const bundle = platform().bundleWorkers ? workerBundle() : null;
+  const cmd = bundle ? { file: process.execPath, args: [bundle, ...args] } : platform().selfCommand(args);
   const childEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...env })) if (v !== undefined) childEnv[k] = v;
   // A compiled binary with BUN_BE_BUN=1 would act as the bun CLI instead of our worker.
