@@ -61,6 +61,8 @@ export interface Cost {
   rate: number;
   xacts: number;
   syncs: number;
+  /** Mean duration of one WAL flush (ms; pg_stat_wal.wal_sync_time, track_wal_io_timing on). */
+  syncMs: number;
   /** CPU ms per job: PostgreSQL, beanrun's front-end processes, this process (clients; graphile-worker's and pg-boss's workers). */
   cpu: { pg: number; fronts: number; bench: number };
 }
@@ -79,7 +81,7 @@ export function timer(cluster: Cluster, db: string, opts: { jobs: number; statem
     const probe = async () => {
       await sql`select pg_stat_clear_snapshot()`;
       const [r] = await sql`select (select xact_commit from pg_stat_database where datname = ${db})::float8 as x,
-        (select wal_sync from pg_stat_wal)::float8 as s`;
+        (select wal_sync from pg_stat_wal)::float8 as s, (select wal_sync_time from pg_stat_wal)::float8 as st`;
       return r!;
     };
     const cpuNow = () => ({
@@ -110,6 +112,7 @@ export function timer(cluster: Cluster, db: string, opts: { jobs: number; statem
       rate,
       xacts: (b.x - a.x) / JOBS,
       syncs: (b.s - a.s) / JOBS,
+      syncMs: b.s > a.s ? (b.st - a.st) / (b.s - a.s) : 0,
       cpu: { pg: per("pg"), fronts: per("fronts"), bench: per("bench") },
     };
   };

@@ -7,8 +7,9 @@
  * Fills one tube with N ready jobs by SQL (generate_series, far faster than
  * N puts), plus N/10 buried in another tube, then through one front end:
  * reserve + delete cycles one at a time (latency p50/p99), the same on an
- * empty database for reference, stats-tube on the full tube, and the plan of
- * the reserve statement (EXPLAIN ANALYZE, buffers). Loaded-machine figures:
+ * empty database for reference, stats-tube on the full tube, the table's and
+ * its indexes' size, and the plans of both reserve statements (one watched
+ * tube, several; EXPLAIN ANALYZE, buffers). Loaded-machine figures:
  * read the ratio to the empty database and the plan, not the absolutes.
  */
 
@@ -44,7 +45,8 @@ async function front(url: string): Promise<ServerProcess> {
   return startOurs(["--store", url]);
 }
 
-const cluster: Cluster = await startCluster();
+// A larger max_wal_size only spares the fill a checkpoint every few hundred MB of WAL (PostgreSQL's default is 1 GB).
+const cluster: Cluster = await startCluster(["-c", "max_wal_size=4GB"]);
 const servers: ServerProcess[] = [];
 try {
   // Reference: the same cycles on a database holding only the jobs they take.
@@ -70,6 +72,10 @@ try {
   await sql`insert into beanrun_tubes (name) values ('big'), ('graveyard') on conflict do nothing`;
   await sql`vacuum analyze beanrun_jobs`;
   console.log(`filled ${N} ready + ${Math.floor(N / 10)} buried jobs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const [size] = await sql`select pg_relation_size('beanrun_jobs')::float8 as heap, pg_indexes_size('beanrun_jobs')::float8 as idx,
+    pg_relation_size('beanrun_jobs_ready')::float8 as ready`;
+  const mib = (b: unknown) => `${((b as number) / 2 ** 20).toFixed(0)} MiB`;
+  console.log(`table ${mib(size!.heap)}, its indexes ${mib(size!.idx)} (the ready index ${mib(size!.ready)})`);
 
   const at = await cycles(s2.port, "big");
   const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(2)} ms, p99 ${pct(xs, 99).toFixed(2)} ms`;
@@ -87,21 +93,34 @@ try {
   w.close();
   console.log(`stats-tube on the tube of ${N} jobs (exact counts, counted at query time): p50 ${pct(ts, 50).toFixed(1)} ms`);
 
-  const plan = await sql.unsafe(
-    `explain (analyze, buffers, costs off, timing off)
-     with w as (select u.name from unnest($1::text[]) as u(name)
+  // The plans of both reserve statements (statements.ts): one watched tube, and several.
+  const set = `update beanrun_jobs j set state = 2, front = 0, conn = 0, reserves = j.reserves + 1,
+       deadline = beanrun_now() + j.ttr::bigint * 1000`;
+  const plans: [string, string, string[]][] = [
+    [
+      "watching big",
+      `${set} from (select id from beanrun_jobs where tube = ($1::text[])[1] and state = 1
+         and not exists (select 1 from beanrun_tubes t where t.name = ($1::text[])[1] and t.pause_until > beanrun_now())
+         order by pri, id limit 1 for update skip locked) cand where j.id = cand.id returning j.id`,
+      ["big"],
+    ],
+    [
+      "watching big and graveyard",
+      `with w as (select u.name from unnest($1::text[]) as u(name)
                 where not exists (select 1 from beanrun_tubes t where t.name = u.name and t.pause_until > beanrun_now())),
      cand as (select c.id from w cross join lateral (
                 select j.id, j.pri from beanrun_jobs j where j.tube = w.name and j.state = 1
                 order by j.pri, j.id limit 1 for update of j skip locked) c
               order by c.pri, c.id limit 1)
-     update beanrun_jobs j set state = 2, front = 0, conn = 0, reserves = j.reserves + 1,
-       deadline = beanrun_now() + j.ttr::bigint * 1000
-     from cand where j.id = cand.id returning j.id`,
-    [["big", "graveyard"]] as never[],
-  );
-  console.log("\nplan of reserve (watching big and graveyard):");
-  for (const r of plan) console.log(`  ${r["QUERY PLAN"]}`);
+     ${set} from cand where j.id = cand.id returning j.id`,
+      ["big", "graveyard"],
+    ],
+  ];
+  for (const [what, query, tubes] of plans) {
+    const plan = await sql.unsafe(`explain (analyze, buffers, costs off, timing off) ${query}`, [tubes] as never[]);
+    console.log(`\nplan of reserve (${what}):`);
+    for (const r of plan) console.log(`  ${r["QUERY PLAN"]}`);
+  }
   await sql.end();
 } finally {
   for (const s of servers) await s.stop();

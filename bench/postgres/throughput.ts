@@ -22,7 +22,10 @@
  * (pg_stat_wal.wal_sync) it cost, and the CPU time of PostgreSQL, of
  * beanrun's front ends and of this process (the clients, and graphile-worker's
  * and pg-boss's workers): on a loaded machine the CPU per job is steadier
- * than the rate. `--statements` lists each system's statements per job
+ * than the rate. With clients that wait for each reply, the rate is clients
+ * / latency: beanrun's lines also give each command type's latency (put,
+ * reserve, delete; p50/p90/p99) and every line the mean duration of a WAL
+ * flush (track_wal_io_timing). `--statements` lists each system's statements per job
  * (pg_stat_statements).
  *
  * A throwaway cluster (test/postgres/cluster.ts) is started and removed.
@@ -81,14 +84,18 @@ async function startFront(url: string): Promise<Front> {
     text += new TextDecoder().decode(value);
     const m = /listening on [^\s]+:(\d+)/.exec(text);
     if (m) {
+      // BENCH_FRONT_STDERR=1: pass the front ends' later stderr through (errors, traces).
+      const echo = process.env.BENCH_FRONT_STDERR === "1";
       void (async () => {
-        while (!(await reader.read()).done);
+        for (let r = await reader.read(); !r.done; r = await reader.read()) if (echo) process.stderr.write(r.value);
       })();
       return { port: Number(m[1]), pid: proc.pid, stop: async () => void (proc.kill(), await proc.exited) };
     }
   }
 }
 
+const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const pct = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 const dbName = (url: string) => new URL(url).pathname.slice(1);
 
 /** beanrun: CLIENTS producer and CLIENTS consumer connections spread round-robin over `fronts` front ends. */
@@ -98,33 +105,45 @@ async function beanrun(url: string, fronts: number, time: Timer): Promise<Cost> 
   const producers = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => Wire.open(fe[k % fronts]!.port)));
   const consumers = await Promise.all(Array.from({ length: CLIENTS }, (_, k) => Wire.open(fe[k % fronts]!.port)));
   let timedOut = 0;
+  // Latency of each command type (ms, sent -> reply), recorded in the timed cycle only.
+  const lat: Record<"put" | "reserve" | "delete", number[]> = { put: [], reserve: [], delete: [] };
+  let record = false;
+  const timed = async (kind: keyof typeof lat, w: Wire, cmd: string): Promise<string> => {
+    const t0 = performance.now();
+    const r = await w.cmd(cmd, 30_000);
+    if (record) lat[kind].push(performance.now() - t0);
+    return r;
+  };
   const cycle = async (jobs: number) => {
     let done = 0;
     const consume = Promise.all(
       consumers.map(async (w) => {
         while (done < jobs) {
-          const r = await w.cmd("reserve-with-timeout 1\r\n", 30_000);
+          const r = await timed("reserve", w, "reserve-with-timeout 1\r\n");
           if (!r.startsWith("RESERVED")) {
             timedOut++;
             continue;
           }
           const id = /RESERVED (\d+)/.exec(r)![1];
-          if ((await w.cmd(`delete ${id}\r\n`, 30_000)) === "DELETED\r\n") done++;
+          if ((await timed("delete", w, `delete ${id}\r\n`)) === "DELETED\r\n") done++;
         }
       }),
     );
     await spread(jobs, CLIENTS, async (k) => {
-      const r = await producers[k]!.cmd('put 0 0 60 16\r\n{"n":1234567890}\r\n', 30_000);
+      const r = await timed("put", producers[k]!, 'put 0 0 60 16\r\n{"n":1234567890}\r\n');
       if (!r.startsWith("INSERTED")) throw new Error(`put: ${r}`);
     });
     await consume;
   };
   await cycle(WARMUP);
   timedOut = 0;
+  record = true;
   const cost = await time(
     fe.map((f) => f.pid),
     () => cycle(JOBS),
   );
+  const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} p90 ${pct(xs, 90).toFixed(1)} p99 ${pct(xs, 99).toFixed(1)}`;
+  console.log(`    latency ms: put ${f(lat.put)}; reserve ${f(lat.reserve)}; delete ${f(lat.delete)}`);
   // A reserve that timed out while jobs were coming in was a missed wake-up (the last ones are the end of the run).
   if (timedOut > CLIENTS) console.log(`    ${timedOut} reserves timed out (a wake-up missed?)`);
   for (const w of [...producers, ...consumers]) w.close();
@@ -158,13 +177,13 @@ async function wakeLatency(cluster: Cluster, rounds: number): Promise<{ wake: nu
   return { wake, commit };
 }
 
-const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], p: number) => [...xs].sort((x, y) => x - y)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
-
 // --statements: what each system ran, per job (pg_stat_statements; costs a little itself).
-const cluster = await startCluster(
-  values.statements ? ["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track_utility=on"] : [],
-);
+// track_wal_io_timing: how long each WAL flush takes (a clock read per flush).
+const cluster = await startCluster([
+  "-c",
+  "track_wal_io_timing=on",
+  ...(values.statements ? ["-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track_utility=on"] : []),
+]);
 if (values.statements) {
   const sql = postgres(cluster.url(), { max: 1, onnotice: () => {} });
   await sql`create extension pg_stat_statements`;
@@ -191,10 +210,10 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, fn] of r % 2 ? [...systems].reverse() : systems) {
       const url = await cluster.database();
-      const { rate, xacts, syncs, cpu } = await fn(url, timer(cluster, dbName(url), { jobs: JOBS, statements: values.statements }));
+      const { rate, xacts, syncs, syncMs, cpu } = await fn(url, timer(cluster, dbName(url), { jobs: JOBS, statements: values.statements }));
       (results.get(name) ?? results.set(name, []).get(name)!).push(rate);
       console.log(
-        `  round ${r + 1}: ${name.padEnd(24)} ${rate.toFixed(0).padStart(7)} jobs/s   ${xacts.toFixed(2)} commits/job, ${syncs.toFixed(2)} WAL flushes/job, ` +
+        `  round ${r + 1}: ${name.padEnd(24)} ${rate.toFixed(0).padStart(7)} jobs/s   ${xacts.toFixed(2)} commits/job, ${syncs.toFixed(2)} WAL flushes/job (${syncMs.toFixed(1)} ms each), ` +
           `CPU ms/job: PostgreSQL ${cpu.pg.toFixed(2)}, front ends ${cpu.fronts.toFixed(2)}, clients+workers ${cpu.bench.toFixed(2)}`,
       );
     }
