@@ -114,34 +114,47 @@ async function beanrun(url: string, fronts: number, time: Timer): Promise<Cost> 
     if (record) lat[kind].push(performance.now() - t0);
     return r;
   };
-  const cycle = async (jobs: number) => {
+  /**
+   * Puts and consumes `jobs` jobs. `deleted` resolves at the last job's
+   * DELETED, where the clock stops (as the references' stops at their last
+   * completion); `finished` once every consumer has returned, which includes
+   * the reserves still waiting for a job that will not come (they time out
+   * after 1 s: timed, that tail cost beanrun up to a second per run).
+   */
+  const cycle = (jobs: number) => {
     let done = 0;
+    let allDeleted = () => {};
+    const deleted = new Promise<void>((r) => (allDeleted = r));
     const consume = Promise.all(
       consumers.map(async (w) => {
         while (done < jobs) {
-          const r = await timed("reserve", w, "reserve-with-timeout 1\r\n");
+          const t0 = performance.now();
+          const r = await w.cmd("reserve-with-timeout 1\r\n", 30_000);
           if (!r.startsWith("RESERVED")) {
             timedOut++;
             continue;
           }
+          if (record) lat.reserve.push(performance.now() - t0);
           const id = /RESERVED (\d+)/.exec(r)![1];
-          if ((await timed("delete", w, `delete ${id}\r\n`)) === "DELETED\r\n") done++;
+          if ((await timed("delete", w, `delete ${id}\r\n`)) === "DELETED\r\n" && ++done === jobs) allDeleted();
         }
       }),
     );
-    await spread(jobs, CLIENTS, async (k) => {
+    const produce = spread(jobs, CLIENTS, async (k) => {
       const r = await timed("put", producers[k]!, 'put 0 0 60 16\r\n{"n":1234567890}\r\n');
       if (!r.startsWith("INSERTED")) throw new Error(`put: ${r}`);
     });
-    await consume;
+    return { deleted: Promise.all([deleted, produce]), finished: Promise.all([consume, produce]) };
   };
-  await cycle(WARMUP);
+  await cycle(WARMUP).finished;
   timedOut = 0;
   record = true;
+  let timedCycle: ReturnType<typeof cycle> | undefined;
   const cost = await time(
     fe.map((f) => f.pid),
-    () => cycle(JOBS),
+    async () => void (await (timedCycle = cycle(JOBS)).deleted),
   );
+  await timedCycle!.finished;
   const f = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} p90 ${pct(xs, 90).toFixed(1)} p99 ${pct(xs, 99).toFixed(1)}`;
   console.log(`    latency ms: put ${f(lat.put)}; reserve ${f(lat.reserve)}; delete ${f(lat.delete)}`);
   // A reserve that timed out while jobs were coming in was a missed wake-up (the last ones are the end of the run).
