@@ -16,7 +16,6 @@
  *
  * Without /proc (not Linux) the limit is unknown and nothing is refused.
  */
-import { readdirSync, readFileSync } from "node:fs";
 
 /**
  * Descriptors kept free for everything that is not a client connection,
@@ -30,6 +29,8 @@ export const MARGIN = 64;
 /** The soft limit on open files and how many are open now, or null where /proc is missing. */
 export function descriptorUse(): { limit: number; open: number } | null {
   try {
+    // Loaded here, not at import: Bun's worker processes import this adapter and never listen (runner/load-job.ts).
+    const { readdirSync, readFileSync } = process.getBuiltinModule("node:fs");
     const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync("/proc/self/limits", "utf8"));
     if (!m || m[1] === "unlimited") return null;
     return { limit: Number(m[1]), open: readdirSync("/proc/self/fd").length };

@@ -12,8 +12,12 @@
  * A command declares its flags as a list, so a command that takes another's
  * flags (run takes serve's) concatenates the lists, and adding a flag is one
  * line in that list.
+ *
+ * node:util is loaded only for what the plain form below does not cover:
+ * `run` starts its workers with `--name value` and `--switch` alone, and under
+ * Bun loading node:util costs a worker process's start about 7 ms of CPU
+ * (see runner/load-job.ts). The plain form gives what parseArgs would.
  */
-import { parseArgs } from "node:util";
 
 export class UsageError extends Error {}
 
@@ -37,6 +41,37 @@ export interface ParsedArgs {
 }
 
 export function parseFlags(argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
+  return plainFlags(argv, specs) ?? parseWithUtil(argv, specs);
+}
+
+/**
+ * Long flags only, each a known switch or a known flag followed by its value,
+ * no value that starts with "-", no `=`, no positionals: else null, and
+ * parseArgs reads the line (and words any error).
+ */
+function plainFlags(argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs | null {
+  const values = new Map<string, string>();
+  const switches = new Set<string>();
+  const flags: { name: string; value?: string }[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const spec = a.startsWith("--") && !a.includes("=") ? specs.find((s) => s.name === a.slice(2) && s.name.length > 1) : undefined;
+    if (!spec) return null;
+    if (!spec.value) {
+      switches.add(spec.name);
+      flags.push({ name: spec.name });
+      continue;
+    }
+    const v = argv[++i];
+    if (v === undefined || v.startsWith("-")) return null;
+    values.set(spec.name, v);
+    flags.push({ name: spec.name, value: v });
+  }
+  return { values, switches, flags, positionals: [] };
+}
+
+function parseWithUtil(argv: readonly string[], specs: readonly FlagSpec[]): ParsedArgs {
+  const { parseArgs } = process.getBuiltinModule("node:util");
   const options: Record<string, { type: "string" | "boolean"; short?: string; multiple: true }> = {};
   for (const s of specs) options[s.name] = { type: s.value ? "string" : "boolean", multiple: true, ...(s.short ? { short: s.short } : {}) };
   const byName = new Map(specs.map((s) => [s.name, s]));

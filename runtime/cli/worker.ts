@@ -5,9 +5,12 @@
  * With --spare (run starts one ahead of need) it loads the worker code and
  * waits for the supervisor to assign it a tube: a cold start then costs the
  * job module's import, not a process start.
+ *
+ * Nothing here loads a node: module at start (node:path only for --file):
+ * under Bun the first one costs a worker process's start about 10 ms of CPU
+ * (see runner/load-job.ts).
  */
 
-import { basename, extname, relative, resolve } from "node:path";
 import process from "node:process";
 import { isEmbedded } from "../adapters/embedded.ts";
 import type { JobFile } from "../runner/discover.ts";
@@ -88,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     link.send({ t: "loaded" });
     jobFile = await link.assigned;
   } else {
+    const { basename, extname, relative, resolve } = process.getBuiltinModule("node:path");
     const path = isEmbedded(file) ? file : resolve(file);
     jobFile = { path, tube: tube || basename(path, extname(path)), display: display || relative(process.cwd(), path) };
   }

@@ -2,18 +2,17 @@
  * Finds the job modules: `<dir>/<tube>.ts` on disk, or the jobs compiled into
  * the executable (listed under /$bunfs/root/<dir>/ at run time). Files whose
  * name starts with "_" or "." and *.test.* / *.d.ts files are not jobs, so
- * helpers can live next to handlers.
+ * helpers can live next to handlers. Each is then imported and checked by
+ * load-job.ts (which a worker process uses alone: none of this file's
+ * node:fs and node:path).
  */
 import { readdirSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
-import { embeddedDir, isEmbedded } from "../adapters/embedded.ts";
+import { embeddedDir } from "../adapters/embedded.ts";
 import type { ResolvedJob } from "./define.ts";
 import { jobFileTube } from "./defined-in.ts";
-import { registerTube } from "./enqueue.ts";
-import { describeLoadError } from "./load-error.ts";
-import { validatePayload } from "./standard-schema.ts";
-import { checkTubeName, JobModuleError, resolveJob } from "./validate.ts";
+import { loadJob } from "./load-job.ts";
+import { checkTubeName, JobModuleError } from "./validate.ts";
 
 /** Set by `beanrun build` (--define) to the jobs directory compiled in. */
 declare const BEANRUN_EMBEDDED_JOBS: string | undefined;
@@ -55,40 +54,6 @@ export function listJobFiles(dir?: string): { dir: string; files: JobFile[] } {
     files.push({ tube, path, display });
   }
   return { dir: root, files };
-}
-
-export function moduleSpecifier(path: string): string {
-  return isEmbedded(path) ? path : pathToFileURL(path).href;
-}
-
-/** Imports and validates one job module (schedule payloads included). */
-export async function loadJob(f: JobFile): Promise<ResolvedJob> {
-  let mod: unknown;
-  try {
-    mod = await import(moduleSpecifier(f.path));
-  } catch (e) {
-    const err = new JobModuleError(f.display, null, "cannot be loaded");
-    err.message = describeLoadError(f.display, f.path, e);
-    throw err;
-  }
-  const exported = Object.keys(mod as object);
-  if (!exported.includes("default")) {
-    const what = exported.length ? `has no default export (it exports ${exported.join(", ")})` : "exports nothing";
-    throw new JobModuleError(
-      f.display,
-      null,
-      `${what}: a job file's default export is its definition, export default defineJob({ handler(payload, ctx) { ... } })`,
-    );
-  }
-  const job = await resolveJob(f.display, f.tube, mod);
-  if (job.schema) {
-    for (let i = 0; i < job.schedules.length; i++) {
-      const r = await validatePayload(job.schema, job.schedules[i]!.payload);
-      if (!r.ok) throw new JobModuleError(f.display, `schedule[${i}].payload`, `is rejected by the schema: ${r.reason}`);
-    }
-  }
-  registerTube(job, (mod as { default?: unknown }).default);
-  return { ...job, file: f.path };
 }
 
 /** Loads every job; the first broken module aborts with its error. */

@@ -5,9 +5,10 @@
  * in the job's own file (Deno's syntax errors and any error thrown while the
  * module evaluates), else just the file. The offending line is shown under
  * the message when the runtime gives it.
+ *
+ * node:path and node:url are loaded only when a module fails: a worker
+ * process imports this file at its start (see load-job.ts).
  */
-import { relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { isEmbedded } from "../adapters/embedded.ts";
 
 interface Position {
@@ -20,9 +21,9 @@ interface Position {
 const ANSI = /\u001b\[[0-9;]*m/g;
 
 function shown(file: string): string {
-  const path = file.startsWith("file://") ? fileURLToPath(file) : file;
+  const path = file.startsWith("file://") ? process.getBuiltinModule("node:url").fileURLToPath(file) : file;
   if (isEmbedded(path)) return path;
-  return relative(process.cwd(), path) || path;
+  return process.getBuiltinModule("node:path").relative(process.cwd(), path) || path;
 }
 
 /** "jobs/x.ts:4:15: Unexpected ;" plus the source line and a caret when known. */

@@ -3,8 +3,10 @@
  *   2025-01-01T12:00:00.000Z info  email #12 done attempt=1 ms=3.1
  * or one JSON object per line with --log-format json:
  *   {"time":"...","level":"info","tube":"email","id":12,"event":"done","attempt":1,"ms":3.1}
+ *
+ * node:fs (the write at exit) is loaded only then: a worker process loads
+ * this file at its start (see runner/load-job.ts).
  */
-import { writeSync } from "node:fs";
 import type { JobLogger } from "./define.ts";
 
 export type LogFormat = "human" | "json";
@@ -48,7 +50,7 @@ const stdoutSink: Sink = (line) => {
     process.on("exit", () => {
       if (!pending) return;
       try {
-        writeSync(1, pending);
+        process.getBuiltinModule("node:fs").writeSync(1, pending);
       } catch {
         // stdout is gone: nothing more to do
       }

@@ -7,9 +7,10 @@
 import { ConnectionError } from "../../client/errors.ts";
 import { NotRunCounts } from "../attempts.ts";
 import type { ResolvedJob } from "../define.ts";
-import { type JobFile, loadJob } from "../discover.ts";
+import type { JobFile } from "../discover.ts";
 import { type BootMarks, errorInfo } from "../events.ts";
 import { EXIT } from "../ipc.ts";
+import { loadJob } from "../load-job.ts";
 import type { Logger } from "../log.ts";
 import { WorkerConnection } from "../wire.ts";
 import { IdleGate } from "./idle.ts";
