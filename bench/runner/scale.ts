@@ -18,8 +18,11 @@
  * 4. A CPU-bound handler (about 20 ms of CPU a job) on one busy tube with
  *    `processes.max` 2 against 1, rounds alternating: jobs/s ratio. Target at
  *    least 1.7x on 2 cores.
+ * 5. The back-to-back cold starts again with workers started from the entry
+ *    point (BEANRUN_WORKER_BUNDLE=0, as before the worker bundle) against the
+ *    bundle (2.), and the CPU each cold start costs the runner's process tree.
  *
- *   bun bench/runner/scale.ts [--rounds N] [--cpu-jobs N] [--parts cold,warm,cpu,connect]
+ *   bun bench/runner/scale.ts [--rounds N] [--cpu-jobs N] [--parts cold,warm,cpu,connect,unbundled]
  *   BEANRUN_ROOT=/other/checkout bun bench/runner/scale.ts ...   (another version, same bench)
  *
  * The cold starts are also broken down step by step (the worker.ready
@@ -45,8 +48,8 @@ const opt = (name: string, dflt: number): number => {
 };
 const ROUNDS = opt("--rounds", 3);
 const CPU_JOBS = opt("--cpu-jobs", 150);
-/** Which parts to run (default all): cold, warm, cpu, connect. */
-const PARTS = new Set((argv.includes("--parts") ? argv[argv.indexOf("--parts") + 1]! : "cold,warm,cpu,connect").split(","));
+/** Which parts to run (default all): cold, warm, cpu, connect, unbundled. */
+const PARTS = new Set((argv.includes("--parts") ? argv[argv.indexOf("--parts") + 1]! : "cold,warm,cpu,connect,unbundled").split(","));
 
 const runtime = JSON.stringify(join(ROOT, "runtime/index.ts"));
 /** A no-op handler that reports put -> start latency; BENCH_MIN sets processes.min. */
@@ -79,8 +82,8 @@ interface Latencies {
 /** Time between puts in the spaced pass: a spare loads well within it. */
 const SPACED_MS = 400;
 
-async function idleAndColdStart(dir: string, warm: boolean): Promise<Latencies> {
-  const run = await startRun(dir, ["--idle", "1", "--max-processes", String(TUBES * 2)], { BENCH_MIN: warm ? "1" : "0" });
+async function idleAndColdStart(dir: string, warm: boolean, env: Record<string, string> = {}): Promise<Latencies> {
+  const run = await startRun(dir, ["--idle", "1", "--max-processes", String(TUBES * 2)], { BENCH_MIN: warm ? "1" : "0", ...env });
   try {
     if (warm) for (const t of tubes) await run.waitFor((e) => e.type === "worker.ready" && e.tube === t);
     await sleep(2000);
@@ -196,6 +199,7 @@ async function main(): Promise<void> {
   );
   const dir = jobsDir(Object.fromEntries(tubes.map((t) => [t, latencyJob])));
   const cold = PARTS.has("cold") ? await idleAndColdStart(dir, false) : null;
+  const unbundled = PARTS.has("unbundled") ? await idleAndColdStart(dir, false, { BEANRUN_WORKER_BUNDLE: "0" }) : null;
   const warm = PARTS.has("warm") ? await idleAndColdStart(dir, true) : null;
   const connect = PARTS.has("connect") ? await connectColdStart(dir) : null;
   const cpu = PARTS.has("cpu") ? await cpuRatio() : null;
@@ -224,6 +228,15 @@ async function main(): Promise<void> {
       row(`  p${q}, cold starts ${SPACED_MS} ms apart`, "ms", w, c, ratio(c, w));
     }
   }
+  if (cold && unbundled) {
+    for (const q of [50, 99]) {
+      const u = p(unbundled.lat, q);
+      const c = p(cold.lat, q);
+      row(`back to back p${q} (entry point vs bundle)`, "ms", u, c, ratio(c, u, 2));
+    }
+    const [u, c] = [unbundled.cpuPerStart, cold.cpuPerStart];
+    row("  CPU per cold start (entry point vs bundle)", "ms", u, c, ratio(c, u, 2));
+  }
   if (connect) {
     for (const q of [50, 99]) {
       const w = pct(connect.warm, q);
@@ -240,6 +253,7 @@ async function main(): Promise<void> {
     printSteps(`${SPACED_MS} ms apart`, cold.spacedSteps);
     console.log(`\ncold samples ${cold.lat.length} back to back (max ${f(Math.max(...cold.lat))} ms), ${cold.spaced.length} spaced`);
     console.log(`back to back, in order (ms): ${cold.lat.map((x) => x.toFixed(0)).join(" ")}`);
+    if (unbundled) console.log(`  from the entry point (ms): ${unbundled.lat.map((x) => x.toFixed(0)).join(" ")}`);
     console.log(
       `CPU of run and its workers per back-to-back start: ${f(cold.cpuPerStart)} ms cold (run itself ${f(cold.cpuPerStartRun)}), ${warm ? `${f(warm.cpuPerStart)} (${f(warm.cpuPerStartRun)})` : "-"} ms warm (10 ms ticks)`,
     );
