@@ -3,9 +3,9 @@
  * What one worker process start costs (issue 10: a burst of cold tubes waits
  * for spares booting one after another, so this is its bound): a spare
  * worker (`worker --spare`) is spawned with an IPC channel as `run` spawns
- * it, and its CPU (every thread's, from /proc/PID/task/ * /schedstat, in ns)
- * and wall time are read when it says "loaded"; then it is killed. Started
- * from, side by side, rounds alternating:
+ * it, killed when it says "loaded", and its CPU read from the kernel's
+ * account of the whole process (user + system, every thread), with the wall
+ * time to "loaded". Started from, side by side, rounds alternating:
  *
  * - `bun` with an IPC channel and nothing to load (the floor: Bun itself);
  * - the entry point, `bun runtime/cli.ts worker` (workers before the bundle,
@@ -18,8 +18,7 @@
  * CPU is steadier than wall time on a shared machine: the wall time is what
  * a start took with the cores as they were.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { workerBundle } from "../../runtime/adapters/worker-bundle.ts";
@@ -31,37 +30,33 @@ const argv = process.argv.slice(2);
 const ROUNDS = argv.includes("--rounds") ? Number(argv[argv.indexOf("--rounds") + 1]) : 25;
 const SPARE = ["worker", "--spare", "--server", "127.0.0.1:1"];
 
-/** CPU ms of a live process, all its threads. */
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ns / 1e6;
-}
-
-/** Spawns `cmd`, waits for its "loaded" message: [cpu ms, wall ms]. */
+/**
+ * Spawns `cmd` with an IPC channel, waits for its "loaded" message, kills it:
+ * [CPU ms, wall ms]. The CPU is the kernel's count for the whole process
+ * (wait4's rusage, every thread, those that ended during the start too),
+ * up to the kill.
+ */
 async function oneStart(cmd: string[]): Promise<[number, number]> {
   const t0 = performance.now();
-  const child: ChildProcess = spawn(cmd[0]!, cmd.slice(1), {
+  let loaded!: () => void;
+  const isLoaded = new Promise<void>((r) => (loaded = r));
+  const child = Bun.spawn(cmd, {
     cwd: ROOT,
-    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    stdio: ["ignore", "inherit", "inherit"],
     serialization: "json",
+    ipc: (m: { t?: string }) => m?.t === "loaded" && loaded(),
   });
-  const exited = new Promise((r) => child.on("exit", r));
-  await new Promise<void>((resolve, reject) => {
-    child.on("message", (m: { t?: string }) => m?.t === "loaded" && resolve());
-    child.on("exit", (code) => reject(new Error(`${cmd.join(" ")} exited (${code}) before it loaded`)));
-  });
+  await Promise.race([
+    isLoaded,
+    child.exited.then((code) => {
+      throw new Error(`${cmd.join(" ")} exited (${code}) before it loaded`);
+    }),
+  ]);
   const wall = performance.now() - t0;
-  const cpu = cpuMs(child.pid!);
   child.kill("SIGKILL");
-  await exited;
-  return [cpu, wall];
+  await child.exited;
+  const cpu = Number(child.resourceUsage()?.cpuTime.total ?? Number.NaN); // µs
+  return [cpu / 1000, wall];
 }
 
 async function compiledExecutable(): Promise<string | null> {
