@@ -92,6 +92,10 @@ function bunBuildArgs(f: BuildFlags, jobsAbs: string, files: readonly JobFile[],
     "build",
     "--compile",
     "--format=esm",
+    // Each command in chunks of its own: a worker process (the executable started as `<exe> worker`) then loads
+    // the worker's code and not the server's, the console's or the PostgreSQL driver's, nor the node: modules
+    // they import: 73 -> 49 ms of CPU a worker start (bench/runner/worker-start.ts), what a burst of cold tubes waits for.
+    "--splitting",
     "--bytecode",
     // Stack traces name the original files: errors point at jobs/<tube>.ts, and enqueue(job) knows a job's tube from where defineJob was called.
     "--sourcemap",
