@@ -12,7 +12,7 @@
  * on the Batch what is written once per batch (puts' tube rows and
  * total-jobs) or announced after the commit (tubes that got ready jobs).
  * A whole batch is one round trip: BEGIN, the statements and COMMIT are sent
- * together.
+ * together; a batch of one durable command is its statement alone (Batch.alone).
  *
  * Failures: a deadlock or serialization failure retries the whole batch
  * (nothing was answered yet); any other database error re-runs each step in a
@@ -42,7 +42,15 @@ export class Batch {
    * Only one transaction at a time uses a shard (front id * 16 + lane), so
    * counters never make two transactions wait on one row.
    */
-  constructor(readonly shard: number) {}
+  constructor(
+    readonly shard: number,
+    /**
+     * The batch is one durable command sent without BEGIN and COMMIT
+     * (PostgreSQL commits a lone statement as it ends): its step must write
+     * in one statement, counters included (see GroupCommit.transaction).
+     */
+    readonly alone = false,
+  ) {}
 
   wake(tube: string, n = 1): void {
     this.woken.set(tube, (this.woken.get(tube) ?? 0) + n);
@@ -189,18 +197,23 @@ export class GroupCommit {
     items: Item[],
     lane: number,
   ): Promise<{ values: unknown[]; batch: Batch; sent: ReadonlySet<string> | undefined }> {
-    const batch = new Batch(this.opts.counterShard(lane));
+    const relaxed = this.opts.relaxed && !items.some((it) => it.durable);
+    // One durable command (a lone put, delete, release...) is its statement alone: PostgreSQL commits it
+    // as it ends, with the same flush, saving the BEGIN and COMMIT round of both sides. A batch of
+    // reservations keeps its transaction, since only inside one can it say not to wait for the flush.
+    const alone = items.length === 1 && !relaxed;
+    const batch = new Batch(this.opts.counterShard(lane), alone);
     const conn = await this.sql.reserve();
     try {
-      // Queries are lazy in postgres.js: execute() sends each now, in this order.
-      const sent: Promise<unknown>[] = [conn.unsafe("begin").execute()];
-      if (this.opts.relaxed && !items.some((it) => it.durable))
-        sent.push(conn.unsafe("select set_config('synchronous_commit', 'off', true)").execute());
+      // Queries are lazy in postgres.js: execute() sends each now, in this order. Without parameters
+      // a query is one simple-protocol message, which may hold two commands.
+      const begin = relaxed ? "begin; set local synchronous_commit = off" : "begin";
+      const sent: Promise<unknown>[] = alone ? [] : [conn.unsafe(begin).execute()];
       const first = sent.length;
       const tx: Tx = { unsafe: (query, params, opts) => conn.unsafe<Row[]>(query, params, opts).execute() };
       for (const it of items) sent.push(it.step(tx, batch));
       if (batch.puts.size) sent.push(this.flushPuts(tx, batch));
-      const commit = conn.unsafe("commit").execute();
+      const commit = alone ? Promise.resolve() : conn.unsafe("commit").execute();
       const after = this.opts.afterCommit(tx, batch.woken);
       const settled = await Promise.allSettled(sent);
       const done = await commit.then(

@@ -41,15 +41,21 @@ export interface Reserved extends JobBody {
 const one = <T>(rows: readonly T[]): T | undefined => rows[0];
 const P = { prepare: true } as const;
 
+const PUT_VALUES = `(tube, state, pri, delay, ttr, created, ready_at, body)
+       values ($1, $2, $3, $4::bigint, $5::bigint, beanrun_now(), beanrun_now() + $4::bigint * 1000, $6) returning id`;
+/** A put that is its batch's only command: its tube row and total-jobs in the same statement (there is no batch-end one). */
+const PUT_ALONE = `with t as (insert into beanrun_tubes (name) values ($1) on conflict do nothing),
+       c as (insert into beanrun_tube_counts as c (tube, front, total_jobs) values ($1, $7, 1)
+             on conflict (tube, front) do update set total_jobs = c.total_jobs + 1)
+       insert into beanrun_jobs ${PUT_VALUES}`;
+
 export function put(tube: string, pri: number, delay: number, ttr: number, body: Uint8Array): Step<number> {
   return async (tx, b) => {
-    const rows = tx.unsafe(
-      `insert into beanrun_jobs (tube, state, pri, delay, ttr, created, ready_at, body)
-       values ($1, $2, $3, $4::bigint, $5::bigint, beanrun_now(), beanrun_now() + $4::bigint * 1000, $6) returning id`,
-      [tube, delay > 0 ? DELAYED : READY, pri, delay, Math.max(ttr, 1), body] as never[],
-      P,
-    );
-    b.put(tube);
+    const params = [tube, delay > 0 ? DELAYED : READY, pri, delay, Math.max(ttr, 1), body];
+    const rows = b.alone
+      ? tx.unsafe(PUT_ALONE, [...params, b.shard] as never[], P)
+      : tx.unsafe(`insert into beanrun_jobs ${PUT_VALUES}`, params as never[], P);
+    if (!b.alone) b.put(tube);
     if (delay === 0) b.wake(tube);
     return Number(one(await rows)!.id);
   };
