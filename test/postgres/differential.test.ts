@@ -60,7 +60,12 @@ describe.skipIf(!POSTGRES || !BEANSTALKD)("differential scenarios with --store p
     console.log(
       `differential with --store postgres: ${passed} passed, ${failed.length} failed (${failed.length - unexpected.length} documented divergences)`,
     );
-    if (unexpected.length) console.error(text.slice(-20_000));
+    // Each unexpected failure's own account: what bun test printed between the result line before it and its (fail) line.
+    for (const name of new Set(unexpected)) {
+      const at = text.indexOf(`(fail) ${name}`);
+      const from = Math.max(0, text.lastIndexOf("\n(pass) ", at), text.lastIndexOf("\n(fail) ", at - 1), at - 20_000);
+      console.error(text.slice(from, at + name.length + 40));
+    }
     expect(unexpected).toEqual([]);
     expect(passed).toBeGreaterThan(40);
   }, 1_200_000);
