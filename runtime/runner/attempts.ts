@@ -19,8 +19,20 @@
  * slot hangs up is counted by the server and never run: the slot half-closes
  * (Connection.end) so such replies still reach it, and reports their ids
  * (`notRun`); the supervisor adds them to the ledger and tells the tube's
- * live processes. What remains: a live process that reserves such a job in
- * the moment between the server taking it back and that message arriving.
+ * live processes.
+ *
+ * Those messages race the server: the job is ready again the moment the
+ * stopping slot's connection closes, and another process of the tube can
+ * reserve it before the message reaches it (it would then count the
+ * reservation that did not run, and an `attempts: 1` job would be buried as
+ * exhausted without ever running). So a process that reserves a job whose
+ * counters say it is a retry asks the supervisor (`ask`), which answers
+ * only once no process of the tube is hanging up: from the stopping
+ * process's `hangingUp` (sent before its first FIN) to its `hungUp` (sent
+ * after its `notRun`, on the same ordered channel) or its exit, and from a
+ * kill at the TTR to the exit. Only a crash (a death nobody announced) can
+ * still leave its unstarted jobs counted once by a process that reserves
+ * them before the exit is seen.
  */
 
 /** The attempt a reservation is, from the job's counters and the ledger. */
@@ -37,6 +49,9 @@ export class AttemptLedger {
   private readonly held = new Map<number, Map<number, Set<number>>>();
   /** Job id -> reservations that were not runs. */
   private readonly notRun = new Map<number, number>();
+  /** Processes hanging up (or killed) whose jobs may be ready again before the ledger knows. */
+  private readonly hanging = new Set<number>();
+  private questions: { id: number; answer(n: number): void }[] = [];
 
   /** A slot of process `pid` started job `id`; `heldIds`, when given, replaces what the slot holds. */
   started(pid: number, slot: number, id: number, heldIds?: readonly number[]): void {
@@ -50,8 +65,9 @@ export class AttemptLedger {
   exited(pid: number, dirty: boolean): [number, number][] {
     const slots = this.held.get(pid);
     this.held.delete(pid);
-    if (!slots || !dirty) return [];
-    return [...slots.values()].flatMap((ids) => this.reservedNotRun([...ids]));
+    const out = slots && dirty ? [...slots.values()].flatMap((ids) => this.reservedNotRun([...ids])) : [];
+    this.hungUp(pid);
+    return out;
   }
 
   /** Reservations of these jobs were not runs (a stopping slot hung up on them); returns their new entries. */
@@ -70,6 +86,25 @@ export class AttemptLedger {
   /** What a new process of the tube is told in its init. */
   entries(): [number, number][] {
     return [...this.notRun];
+  }
+
+  /** Process `pid` is about to hang up on its reserves (or be killed). */
+  hangingUp(pid: number): void {
+    this.hanging.add(pid);
+  }
+
+  /** Process `pid` has reported every reservation its hang-up left unrun (or it exited). */
+  hungUp(pid: number): void {
+    if (!this.hanging.delete(pid) || this.hanging.size > 0) return;
+    const qs = this.questions;
+    this.questions = [];
+    for (const q of qs) q.answer(this.notRun.get(q.id) ?? 0);
+  }
+
+  /** Job `id`'s reservations that were not runs, answered once no process of the tube is hanging up. */
+  ask(id: number, answer: (n: number) => void): void {
+    if (this.hanging.size === 0) answer(this.notRun.get(id) ?? 0);
+    else this.questions.push({ id, answer });
   }
 }
 

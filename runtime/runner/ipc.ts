@@ -16,7 +16,12 @@ export type WorkerMessage =
   /** Events of this turn (job outcomes, handler logs, module.failed), in order. */
   | { t: "events"; events: RunnerEvent[] }
   /** A stopping slot's reserves were answered as it hung up: reservations the server counted that did not run. */
-  | { t: "notRun"; ids: number[] };
+  | { t: "notRun"; ids: number[] }
+  /** Stopping: its slots are about to hang up (sent before the first FIN); `hungUp` when all have, after their `notRun`. */
+  | { t: "hangingUp" }
+  | { t: "hungUp" }
+  /** A reserved job looks like a retry: how many of its reservations were not runs? (see attempts.ts) */
+  | { t: "ask"; id: number };
 
 export type SupervisorMessage =
   /** To a spare worker (started with --spare, nothing loaded): become the worker of this tube; init follows. */
@@ -33,7 +38,9 @@ export type SupervisorMessage =
   /** The event types someone subscribed to changed (null: all): the worker sends only those. */
   | { t: "interest"; events: RunnerEventType[] | null }
   /** Reservations that were not runs, learnt since init (another process of the tube hung up on them). */
-  | { t: "notRun"; entries: [number, number][] };
+  | { t: "notRun"; entries: [number, number][] }
+  /** The answer to `ask`, once no process of the tube is hanging up. */
+  | { t: "answer"; id: number; notRun: number };
 
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   return typeof m === "object" && m !== null && typeof (m as { t?: unknown }).t === "string";

@@ -46,6 +46,28 @@ test("attempts: reservations that were not runs and kicks are discounted", () =>
   expect(new Map(l.entries()).get(4)).toBe(2);
 });
 
+test("attempts: a question about a retry waits while a process of the tube hangs up, and gets what its hang-up reported", () => {
+  const l = new AttemptLedger();
+  const got: [number, number][] = [];
+  l.ask(7, (n) => got.push([7, n]));
+  expect(got).toEqual([[7, 0]]); // nobody hanging up: answered at once
+
+  l.hangingUp(100); // a stopping process is about to close its connections
+  l.hangingUp(200); // and another is killed at its TTR
+  l.ask(8, (n) => got.push([8, n]));
+  l.reservedNotRun([8]); // 100's slot was answered job 8 as it hung up
+  l.hungUp(100);
+  expect(got).toHaveLength(1); // 200 has not exited yet
+  l.exited(200, false);
+  expect(got).toEqual([
+    [7, 0],
+    [8, 1],
+  ]);
+  l.hungUp(200); // twice (hungUp, then its exit) is harmless
+  l.ask(8, (n) => got.push([8, n]));
+  expect(got.at(-1)).toEqual([8, 1]);
+});
+
 test("batch size doubles while batches come back full, fits the time budget, and falls to one when nothing waits", () => {
   const b = new BatchSizer();
   expect(b.want).toBe(1);

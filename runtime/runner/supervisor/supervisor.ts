@@ -295,6 +295,7 @@ export class Supervisor {
       deadlines: new Deadlines((id, run) => {
         events.emit({ type: "job.timeout", tube, id, attempt: run.attempt, pid: p.pid, ms: Date.now() - run.started, ttr: t.job.ttr });
         p.ending = "ttr";
+        t.ledger.hangingUp(p.pid); // its reservations come back as it dies; answers wait for its exit
         w.kill("SIGKILL");
       }),
     };
@@ -328,6 +329,16 @@ export class Supervisor {
         break;
       case "notRun":
         this.tellNotRun(t, t.ledger.reservedNotRun(m.ids), p);
+        break;
+      case "hangingUp":
+        t.ledger.hangingUp(p.pid);
+        break;
+      case "hungUp":
+        t.ledger.hungUp(p.pid);
+        break;
+      case "ask":
+        // After this turn: messages already received (another process's hangingUp) count first.
+        setImmediate(() => t.ledger.ask(m.id, (n) => p.w.send({ t: "answer", id: m.id, notRun: n })));
         break;
       case "ready":
         p.ready = true;

@@ -27,7 +27,12 @@ export interface SupervisorLink {
   onShutdown(fn: (graceMs: number) => void): void;
   /** `fn` gets ledger entries learnt after init (see attempts.ts). */
   onNotRun(fn: (entries: [number, number][]) => void): void;
-  send(msg: Exclude<WorkerMessage, { t: "events" }>): void;
+  send(msg: Exclude<WorkerMessage, { t: "events" | "ask" }>): void;
+  /**
+   * How many of job `id`'s reservations were not runs, per the supervisor's ledger once no process of the
+   * tube is hanging up (see attempts.ts); null standalone, or if no answer comes within a second.
+   */
+  ask(id: number): Promise<number | null>;
   /** Whether events of this type are wanted at all (check before building a busy one). */
   wants(type: RunnerEventType): boolean;
   emit(e: RunnerEvent): void;
@@ -47,6 +52,11 @@ export function ipcLink(spare = false): SupervisorLink {
   let onNotRun: (entries: [number, number][]) => void = () => {};
   let asked: number | null = null;
   let wanted: ReadonlySet<string> | null = null;
+  const answers = new Map<number, ((n: number | null) => void)[]>();
+  const answered = (id: number, n: number | null): void => {
+    for (const r of answers.get(id) ?? []) r(n);
+    answers.delete(id);
+  };
   let assign!: (f: JobFile) => void;
   const assigned = new Promise<JobFile>((r) => (assign = r));
   // Listen first: the supervisor's "init" is sent as soon as we are spawned.
@@ -60,6 +70,7 @@ export function ipcLink(spare = false): SupervisorLink {
       initDone({ notRun: msg.notRun, idleSeconds: msg.idleSeconds ?? 0 });
     } else if (msg?.t === "interest") wanted = msg.events ? new Set(msg.events) : null;
     else if (msg?.t === "notRun") onNotRun(msg.entries);
+    else if (msg?.t === "answer") answered(msg.id, msg.notRun);
     else if (msg?.t === "shutdown") {
       if (onShutdown) onShutdown(msg.graceMs);
       else asked = msg.graceMs;
@@ -97,6 +108,16 @@ export function ipcLink(spare = false): SupervisorLink {
       onNotRun = fn;
     },
     send,
+    ask(id) {
+      return new Promise<number | null>((resolve) => {
+        const waiting = answers.get(id);
+        if (waiting) return void waiting.push(resolve);
+        answers.set(id, [resolve]);
+        send({ t: "ask", id });
+        // A supervisor that never answers (a peer hanging up forever) costs a second, not the job's TTR.
+        setTimeout(() => answered(id, null), 1000).unref?.();
+      });
+    },
     wants: (type) => wanted === null || wanted.has(type),
     emit(e) {
       pending.push(e);
@@ -126,6 +147,7 @@ export function standaloneLink(log: Logger, idleSeconds = 0): SupervisorLink {
     onShutdown() {},
     onNotRun() {},
     send() {},
+    ask: () => Promise.resolve(null),
     wants: (type) => bus.wants(type),
     emit: (e) => bus.emit(e),
     flush: async () => {},

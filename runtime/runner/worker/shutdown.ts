@@ -16,7 +16,10 @@ export async function shutdown(w: WorkerScope, slots: readonly Slot[], graceMs: 
   w.abort.abort(new Error("worker shutting down"));
   w.gate?.stop();
   // Slots blocked in a reserve hang up; a job the server gave one meanwhile still reaches it (see Slot.handBack).
+  // The supervisor hears of it before the first FIN, and once every slot's reserves are settled (attempts.ts).
+  w.link.send({ t: "hangingUp" });
   for (const c of w.idle) void c.end();
+  void Promise.all(slots.map((s) => s.reserving)).then(() => w.link.send({ t: "hungUp" }));
   const all = Promise.all(slots.map((s) => s.batch?.catch(() => {})));
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);

@@ -13,7 +13,7 @@
  */
 import { BeanstalkError } from "../../client/index.ts";
 import { attemptOf } from "../attempts.ts";
-import type { Reserved, WorkerConnection } from "../wire.ts";
+import type { JobInfo, Reserved, WorkerConnection } from "../wire.ts";
 import { BatchSizer, HOLD_OUTCOMES_MS, heldDueForTouch, TOUCH_AFTER_MS } from "./batching.ts";
 import { type Answer, type RunTells, runHeld } from "./job-run.ts";
 import type { Held, WorkerScope } from "./scope.ts";
@@ -28,6 +28,8 @@ export class Slot implements RunTells {
   private endBatch: () => void = () => {};
   /** Settles when the current batch's outcomes are acknowledged. */
   batch: Promise<void> | null = null;
+  /** Pending while reserves are out: settles once they are answered (or handed back, when stopping). */
+  reserving: Promise<void> | null = null;
   /** The previous job's "end", held back to ride on the next "start". */
   private pendingEnd: ReturnType<typeof setTimeout> | null = null;
   private lastId = 0;
@@ -85,50 +87,15 @@ export class Slot implements RunTells {
 
   /** Sends the outcomes and the next reserves in one write; the jobs got, or null to stop. */
   private async fetch(): Promise<Reserved[] | null> {
-    const { w, conn } = this;
+    const { w } = this;
     this.sendOutcomes();
     if (w.stopping) {
       await this.settleAcks();
       return null;
     }
-    // One write: the previous batch's outcomes, then either one waiting reserve or, while the
-    // tube has had jobs waiting, `want` reserve-with-timeout 0s (a waiting reserve in front of
-    // them would hold their replies until the server next reads this connection).
-    const want = this.sizer.want;
-    const first = want === 1 ? (w.gate ? conn.reserveWithin(w.idleSeconds) : conn.reserve()) : null;
-    const more: Promise<Reserved | null>[] = [];
-    for (let i = first ? 1 : 0; i < want; i++) more.push(conn.reserveNow());
-    first?.catch(() => {});
-    for (const m of more) m.catch(() => {});
-    await this.settleAcks();
-    this.endBatch(); // the previous batch is answered
-    // Stopping: hang up. Reserves the server answered first still arrive, and are handed back below.
-    if (w.stopping) void conn.end();
-    const got: Reserved[] = [];
-    let timedOut = false;
-    if (first) {
-      w.idle.add(conn);
-      try {
-        const r = await first;
-        if (r) got.push(r);
-        else timedOut = true;
-      } catch (e) {
-        // Stopping: the server closed the connection before answering. Otherwise it cannot happen while the slot holds nothing.
-        if (!w.stopping && !(e instanceof BeanstalkError && e.code === "DEADLINE_SOON")) throw e;
-      }
-      w.idle.delete(conn);
-    }
-    for (const m of more) {
-      const r = await m.catch((e: unknown) => {
-        if (w.stopping) return null;
-        throw e;
-      });
-      if (r) got.push(r);
-    }
-    if (w.stopping) {
-      this.handBack(got);
-      return null;
-    }
+    const reserved = await this.reserveSome();
+    if (reserved === null) return null;
+    const { got, timedOut } = reserved;
     if (got.length === 0) {
       this.sizer.empty(); // nothing waiting: block in reserve next
       if (timedOut && w.gate && !(await w.gate.park())) return null;
@@ -136,6 +103,61 @@ export class Slot implements RunTells {
     }
     w.gate?.busy();
     return got;
+  }
+
+  /**
+   * The reserves of one fetch and their answers; null when the worker began
+   * stopping meanwhile (what they got was handed back). `reserving` is pending
+   * throughout, so a stopping worker knows when its slots have hung up.
+   */
+  private async reserveSome(): Promise<{ got: Reserved[]; timedOut: boolean } | null> {
+    const { w, conn } = this;
+    let done!: () => void;
+    this.reserving = new Promise<void>((r) => (done = r));
+    try {
+      // One write: the previous batch's outcomes, then either one waiting reserve or, while the
+      // tube has had jobs waiting, `want` reserve-with-timeout 0s (a waiting reserve in front of
+      // them would hold their replies until the server next reads this connection).
+      const want = this.sizer.want;
+      const first = want === 1 ? (w.gate ? conn.reserveWithin(w.idleSeconds) : conn.reserve()) : null;
+      const more: Promise<Reserved | null>[] = [];
+      for (let i = first ? 1 : 0; i < want; i++) more.push(conn.reserveNow());
+      first?.catch(() => {});
+      for (const m of more) m.catch(() => {});
+      await this.settleAcks();
+      this.endBatch(); // the previous batch is answered
+      // Stopping: hang up. Reserves the server answered first still arrive, and are handed back below.
+      if (w.stopping) void conn.end();
+      const got: Reserved[] = [];
+      let timedOut = false;
+      if (first) {
+        w.idle.add(conn);
+        try {
+          const r = await first;
+          if (r) got.push(r);
+          else timedOut = true;
+        } catch (e) {
+          // Stopping: the server closed the connection before answering. Otherwise it cannot happen while the slot holds nothing.
+          if (!w.stopping && !(e instanceof BeanstalkError && e.code === "DEADLINE_SOON")) throw e;
+        }
+        w.idle.delete(conn);
+      }
+      for (const m of more) {
+        const r = await m.catch((e: unknown) => {
+          if (w.stopping) return null;
+          throw e;
+        });
+        if (r) got.push(r);
+      }
+      if (w.stopping) {
+        this.handBack(got);
+        return null;
+      }
+      return { got, timedOut };
+    } finally {
+      this.reserving = null;
+      done();
+    }
   }
 
   /**
@@ -148,15 +170,29 @@ export class Slot implements RunTells {
     if (got.length) this.w.link.send({ t: "notRun", ids: got.map((r) => r.id) });
   }
 
+  /**
+   * The attempt this reservation is. One that looks like a retry asks the
+   * supervisor's ledger first: another process of the tube may have hung up
+   * on it a moment ago, and its report may not have reached us yet (attempts.ts).
+   */
+  private async attemptOf(id: number, info: JobInfo): Promise<number> {
+    const { w } = this;
+    const attempt = attemptOf(info.reserves, info.kicks, w.notRun.of(id), w.job.attempts);
+    if (attempt === 1) return attempt;
+    const notRun = await w.link.ask(id);
+    if (notRun === null || notRun <= w.notRun.of(id)) return attempt;
+    w.notRun.load([[id, notRun]]);
+    return attemptOf(info.reserves, info.kicks, notRun, w.job.attempts);
+  }
+
   private async runBatch(got: Reserved[]): Promise<void> {
     const { w, conn } = this;
     this.batch = new Promise<void>((r) => (this.endBatch = r));
     const reservedAt = performance.now();
     const infos = await Promise.all(got.map((r) => conn.jobInfo(r.id)));
+    const attempts = await Promise.all(got.map((r, i) => this.attemptOf(r.id, infos[i]!)));
     const batch: Held[] = got.map((r, i) => {
-      const info = infos[i]!;
-      const attempt = attemptOf(info.reserves, info.kicks, w.notRun.of(r.id), w.job.attempts);
-      return { id: r.id, body: r.body, info, reservedAt, conn, started: 0, attempt };
+      return { id: r.id, body: r.body, info: infos[i]!, reservedAt, conn, started: 0, attempt: attempts[i]! };
     });
     for (const h of batch) w.held.add(h);
     const t0 = performance.now();
