@@ -101,10 +101,12 @@ export function timer(cluster: Cluster, db: string, opts: { jobs: number; statem
     const b = await probe();
     if (opts.statements) {
       const top =
-        await sql`select calls::float8 / ${JOBS} as per_job, total_exec_time::float8 / ${JOBS} as ms, regexp_replace(left(query, 110), '\\s+', ' ', 'g') as q
+        await sql`select calls::float8 / ${JOBS} as per_job, rows::float8 / ${JOBS} as rows, total_exec_time::float8 / ${JOBS} as ms, regexp_replace(left(query, 110), '\\s+', ' ', 'g') as q
         from pg_stat_statements s join pg_database d on d.oid = s.dbid where d.datname = ${db} order by calls desc limit 12`;
       for (const r of top)
-        console.log(`      ${(r.per_job as number).toFixed(2).padStart(6)}/job ${(r.ms as number).toFixed(3)} ms/job  ${r.q}`);
+        console.log(
+          `      ${(r.per_job as number).toFixed(2).padStart(6)}/job ${(r.rows as number).toFixed(2).padStart(6)} rows/job ${(r.ms as number).toFixed(3)} ms/job  ${r.q}`,
+        );
     }
     await sql.end();
     const per = (k: keyof typeof cpu0) => (cpu1[k] - cpu0[k]) / JOBS;

@@ -36,6 +36,12 @@ const SWEEP_MAX_MS = 1000;
  */
 const LANES = Math.max(1, Number(process.env.BEANRUN_PG_LANES) || 8);
 /**
+ * BEANRUN_PG_HOLD_MS (default 1, 0 never): a batch of fewer than 8 commands
+ * waits this long for more while another of this front end's batches is in
+ * flight (fewer, fuller batches; see GroupCommit).
+ */
+const HOLD_MS = Math.max(0, Number(process.env.BEANRUN_PG_HOLD_MS ?? 1) || 0);
+/**
  * BEANRUN_PG_SYNC_RESERVE=1: reservations wait for the WAL flush like
  * everything else (see GroupCommit.run and the README, "Replies after commit").
  */
@@ -91,6 +97,7 @@ export class Front {
     );
     this.commit = new GroupCommit(this.sql, {
       lanes: LANES,
+      holdMs: HOLD_MS,
       relaxed: RELAXED,
       counterShard: (lane) => this.id * 16 + lane,
       afterCommit: (tx, woken) => this.wakeups.afterCommit(tx, woken),

@@ -14,6 +14,14 @@
  * A whole batch is one round trip: BEGIN, the statements and COMMIT are sent
  * together; a batch of one durable command is its statement alone (Batch.alone).
  *
+ * Fewer, fuller batches under load: while another batch of this front end is
+ * in flight, a batch that would hold fewer than HOLD_UNDER commands waits
+ * `holdMs` (1 ms) for more to join. With several front ends each batches only
+ * its own connections, and each batch costs a transaction, a round trip and
+ * process wake-ups on both sides whatever it holds: measured with three front
+ * ends, commits per job 0.94 -> 0.74 and PostgreSQL's CPU per job down by
+ * about a fifth. A command that finds no batch in flight goes at once.
+ *
  * Failures: a deadlock or serialization failure retries the whole batch
  * (nothing was answered yet); any other database error re-runs each step in a
  * transaction of its own so that one bad command cannot fail its neighbours;
@@ -75,10 +83,14 @@ interface Item {
 
 const RETRYABLE = new Set(["40P01", "40001"]);
 const MAX_BATCH = 2000;
+/** A batch smaller than this waits `holdMs` for company while another is in flight. */
+const HOLD_UNDER = 8;
 
 export interface GroupCommitOptions {
   /** Transactions in flight at once (each on its own pooled connection). */
   lanes: number;
+  /** How long a small batch waits for more commands while another batch is in flight (0: never). */
+  holdMs: number;
   /** Let batches of only non-durable steps commit without waiting for the WAL flush (see run()). */
   relaxed: boolean;
   /** Counter rows are sharded by lane: front id * 16 + lane. */
@@ -126,8 +138,11 @@ export class GroupCommit {
   private schedule(): void {
     if (this.scheduled || !this.freeLanes.length || !this.queue.length) return;
     this.scheduled = true;
-    // Let the current event's commands (every connection's data) join first.
-    setImmediate(() => {
+    // Let the current event's commands (every connection's data) join first; a small batch
+    // waits a little longer while another is in flight (see the opening comment).
+    const hold = this.opts.holdMs > 0 && this.freeLanes.length < this.opts.lanes && this.queue.length < HOLD_UNDER;
+    const later = hold ? (f: () => void) => void setTimeout(f, this.opts.holdMs) : setImmediate;
+    later(() => {
       this.scheduled = false;
       while (this.freeLanes.length && this.queue.length) {
         const items = this.take();
