@@ -56,30 +56,19 @@ export function printSteps(title: string, steps: Steps[]): void {
   console.log("step                                   |    p50 |    p99 |    max");
   const line = (name: string, xs: number[]): void =>
     console.log(`${name.padEnd(38)} | ${f(pct(xs, 50)).padStart(6)} | ${f(pct(xs, 99)).padStart(6)} | ${f(Math.max(...xs)).padStart(6)}`);
-  line(
-    "put -> supervisor starts a worker",
-    steps.map((s) => s.launch),
-  );
-  line(
-    "-> the worker has its tube",
-    steps.map((s) => s.assign),
-  );
-  line(
-    "-> job module imported",
-    steps.map((s) => s.import),
-  );
-  line(
-    "-> connected, watching the tube",
-    steps.map((s) => s.connect),
-  );
-  line(
-    "-> handler starts (ready, reserve, stats)",
-    steps.map((s) => s.handler),
-  );
-  line(
-    "(its process: start -> worker code loaded)",
-    steps.map((s) => s.load),
-  );
+  const rows: [string, Exclude<keyof Steps, "spare">][] = [
+    ["put -> supervisor starts a worker", "launch"],
+    ["-> the worker has its tube", "assign"],
+    ["-> job module imported", "import"],
+    ["-> connected, watching the tube", "connect"],
+    ["-> handler starts (ready, reserve, stats)", "handler"],
+    ["(its process: start -> worker code loaded)", "load"],
+  ];
+  for (const [name, key] of rows)
+    line(
+      name,
+      steps.map((s) => s[key]),
+    );
   for (const [name, sel] of [
     ["from the spare", steps.filter((s) => s.spare)],
     ["spawned", steps.filter((s) => !s.spare)],
