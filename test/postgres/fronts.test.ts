@@ -6,9 +6,12 @@
  * with -9 (the others keep serving, its reservations come back through its
  * lease, long before their TTR) and PostgreSQL restarted (front ends
  * reconnect; whatever was acknowledged holds: no acknowledged put lost, no
- * acknowledged delete resurrected).
+ * acknowledged delete resurrected), and every connection of the front ends
+ * cut by the database (pg_terminate_backend), in the middle of batches and
+ * while idle.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import postgres from "postgres";
 import { type ServerProcess, startOurs } from "../support/servers.ts";
 import { CLOSED, NONE, Wire } from "../support/wire.ts";
 import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
@@ -117,11 +120,16 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
     producer.close();
   }, 120_000);
 
-  /** Producers and consumers on every front end; records only what was acknowledged. */
+  /**
+   * Producers and consumers on every front end; records only what was
+   * acknowledged, and commands left without any reply for 20 s (a fault must
+   * get them an error reply, INTERNAL_ERROR, not silence).
+   */
   function load(ports: number[], stopAt: () => boolean) {
     const acked = new Set<number>();
     const deleted = new Set<number>();
     const errors: string[] = [];
+    const unanswered: string[] = [];
     const one = async (port: number, k: number) => {
       const w = await Wire.open(port);
       try {
@@ -131,11 +139,14 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
           if (r === CLOSED) return;
           if (r.startsWith("INSERTED")) acked.add(idOf(r));
           else if (r !== "INTERNAL_ERROR\r\n" && r !== NONE) errors.push(`put: ${r}`);
+          if (r === NONE) unanswered.push("put");
           const g = await w.cmd("reserve-with-timeout 0\r\n", 20_000);
           if (g === CLOSED) return;
+          if (g === NONE) unanswered.push("reserve");
           if (!g.startsWith("RESERVED")) continue;
           const d = await w.cmd(`delete ${idOf(g)}\r\n`, 20_000);
           if (d === CLOSED) return;
+          if (d === NONE) unanswered.push("delete");
           if (d === "DELETED\r\n") deleted.add(idOf(g));
         }
       } finally {
@@ -143,7 +154,7 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
       }
     };
     const done = Promise.all(ports.flatMap((p, i) => [one(p, i * 2), one(p, i * 2 + 1)]));
-    return { acked, deleted, errors, done };
+    return { acked, deleted, errors, unanswered, done };
   }
 
   /**
@@ -180,6 +191,7 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
     stop = true;
     await l.done;
     expect(l.errors).toEqual([]);
+    expect(l.unanswered).toEqual([]);
     expect(l.acked.size).toBeGreaterThan(0);
     // A and B still serve.
     const w = await Wire.open(a.port);
@@ -193,6 +205,52 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
     w.close();
   }, 150_000);
 
+  test("connections cut by the database under load and while idle: front ends reconnect, nothing acknowledged is lost", async () => {
+    const { url, fe } = await fronts(2);
+    const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+    const db = new URL(url).pathname.slice(1);
+    const cut = () =>
+      admin`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = ${db} and pid <> pg_backend_pid()`;
+    try {
+      let stop = false;
+      const l = load(
+        fe.map((f) => f.port),
+        () => stop,
+      );
+      await Bun.sleep(1000);
+      // Under load: batches in flight on some lanes, others idle; the LISTEN connections too.
+      expect((await cut())[0]!.n).toBeGreaterThan(2);
+      await Bun.sleep(1000);
+      expect((await cut())[0]!.n).toBeGreaterThan(2);
+      await Bun.sleep(1000);
+      stop = true;
+      await l.done;
+      expect(l.errors).toEqual([]);
+      expect(l.unanswered).toEqual([]);
+      // While idle: every lane's connection is gone before the next command uses it.
+      await Bun.sleep(300);
+      await cut();
+      await Bun.sleep(300);
+      for (const f of fe) {
+        const w = await Wire.open(f.port);
+        expect(await w.cmd("use after-cut\r\n")).toBe("USING after-cut\r\n");
+        expect(await w.cmd("watch after-cut\r\n")).toBe("WATCHING 2\r\n");
+        expect(await w.cmd("ignore default\r\n")).toBe("WATCHING 1\r\n");
+        const t0 = Date.now();
+        const ok = await eventually(async () => (await w.cmd("put 0 0 60 2\r\nok\r\n", 10_000)).startsWith("INSERTED"), 30_000);
+        expect(ok).toBe(true);
+        console.log(`front end serving again ${Date.now() - t0} ms after its idle connections were cut`);
+        const r = await w.cmd("reserve-with-timeout 5\r\n", 10_000);
+        expect(r).toMatch(/^RESERVED \d+ 2\r\nok\r\n$/);
+        expect(await w.cmd(`delete ${idOf(r)}\r\n`, 10_000)).toBe("DELETED\r\n");
+        w.close();
+      }
+      await verify(fe[0]!.port, l.acked, l.deleted, 4);
+    } finally {
+      await admin.end();
+    }
+  }, 150_000);
+
   test("PostgreSQL restarted under load: front ends reconnect, nothing acknowledged is lost or resurrected", async () => {
     const { fe } = await fronts(2);
     let stop = false;
@@ -201,11 +259,14 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
       () => stop,
     );
     await Bun.sleep(1500);
+    const t0 = Date.now();
     await cluster.restart("fast");
+    console.log(`PostgreSQL restarted in ${Date.now() - t0} ms`);
     await Bun.sleep(2000);
     stop = true;
     await l.done;
     expect(l.errors).toEqual([]);
+    expect(l.unanswered).toEqual([]);
     // Both front ends serve again (the pool reconnects).
     for (const f of fe) {
       const w = await Wire.open(f.port);

@@ -23,7 +23,7 @@
 import * as os from "node:os";
 import process from "node:process";
 import postgres, { type Sql } from "postgres";
-import { GroupCommit, type Step } from "./group-commit.ts";
+import { GroupCommit, LANE_PIPELINE, type Step } from "./group-commit.ts";
 import { migrate } from "./migrations.ts";
 import { Wakeups } from "./wakeups.ts";
 
@@ -67,6 +67,7 @@ export function describeUrl(url: string): string {
 }
 
 export class Front {
+  /** Lease, registration, migrations, notifications: a small pool beside the lanes. */
   readonly sql: Sql;
   private listenSql: Sql;
   readonly commit: GroupCommit;
@@ -86,7 +87,11 @@ export class Front {
     // Generic plans for the prepared statements: PostgreSQL's default re-plans a statement with
     // array parameters (reserve's watched tubes) at every execution, which was ~40% of the
     // database's CPU per job; every hot statement is an index lookup whatever its parameters.
-    this.sql = postgres(opts.url, { ...common, max: LANES + 2, connection: { plan_cache_mode: "force_generic_plan" } });
+    const generic = { plan_cache_mode: "force_generic_plan" };
+    this.sql = postgres(opts.url, { ...common, max: 2, connection: generic });
+    // The group commit's connections, one per lane. max_pipeline is a postgres.js option its typings
+    // leave out (default 100 queries in flight per connection).
+    const lane = { ...common, max: 1, max_pipeline: LANE_PIPELINE, connection: generic };
     this.listenSql = postgres(opts.url, { ...common, max: 1 });
     this.wakeups = new Wakeups(
       this.sql,
@@ -95,8 +100,7 @@ export class Front {
       LEASE_MS,
       (step, key, durable) => this.run(step, key, durable),
     );
-    this.commit = new GroupCommit(this.sql, {
-      lanes: LANES,
+    this.commit = new GroupCommit(() => postgres(opts.url, lane), LANES, {
       holdMs: HOLD_MS,
       relaxed: RELAXED,
       counterShard: (lane) => this.id * 16 + lane,
@@ -237,6 +241,6 @@ export class Front {
       // Leaving cleanly: our connections' reservations were already given back; drop the lease row.
       await this.sql`delete from beanrun_frontends where id = ${this.id}`.catch(() => {});
     }
-    await Promise.all([this.sql.end({ timeout: 2 }), this.listenSql.end({ timeout: 2 })]);
+    await Promise.all([this.sql.end({ timeout: 2 }), this.listenSql.end({ timeout: 2 }), this.commit.end(2)]);
   }
 }

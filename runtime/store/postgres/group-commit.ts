@@ -22,6 +22,23 @@
  * ends, commits per job 0.94 -> 0.74 and PostgreSQL's CPU per job down by
  * about a fifth. A command that finds no batch in flight goes at once.
  *
+ * Each lane is one connection of its own (a pool of one, reconnecting by
+ * itself), and the free lanes are a stack: the lane that finished last runs
+ * the next batch, so under light and moderate load the same one or two
+ * PostgreSQL backends do all the work with their caches warm, instead of
+ * every batch waking the connection idle longest (postgres.js' pool is
+ * first in, first out). Measured with three front ends: about 15% more
+ * jobs/s, PostgreSQL's CPU per job down by 0.1 ms. A lane needs no
+ * reserve and release per batch either (a reserved connection that died
+ * while reserved went back into postgres.js' pool dead).
+ *
+ * A lane whose connection failed (not a statement error) gets a new pool
+ * before its next batch: postgres.js loses a query sent between a socket's
+ * error and its close (neither answered nor rejected, measured: a ROLLBACK
+ * after a cut connection hung its lane for good), so nothing more is sent on
+ * a connection once it has failed, not even a ROLLBACK (the server rolls back
+ * a transaction whose connection is gone).
+ *
  * Failures: a deadlock or serialization failure retries the whole batch
  * (nothing was answered yet); any other database error re-runs each step in a
  * transaction of its own so that one bad command cannot fail its neighbours;
@@ -82,13 +99,24 @@ interface Item {
 }
 
 const RETRYABLE = new Set(["40P01", "40001"]);
+
+/**
+ * Did the connection fail, rather than a statement? postgres.js' own codes
+ * (CONNECTION_CLOSED, ECONNRESET, ...) are not SQLSTATEs; class 08 is a
+ * connection exception, class 57 an operator's intervention (the backend was
+ * terminated, the server shuts down).
+ */
+function connectionLost(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code) || code.startsWith("08") || code.startsWith("57");
+}
 const MAX_BATCH = 2000;
+/** The pipeline depth a lane's connection needs (postgres.js' `max_pipeline`): a whole batch and its notification. */
+export const LANE_PIPELINE = MAX_BATCH + 8;
 /** A batch smaller than this waits `holdMs` for company while another is in flight. */
 const HOLD_UNDER = 8;
 
 export interface GroupCommitOptions {
-  /** Transactions in flight at once (each on its own pooled connection). */
-  lanes: number;
   /** How long a small batch waits for more commands while another batch is in flight (0: never). */
   holdMs: number;
   /** Let batches of only non-durable steps commit without waiting for the WAL flush (see run()). */
@@ -111,11 +139,34 @@ export class GroupCommit {
   private scheduled = false;
   private busyKeys = new Map<object, number>();
 
+  private readonly lanes: Sql[];
+
+  /**
+   * `lanes` transactions in flight at once, each on its own connection from
+   * `connect`: a postgres.js pool of max 1 whose pipeline is deep enough for
+   * a batch (LANE_PIPELINE), so a batch's statements are never queued behind
+   * a reconnect.
+   */
   constructor(
-    private readonly sql: Sql,
+    private readonly connect: () => Sql,
+    lanes: number,
     private readonly opts: GroupCommitOptions,
   ) {
-    this.freeLanes = Array.from({ length: opts.lanes }, (_, i) => i);
+    this.lanes = Array.from({ length: lanes }, () => connect());
+    // A stack: pop() takes the lane freed last (see the opening comment).
+    this.freeLanes = Array.from({ length: lanes }, (_, i) => lanes - 1 - i);
+  }
+
+  /** Closes every lane's connection (batches in flight get their answers first, within `timeout` seconds). */
+  async end(timeout: number): Promise<void> {
+    await Promise.all(this.lanes.map((l) => l.end({ timeout })));
+  }
+
+  /** The lane's connection failed: later batches use a new one; the old one is closed. */
+  private renewLane(lane: number): void {
+    const old = this.lanes[lane]!;
+    this.lanes[lane] = this.connect();
+    old.end({ timeout: 0 }).catch(() => {});
   }
 
   /**
@@ -140,7 +191,7 @@ export class GroupCommit {
     this.scheduled = true;
     // Let the current event's commands (every connection's data) join first; a small batch
     // waits a little longer while another is in flight (see the opening comment).
-    const hold = this.opts.holdMs > 0 && this.freeLanes.length < this.opts.lanes && this.queue.length < HOLD_UNDER;
+    const hold = this.opts.holdMs > 0 && this.freeLanes.length < this.lanes.length && this.queue.length < HOLD_UNDER;
     const later = hold ? (f: () => void) => void setTimeout(f, this.opts.holdMs) : setImmediate;
     later(() => {
       this.scheduled = false;
@@ -190,7 +241,7 @@ export class GroupCommit {
       } catch (e) {
         const code = (e as { code?: string }).code ?? "";
         if (RETRYABLE.has(code) && attempt < 3) continue;
-        if (items.length > 1 && /^[0-9A-Z]{5}$/.test(code) && !code.startsWith("08") && !code.startsWith("57")) {
+        if (items.length > 1 && !connectionLost(e)) {
           // A statement error: isolate it so the other commands still succeed.
           for (const it of items) await this.runBatch([it], lane);
           return;
@@ -218,36 +269,33 @@ export class GroupCommit {
     // reservations keeps its transaction, since only inside one can it say not to wait for the flush.
     const alone = items.length === 1 && !relaxed;
     const batch = new Batch(this.opts.counterShard(lane), alone);
-    const conn = await this.sql.reserve();
-    try {
-      // Queries are lazy in postgres.js: execute() sends each now, in this order. Without parameters
-      // a query is one simple-protocol message, which may hold two commands.
-      const begin = relaxed ? "begin; set local synchronous_commit = off" : "begin";
-      const sent: Promise<unknown>[] = alone ? [] : [conn.unsafe(begin).execute()];
-      const first = sent.length;
-      const tx: Tx = { unsafe: (query, params, opts) => conn.unsafe<Row[]>(query, params, opts).execute() };
-      for (const it of items) sent.push(it.step(tx, batch));
-      if (batch.puts.size) sent.push(this.flushPuts(tx, batch));
-      const commit = alone ? Promise.resolve() : conn.unsafe("commit").execute();
-      const after = this.opts.afterCommit(tx, batch.woken);
-      const settled = await Promise.allSettled(sent);
-      const done = await commit.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      await after?.done;
-      const failed = settled.find((s) => s.status === "rejected");
-      if (failed) {
-        // Whatever the COMMIT answered, it was a ROLLBACK; make sure the connection is not left in a transaction.
-        if (done) await conn.unsafe("rollback").catch(() => {});
-        throw (failed as PromiseRejectedResult).reason;
-      }
-      if (done) throw done;
-      const values = settled.slice(first, first + items.length).map((s) => (s as PromiseFulfilledResult<unknown>).value);
-      return { values, batch, sent: after?.sent };
-    } finally {
-      conn.release();
+    const conn = this.lanes[lane]!;
+    // Queries are lazy in postgres.js: execute() sends each now, in this order. Without parameters
+    // a query is one simple-protocol message, which may hold two commands.
+    const begin = relaxed ? "begin; set local synchronous_commit = off" : "begin";
+    const sent: Promise<unknown>[] = alone ? [] : [conn.unsafe(begin).execute()];
+    const first = sent.length;
+    const tx: Tx = { unsafe: (query, params, opts) => conn.unsafe<Row[]>(query, params, opts).execute() };
+    for (const it of items) sent.push(it.step(tx, batch));
+    if (batch.puts.size) sent.push(this.flushPuts(tx, batch));
+    const commit = alone ? Promise.resolve() : conn.unsafe("commit").execute();
+    const after = this.opts.afterCommit(tx, batch.woken);
+    const settled = await Promise.allSettled(sent);
+    const done = await commit.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await after?.done;
+    const failed = settled.find((s) => s.status === "rejected");
+    const error = failed ? (failed as PromiseRejectedResult).reason : done;
+    if (error) {
+      if (connectionLost(error)) this.renewLane(lane);
+      // Whatever the COMMIT answered, it was a ROLLBACK; make sure the connection is not left in a transaction.
+      else if (done) await conn.unsafe("rollback").catch(() => {});
+      throw error;
     }
+    const values = settled.slice(first, first + items.length).map((s) => (s as PromiseFulfilledResult<unknown>).value);
+    return { values, batch, sent: after?.sent };
   }
 
   /** The batch's puts: their tubes' rows (listed, pausable) and total-jobs, in one statement, tubes in name order. */

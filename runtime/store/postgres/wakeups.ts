@@ -49,6 +49,9 @@ import type { Step, Tx } from "./group-commit.ts";
  */
 export type WakeHandler = (tubes: ReadonlyMap<string, number>, poke: boolean) => ReadonlyMap<string, number>;
 
+/** How long a notification sent after a commit may stay unanswered before the next one goes anyway. */
+const NOTIFY_GIVE_UP_MS = 5000;
+
 const NOTIFY = `select set_config('synchronous_commit', 'off', true), pg_notify('beanrun', $2 || n || ':' || t)
   from unnest($1::text[], $3::int[]) as u(t, n)
   where exists (select 1 from beanrun_waiting w where w.tube = u.t and w.front <> $4)`;
@@ -174,7 +177,12 @@ export class Wakeups {
     this.notifying = true;
     const tubes = this.unsent;
     this.unsent = new Map();
-    this.send(this.sql, tubes).finally(() => {
+    // postgres.js can lose a query sent between a connection's error and its close (see GroupCommit):
+    // never wait for one notification forever, or this front end would notify nobody again.
+    let giveUp: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise((r) => (giveUp = setTimeout(r, NOTIFY_GIVE_UP_MS)));
+    void Promise.race([this.send(this.sql, tubes), late]).finally(() => {
+      clearTimeout(giveUp);
       this.notifying = false;
       this.flush();
     });
