@@ -25,8 +25,8 @@ export async function spread(jobs: number, clients: number, one: (k: number) => 
   );
 }
 
-/** utime + stime of a /proc/PID/stat, in ms; with `children`, also those of its reaped children. */
-export function cpuOf(pid: number | "self", children: "own" | "reaped" | "both"): number {
+/** utime + stime (with `kernelOnly`, stime) of a /proc/PID/stat, in ms; with `children`, also those of its reaped children. */
+export function cpuOf(pid: number | "self", children: "own" | "reaped" | "both", kernelOnly = false): number {
   try {
     const s = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = s
@@ -34,14 +34,37 @@ export function cpuOf(pid: number | "self", children: "own" | "reaped" | "both")
       .split(" ")
       .map(Number);
     // Fields after the name start at state (3): utime 14, stime 15, cutime 16, cstime 17.
-    const own = f[11]! + f[12]!;
-    const reaped = f[13]! + f[14]!;
+    const own = (kernelOnly ? 0 : f[11]!) + f[12]!;
+    const reaped = (kernelOnly ? 0 : f[13]!) + f[14]!;
     return ((children === "own" ? own : children === "reaped" ? reaped : own + reaped) * 1000) / TICKS;
   } catch {
     return 0;
   }
 }
 const TICKS = 100;
+
+/** CPU ms of each thread of `pids`, summed by thread name (the main thread, JIT, GC, the allocator's scavenger...). */
+export function threadCpu(pids: number[]): Map<string, number> {
+  const by = new Map<string, number>();
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {}
+    for (const tid of tids) {
+      try {
+        const s = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+        const name = tid === String(pid) ? "main" : s.slice(s.indexOf("(") + 1, s.lastIndexOf(")")).replace(/\d+$/, "");
+        const f = s
+          .slice(s.lastIndexOf(")") + 2)
+          .split(" ")
+          .map(Number);
+        by.set(name, (by.get(name) ?? 0) + ((f[11]! + f[12]!) * 1000) / TICKS);
+      } catch {}
+    }
+  }
+  return by;
+}
 
 /** CPU ms of the whole cluster: the postmaster, its reaped children and its live ones (backends, walwriter, ...). */
 export function clusterCpu(cluster: Cluster): number {
@@ -64,7 +87,7 @@ export interface Cost {
   /** Mean duration of one WAL flush (ms; pg_stat_wal.wal_sync_time, track_wal_io_timing on). */
   syncMs: number;
   /** CPU ms per job: PostgreSQL, beanrun's front-end processes, this process (clients; graphile-worker's and pg-boss's workers). */
-  cpu: { pg: number; fronts: number; bench: number };
+  cpu: { pg: number; fronts: number; frontsKernel: number; bench: number };
 }
 
 /**
@@ -87,16 +110,28 @@ export function timer(cluster: Cluster, db: string, opts: { jobs: number; statem
     const cpuNow = () => ({
       pg: clusterCpu(cluster),
       fronts: fronts.reduce((t, pid) => t + cpuOf(pid, "own"), 0),
+      frontsKernel: fronts.reduce((t, pid) => t + cpuOf(pid, "own", true), 0),
       bench: cpuOf("self", "own"),
     });
     await Bun.sleep(600); // the warm-up's statistics reach pg_stat (backends report at most every 500 ms)
     if (opts.statements) await sql`select pg_stat_statements_reset()`;
     const a = await probe();
     const cpu0 = cpuNow();
+    const th0 = threadCpu(fronts);
     const t0 = performance.now();
     await work();
     const rate = JOBS / ((performance.now() - t0) / 1000);
     const cpu1 = cpuNow();
+    const th1 = threadCpu(fronts);
+    if (fronts.length)
+      console.log(
+        `    front ends' threads, CPU ms/job: ${[...th1]
+          .map(([k, v]) => [k, (v - (th0.get(k) ?? 0)) / JOBS] as const)
+          .filter(([, v]) => v >= 0.005)
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+          .join(", ")}`,
+      );
     await Bun.sleep(600);
     const b = await probe();
     if (opts.statements) {
@@ -115,7 +150,7 @@ export function timer(cluster: Cluster, db: string, opts: { jobs: number; statem
       xacts: (b.x - a.x) / JOBS,
       syncs: (b.s - a.s) / JOBS,
       syncMs: b.s > a.s ? (b.st - a.st) / (b.s - a.s) : 0,
-      cpu: { pg: per("pg"), fronts: per("fronts"), bench: per("bench") },
+      cpu: { pg: per("pg"), fronts: per("fronts"), frontsKernel: per("frontsKernel"), bench: per("bench") },
     };
   };
 }

@@ -5,8 +5,11 @@
  * fetching, as its docs recommend) doing the same work (enqueue one job at a
  * time from CLIENTS producers, CLIENTS concurrent consumers, complete each
  * job) on the same cluster, side by side in one run, alternating, medians of
- * the rounds. Each system first handles --warmup jobs untimed on the same
- * processes and connections; the clock stops when the last job's
+ * the rounds. Each system first handles --warmup jobs per process untimed on
+ * the same processes and connections (beanrun with N front ends: N times
+ * that many, so each front end's JIT and caches are as warm as one front
+ * end's; measured with three front ends and 100 warm-up jobs each, the JIT
+ * compiler's thread was still a fifth of their CPU); the clock stops when the last job's
  * delete/completion is committed. Then the wake-up latency across front ends
  * (a reserve waiting on B, a put through A). synchronous_commit is on (and
  * fsync): every acknowledged job is on disk for all three systems.
@@ -20,7 +23,9 @@
  * Each system's line also says, per job, how many transactions
  * (pg_stat_database.xact_commit of its database) and WAL flushes
  * (pg_stat_wal.wal_sync) it cost, and the CPU time of PostgreSQL, of
- * beanrun's front ends and of this process (the clients, and graphile-worker's
+ * beanrun's front ends (and of that, the kernel's; and by thread: the main
+ * thread, the JIT compiler, the garbage collector's helpers, the allocator's
+ * scavenger) and of this process (the clients, and graphile-worker's
  * and pg-boss's workers): on a loaded machine the CPU per job is steadier
  * than the rate. With clients that wait for each reply, the rate is clients
  * / latency: beanrun's lines also give each command type's latency (put,
@@ -45,7 +50,7 @@ const { values } = parseArgs({
     jobs: { type: "string", default: "3000" },
     rounds: { type: "string", default: "2" },
     clients: { type: "string", default: "16" },
-    warmup: { type: "string", default: "300" },
+    warmup: { type: "string", default: "1000" },
     only: { type: "string", default: "" },
     wake: { type: "string", default: "200" },
     "sync-reserve": { type: "boolean", default: false },
@@ -56,7 +61,7 @@ const ONLY = values.only ? values.only.split(",") : [];
 const JOBS = Number(values.jobs);
 const ROUNDS = Number(values.rounds);
 const CLIENTS = Number(values.clients);
-/** Jobs each system handles before the timed ones (JIT, caches, pools), on the same processes and connections. */
+/** Jobs each system handles per process before the timed ones (JIT, caches, pools), on the same processes and connections. */
 const WARMUP = Number(values.warmup);
 const LOAD = { jobs: JOBS, clients: CLIENTS, warmup: WARMUP };
 const ROOT = join(import.meta.dir, "../..");
@@ -146,7 +151,7 @@ async function beanrun(url: string, fronts: number, time: Timer): Promise<Cost> 
     });
     return { deleted: Promise.all([deleted, produce]), finished: Promise.all([consume, produce]) };
   };
-  await cycle(WARMUP).finished;
+  await cycle(WARMUP * fronts).finished;
   timedOut = 0;
   record = true;
   let timedCycle: ReturnType<typeof cycle> | undefined;
@@ -227,7 +232,7 @@ try {
       (results.get(name) ?? results.set(name, []).get(name)!).push(rate);
       console.log(
         `  round ${r + 1}: ${name.padEnd(24)} ${rate.toFixed(0).padStart(7)} jobs/s   ${xacts.toFixed(2)} commits/job, ${syncs.toFixed(2)} WAL flushes/job (${syncMs.toFixed(1)} ms each), ` +
-          `CPU ms/job: PostgreSQL ${cpu.pg.toFixed(2)}, front ends ${cpu.fronts.toFixed(2)}, clients+workers ${cpu.bench.toFixed(2)}`,
+          `CPU ms/job: PostgreSQL ${cpu.pg.toFixed(2)}, front ends ${cpu.fronts.toFixed(2)} (kernel ${cpu.frontsKernel.toFixed(2)}), clients+workers ${cpu.bench.toFixed(2)}`,
       );
     }
   }
