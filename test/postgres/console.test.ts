@@ -5,32 +5,23 @@
  * are counted, listed and acted on through the other's console, so the
  * figures shown are the cluster's, not one process's.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type Server, startServer } from "../../runtime/server/index.ts";
 import { Wire } from "../support/wire.ts";
-import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
+import { POSTGRES } from "./cluster.ts";
+import { fileCluster } from "./file-cluster.ts";
 
-let cluster: Cluster;
-const servers: Server[] = [];
-
-beforeAll(async () => {
-  if (POSTGRES) cluster = await startCluster();
-}, 60_000);
-
-afterAll(async () => {
-  for (const s of servers) await s.close();
-  await cluster?.stop();
-});
+const pg = fileCluster();
 
 async function front(url: string, http: boolean): Promise<Server> {
   const s = await startServer({ port: 0, store: url, ...(http ? { httpPort: 0 } : {}), log: () => {} });
-  servers.push(s);
+  pg.stopAfter({ stop: () => s.close() });
   return s;
 }
 
 describe.skipIf(!POSTGRES)("console and metrics with --store", () => {
   test("counts, lists and acts on the cluster's jobs", async () => {
-    const url = await cluster.database();
+    const url = await pg.cluster.database();
     const a = await front(url, false);
     const b = await front(url, true);
     const base = `http://127.0.0.1:${b.httpPort}`;

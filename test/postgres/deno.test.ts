@@ -4,30 +4,21 @@
  * reserve waiting on either gets a job put through the other (LISTEN/NOTIFY
  * across runtimes), and the cluster-wide counts agree.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type ServerProcess, startDeno, startOurs } from "../support/servers.ts";
+import { describe, expect, test } from "bun:test";
+import { startDeno, startOurs } from "../support/servers.ts";
 import { Wire } from "../support/wire.ts";
-import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
+import { POSTGRES } from "./cluster.ts";
+import { fileCluster } from "./file-cluster.ts";
 
-let cluster: Cluster;
-const live: ServerProcess[] = [];
-
-beforeAll(async () => {
-  if (POSTGRES) cluster = await startCluster();
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(live.map((s) => s.stop()));
-  await cluster?.stop();
-});
+const pg = fileCluster();
 
 const idOf = (r: string) => Number(/^(?:INSERTED|RESERVED) (\d+)/.exec(r)?.[1] ?? NaN);
 
 describe.skipIf(!POSTGRES)("--store postgres under Deno", () => {
   test("a Deno front end and a Bun front end share one queue", async () => {
-    const url = await cluster.database();
+    const url = await pg.cluster.database();
     const [deno, bun] = await Promise.all([startDeno(["--store", url]), startOurs(["--store", url])]);
-    live.push(deno, bun);
+    pg.stopAfter(deno, bun);
     for (const [from, to] of [
       [deno, bun],
       [bun, deno],

@@ -8,10 +8,11 @@
  * A listed scenario may pass (some depend on timing); an unlisted failure
  * fails this test with the child's account of the difference.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { BEANSTALKD, ROOT } from "../support/servers.ts";
-import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
+import { POSTGRES } from "./cluster.ts";
+import { fileCluster } from "./file-cluster.ts";
 
 /** Scenario name (substring of its full name) -> why it differs with --store postgres. */
 export const DIVERGENCES: Record<string, string> = {
@@ -34,21 +35,13 @@ export const DIVERGENCES: Record<string, string> = {
     "timing: the scenario's 1-second pause spans 8 round trips through the database and can run out first on a loaded machine",
 };
 
-let cluster: Cluster;
-
-beforeAll(async () => {
-  if (POSTGRES && BEANSTALKD) cluster = await startCluster();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const pg = fileCluster(Boolean(BEANSTALKD));
 
 describe.skipIf(!POSTGRES || !BEANSTALKD)("differential scenarios with --store postgres", () => {
   test("every scenario gives beanstalkd's bytes, except the documented divergences", async () => {
     const p = Bun.spawn([process.execPath, "test", "--timeout", "60000", join(ROOT, "test/differential.test.ts")], {
       cwd: ROOT,
-      env: { ...process.env, BEANRUN_DIFF_STORE: cluster.url() },
+      env: { ...process.env, BEANRUN_DIFF_STORE: pg.cluster.url() },
       stdout: "pipe",
       stderr: "pipe",
     });

@@ -10,28 +10,19 @@
  * cut by the database (pg_terminate_backend), in the middle of batches and
  * while idle.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import postgres from "postgres";
 import { type ServerProcess, startOurs } from "../support/servers.ts";
 import { CLOSED, NONE, Wire } from "../support/wire.ts";
-import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
+import { POSTGRES } from "./cluster.ts";
+import { fileCluster } from "./file-cluster.ts";
 
-let cluster: Cluster;
-const live: ServerProcess[] = [];
-
-beforeAll(async () => {
-  if (POSTGRES) cluster = await startCluster();
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(live.map((s) => s.stop()));
-  await cluster?.stop();
-});
+const pg = fileCluster();
 
 async function fronts(n: number, url?: string): Promise<{ url: string; fe: ServerProcess[] }> {
-  const u = url ?? (await cluster.database());
+  const u = url ?? (await pg.cluster.database());
   const fe = await Promise.all(Array.from({ length: n }, () => startOurs(["--store", u])));
-  live.push(...fe);
+  pg.stopAfter(...fe);
   return { url: u, fe };
 }
 
@@ -207,7 +198,7 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
 
   test("connections cut by the database under load and while idle: front ends reconnect, nothing acknowledged is lost", async () => {
     const { url, fe } = await fronts(2);
-    const admin = postgres(cluster.url(), { max: 1, onnotice: () => {} });
+    const admin = postgres(pg.cluster.url(), { max: 1, onnotice: () => {} });
     const db = new URL(url).pathname.slice(1);
     const cut = () =>
       admin`select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = ${db} and pid <> pg_backend_pid()`;
@@ -260,7 +251,7 @@ describe.skipIf(!POSTGRES)("front ends sharing one PostgreSQL queue", () => {
     );
     await Bun.sleep(1500);
     const t0 = Date.now();
-    await cluster.restart("fast");
+    await pg.cluster.restart("fast");
     console.log(`PostgreSQL restarted in ${Date.now() - t0} ms`);
     await Bun.sleep(2000);
     stop = true;

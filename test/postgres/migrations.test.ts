@@ -4,23 +4,16 @@
  * newer than the binary refused, an unreachable database reported with its
  * host and the reason.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import postgres from "postgres";
 import { migrate, SCHEMA_VERSION } from "../../runtime/store/postgres/migrations.ts";
 import { BUN, freePort, ROOT, type ServerProcess, startOurs } from "../support/servers.ts";
 import { Wire } from "../support/wire.ts";
-import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
+import { POSTGRES } from "./cluster.ts";
+import { fileCluster } from "./file-cluster.ts";
 
-let cluster: Cluster;
-
-beforeAll(async () => {
-  if (POSTGRES) cluster = await startCluster();
-}, 60_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const pg = fileCluster();
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const p = Bun.spawn([BUN, join(ROOT, "runtime/cli.ts"), ...args], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
@@ -30,7 +23,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 
 describe.skipIf(!POSTGRES)("PostgreSQL store start-up", () => {
   test("eight concurrent migrations apply each version exactly once", async () => {
-    const url = await cluster.database();
+    const url = await pg.cluster.database();
     const clients = Array.from({ length: 8 }, () => postgres(url, { max: 1, onnotice: () => {} }));
     try {
       const results = await Promise.all(clients.map((c) => migrate(c)));
@@ -43,7 +36,7 @@ describe.skipIf(!POSTGRES)("PostgreSQL store start-up", () => {
   }, 60_000);
 
   test("three front ends starting at once on a fresh database all serve it", async () => {
-    const url = await cluster.database();
+    const url = await pg.cluster.database();
     const fronts: ServerProcess[] = await Promise.all([0, 1, 2].map(() => startOurs(["--store", url])));
     try {
       const w = await Wire.open(fronts[0]!.port);
@@ -59,7 +52,7 @@ describe.skipIf(!POSTGRES)("PostgreSQL store start-up", () => {
   }, 60_000);
 
   test("beanrun migrate, --check, and a schema newer than the binary", async () => {
-    const url = await cluster.database();
+    const url = await pg.cluster.database();
     expect((await cli(["migrate", "--check", "--store", url])).code).toBe(1);
     const m = await cli(["migrate", "--store", url]);
     expect(m.code).toBe(0);

@@ -7,27 +7,18 @@
  * test has a database of its own. Waits are for replies, with generous
  * timeouts; nothing asserts on how fast the machine is.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type ServerProcess, startOurs } from "../support/servers.ts";
+import { describe, expect, test } from "bun:test";
+import { startOurs } from "../support/servers.ts";
 import { Wire } from "../support/wire.ts";
-import { type Cluster, POSTGRES, startCluster } from "./cluster.ts";
+import { POSTGRES } from "./cluster.ts";
+import { fileCluster } from "./file-cluster.ts";
 
-let cluster: Cluster;
-const servers: ServerProcess[] = [];
-
-beforeAll(async () => {
-  if (POSTGRES) cluster = await startCluster();
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()));
-  await cluster?.stop();
-});
+const pg = fileCluster();
 
 async function front(url?: string): Promise<{ port: number; url: string }> {
-  const u = url ?? (await cluster.database());
+  const u = url ?? (await pg.cluster.database());
   const s = await startOurs(["--store", u]);
-  servers.push(s);
+  pg.stopAfter(s);
   return { port: s.port, url: u };
 }
 
