@@ -94,7 +94,17 @@ async function startFront(url: string): Promise<Front> {
       void (async () => {
         for (let r = await reader.read(); !r.done; r = await reader.read()) if (echo) process.stderr.write(r.value);
       })();
-      return { port: Number(m[1]), pid: proc.pid, stop: async () => void (proc.kill(), await proc.exited) };
+      const stop = async () => {
+        proc.kill();
+        // A front end that does not finish its graceful stop is reported and killed, not waited for forever.
+        const late = setTimeout(() => {
+          console.log(`    front end ${proc.pid} still running 10 s after SIGTERM: killed`);
+          proc.kill("SIGKILL");
+        }, 10_000);
+        await proc.exited;
+        clearTimeout(late);
+      };
+      return { port: Number(m[1]), pid: proc.pid, stop };
     }
   }
 }
