@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { prometheus } from "../runtime/http/metrics.ts";
+import type { Snapshot } from "../runtime/http/snapshot.ts";
 import { type RunningServer, startServer } from "../runtime/server/index.ts";
 
 const PARSE = `
@@ -61,4 +63,37 @@ test.skipIf(!havePython)("the exposition parses with prometheus_client and has n
   expect(val("beanrun_job_duration_seconds", "beanrun_job_duration_seconds_bucket", { tube: "mail", le: "1" })).toBe(1);
   expect(val("beanrun_job_duration_seconds", "beanrun_job_duration_seconds_bucket", { tube: "mail", le: "+Inf" })).toBe(2);
   expect(val("beanrun_job_duration_seconds", "beanrun_job_duration_seconds_count", { tube: "mail" })).toBe(2);
+});
+
+test.skipIf(!havePython)("a PostgreSQL front end's store section parses too: counters, gauges and the commit histogram", async () => {
+  const snap = (await (await fetch(`http://127.0.0.1:${server.httpPort}/stats.json`)).json()) as Snapshot;
+  snap.store = {
+    transactions: 3,
+    commands: 7,
+    commitBuckets: [0, 1, 1, 2, 3, 3, 3, 3, 3, 3, 3, 3],
+    commitSum: 0.021,
+    failures: { connection: 1, statement: 2 },
+    retries: 1,
+    lanes: 8,
+    lanesBusy: 1,
+  };
+  const r = spawnSync("/usr/bin/python3", ["-c", PARSE], {
+    input: prometheus(snap, { version: "t", protocol: "1.13", runtime: "bun" }),
+    encoding: "utf8",
+  });
+  expect(r.stderr).toBe("");
+  const fams = JSON.parse(r.stdout) as Family[];
+  const names = fams.map((f) => f.name);
+  expect(new Set(names).size).toBe(names.length);
+  const fam = (n: string) => fams.find((f) => f.name === n)!;
+  expect(fam("beanrun_store_transactions").type).toBe("counter");
+  expect(fam("beanrun_store_failures").samples.map(([, l, v]) => [l.cause, v])).toEqual([
+    ["connection", 1],
+    ["statement", 2],
+  ]);
+  expect(fam("beanrun_store_lanes_busy").type).toBe("gauge");
+  const h = fam("beanrun_store_commit_seconds");
+  expect(h.type).toBe("histogram");
+  expect(h.samples.find(([n, l]) => n === "beanrun_store_commit_seconds_bucket" && l.le === "0.01")?.[2]).toBe(2);
+  expect(h.samples.find(([n]) => n === "beanrun_store_commit_seconds_count")?.[2]).toBe(3);
 });

@@ -13,7 +13,7 @@
  */
 import { DURATION_BUCKETS, type Outcomes } from "./outcomes.ts";
 import type { RunnerView, WorkerView } from "./runner-view.ts";
-import type { Snapshot } from "./snapshot.ts";
+import { COMMIT_BUCKETS, type Snapshot, type StoreSnapshot } from "./snapshot.ts";
 
 export interface BuildInfo {
   version: string;
@@ -90,9 +90,42 @@ export function prometheus(s: Snapshot, build: BuildInfo, outcomes?: Outcomes, r
   tubeMetric("beanrun_tube_waiting", "gauge", "Connections waiting for a job on a tube.", (t) => t.waiting);
   tubeMetric("beanrun_tube_watching", "gauge", "Connections watching a tube.", (t) => t.watching);
   tubeMetric("beanrun_tube_paused_seconds", "gauge", "Seconds a tube stays paused.", (t) => t.pausedSecondsLeft);
+  if (s.store) storeMetrics(s.store, metric, out);
   if (outcomes) outcomeMetrics(outcomes, metric, out);
   if (runner) workerMetrics(runner, metric);
   return out.join("\n") + "\n";
+}
+
+/** A PostgreSQL front end's transactions to its database (`--store`): this process's own, not the cluster's. */
+function storeMetrics(st: StoreSnapshot, metric: Metric, out: string[]): void {
+  const one = (v: number): Samples => [[{}, v]];
+  metric(
+    "beanrun_store_transactions_total",
+    "counter",
+    "Transactions of batched commands committed by this front end.",
+    one(st.transactions),
+  );
+  metric("beanrun_store_commands_total", "counter", "Commands committed in those transactions.", one(st.commands));
+  metric(
+    "beanrun_store_failures_total",
+    "counter",
+    "Batches that failed: the database connection (the lane reconnects) or a statement (its commands re-run one per transaction).",
+    [
+      [{ cause: "connection" }, st.failures.connection],
+      [{ cause: "statement" }, st.failures.statement],
+    ],
+  );
+  metric("beanrun_store_retries_total", "counter", "Batches retried after a deadlock or serialization failure.", one(st.retries));
+  metric("beanrun_store_lanes", "gauge", "Transactions this front end may have in flight at once.", one(st.lanes));
+  metric("beanrun_store_lanes_busy", "gauge", "Transactions in flight now.", one(st.lanesBusy));
+  const h = "beanrun_store_commit_seconds";
+  out.push(`# HELP ${h} From a batch's start to its commit (replies leave after it).`, `# TYPE ${h} histogram`);
+  COMMIT_BUCKETS.forEach((le, i) => out.push(`${h}_bucket{le="${le}"} ${st.commitBuckets[i]}`));
+  out.push(
+    `${h}_bucket{le="+Inf"} ${st.commitBuckets[COMMIT_BUCKETS.length]}`,
+    `${h}_sum ${st.commitSum}`,
+    `${h}_count ${st.transactions}`,
+  );
 }
 
 /**

@@ -22,6 +22,28 @@ export interface TubeSnapshot {
   pausedSecondsLeft: number;
 }
 
+/**
+ * A PostgreSQL front end's own traffic to its database (`--store` only):
+ * the group commit's transactions, what they carried and how long they took.
+ */
+export interface StoreSnapshot {
+  /** Transactions of batched commands that committed, and the commands in them. */
+  transactions: number;
+  commands: number;
+  /** From a batch's start to its commit, seconds: counts per COMMIT_BUCKETS bound (cumulative, then +Inf), sum, count. */
+  commitBuckets: number[];
+  commitSum: number;
+  /** Batches that failed: the connection (replaced before the lane's next batch), or a statement (re-run one per transaction). */
+  failures: { connection: number; statement: number };
+  /** Batches retried after a deadlock or serialization failure. */
+  retries: number;
+  lanes: number;
+  lanesBusy: number;
+}
+
+/** Bounds of StoreSnapshot.commitBuckets, seconds. */
+export const COMMIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
+
 export interface Snapshot {
   version: string;
   uptimeSeconds: number;
@@ -32,6 +54,7 @@ export interface Snapshot {
   binlog: { oldestIndex: number; currentIndex: number; recordsWritten: number; recordsMigrated: number };
   maxJobSize: number;
   tubes: TubeSnapshot[];
+  store?: StoreSnapshot;
 }
 
 export function snapshot(queue: Queue, ops: Float64Array, version: string): Snapshot {

@@ -46,6 +46,14 @@ describe.skipIf(!POSTGRES)("console and metrics with --store", () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('beanrun_tube_jobs{tube="web",state="ready"} 1');
     expect(metrics).toContain('beanrun_tube_jobs{tube="web",state="buried"} 1');
+    // B's own transactions to the database (its console's reads are batched like commands).
+    const num = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
+    const transactions = num(/^beanrun_store_transactions_total (\d+)$/m);
+    expect(transactions).toBeGreaterThan(0);
+    expect(num(/^beanrun_store_commit_seconds_bucket\{le="\+Inf"\} (\d+)$/m)).toBe(transactions);
+    expect(num(/^beanrun_store_commit_seconds_count (\d+)$/m)).toBe(transactions);
+    expect(num(/^beanrun_store_lanes (\d+)$/m)).toBe(8);
+    expect(metrics).toContain('beanrun_store_failures_total{cause="connection"} 0');
 
     const page = (await (await fetch(`${base}/api/jobs?tube=web&state=ready`)).json()) as {
       total: number;

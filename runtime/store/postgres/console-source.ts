@@ -84,6 +84,7 @@ export function storeSource(ctx: FrontContext): ConsoleSource {
         // PostgreSQL is the log.
         binlog: { oldestIndex: 0, currentIndex: 0, recordsWritten: 0, recordsMigrated: 0 },
         maxJobSize: ctx.maxJobSize,
+        store: ctx.front.commit.stats(),
         tubes: names.map((name, i) => {
           const t = rows[i]!;
           const refs = ctx.refs.get(name);

@@ -46,6 +46,7 @@
  * INTERNAL_ERROR, never a success it cannot prove).
  */
 import type { PendingQuery, Row, Sql } from "postgres";
+import { COMMIT_BUCKETS, type StoreSnapshot } from "../../http/snapshot.ts";
 
 /**
  * The connection a batch's transaction runs on. Its `unsafe` sends the
@@ -137,6 +138,14 @@ export class GroupCommit {
   private queue: Item[] = [];
   private freeLanes: number[];
   private scheduled = false;
+  private readonly counts = {
+    transactions: 0,
+    commands: 0,
+    commitBuckets: new Array<number>(COMMIT_BUCKETS.length + 1).fill(0),
+    commitSum: 0,
+    failures: { connection: 0, statement: 0 },
+    retries: 0,
+  };
   /** Called when no batch is queued or in flight (end() waits for that). */
   private onIdle: (() => void) | undefined;
   private busyKeys = new Map<object, number>();
@@ -250,14 +259,21 @@ export class GroupCommit {
 
   private async runBatch(items: Item[], lane: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now();
       try {
         const { values, batch, sent } = await this.transaction(items, lane);
+        this.counted(items.length, (performance.now() - t0) / 1000);
         for (let i = 0; i < items.length; i++) items[i]!.resolve(values[i]);
         this.opts.committed(batch.woken, sent);
         return;
       } catch (e) {
         const code = (e as { code?: string }).code ?? "";
-        if (RETRYABLE.has(code) && attempt < 3) continue;
+        if (RETRYABLE.has(code) && attempt < 3) {
+          this.counts.retries++;
+          continue;
+        }
+        if (connectionLost(e)) this.counts.failures.connection++;
+        else this.counts.failures.statement++;
         if (items.length > 1 && !connectionLost(e)) {
           // A statement error: isolate it so the other commands still succeed.
           for (const it of items) await this.runBatch([it], lane);
@@ -267,6 +283,27 @@ export class GroupCommit {
         return;
       }
     }
+  }
+
+  /** This front end's transactions so far (for /metrics and /stats.json). */
+  stats(): StoreSnapshot {
+    const c = this.counts;
+    return {
+      ...c,
+      failures: { ...c.failures },
+      commitBuckets: [...c.commitBuckets],
+      lanes: this.lanes.length,
+      lanesBusy: this.lanes.length - this.freeLanes.length,
+    };
+  }
+
+  private counted(commands: number, seconds: number): void {
+    const c = this.counts;
+    c.transactions++;
+    c.commands += commands;
+    c.commitSum += seconds;
+    for (let i = 0; i < COMMIT_BUCKETS.length; i++) if (seconds <= COMMIT_BUCKETS[i]!) c.commitBuckets[i]!++;
+    c.commitBuckets[COMMIT_BUCKETS.length]!++;
   }
 
   /**
