@@ -90,7 +90,7 @@ export class FrontContext {
 
   waitingOn(tube: string): number {
     let n = 0;
-    for (const s of this.sessions) if (s.wait && s.watch.includes(tube)) n++;
+    for (const s of this.sessions) if (s.wait?.waited && s.watch.includes(tube)) n++;
     return n;
   }
 
@@ -135,7 +135,7 @@ export class FrontContext {
     for (const s of this.sessions) {
       if (s.producer) l.producers++;
       if (s.worker) l.workers++;
-      if (s.wait) l.waiting++;
+      if (s.wait?.waited) l.waiting++;
     }
     return l;
   }

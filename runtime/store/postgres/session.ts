@@ -2,19 +2,15 @@
  * One client connection of a PostgreSQL-backed front end: framing, replies in
  * order, and reserves that wait.
  *
- * Framing is the protocol's: a line ends at the first '\r' of its 224-byte
- * window if a '\n' follows (runtime/protocol/framing.ts's lineEnd and
- * LINE_MAX), an over-long line is discarded and answered BAD_FORMAT, a body
- * is size + 2 bytes that must end in "\r\n". Commands are pipelined: each is
- * handed to the group commit as it is parsed, and its reply takes its place
- * in an ordered queue, so replies leave in command order however batches
- * complete. Parsing stops at a reserve until it is answered (its outcome
- * decides what the connection's next commands mean, as in beanstalkd) and
- * while too many replies are outstanding.
+ * Framing is the protocol's: a line ends at the first '\r' of its 224-byte window if a '\n' follows
+ * (runtime/protocol/framing.ts's lineEnd and LINE_MAX), an over-long line is discarded and answered BAD_FORMAT,
+ * a body is size + 2 bytes that must end in "\r\n". Commands are pipelined: each is handed to the group commit as
+ * it is parsed, and its reply takes its place in an ordered queue, so replies leave in command order however
+ * batches complete. Parsing stops at a reserve until it is answered (its outcome decides what the connection's
+ * next commands mean, as in beanstalkd) and while too many replies are outstanding.
  *
- * A waiting reserve is retried when its tubes are woken (NOTIFY from any front
- * end, or a local commit), when its DEADLINE_SOON or timeout timer fires it is
- * answered, and a slow recheck covers notifications lost during a reconnect.
+ * A waiting reserve is retried when its tubes are woken (NOTIFY from any front end, or a local commit), when its
+ * DEADLINE_SOON or timeout timer fires it is answered, and a slow recheck covers notifications lost during a reconnect.
  */
 import type { SocketEvents, TransportSocket } from "../../adapters/transport.ts";
 import { LINE_MAX, lineEnd } from "../../protocol/framing.ts";
@@ -47,6 +43,8 @@ interface Wait {
   timers: ReturnType<typeof setTimeout>[];
   /** Index of the reserve's place in the reply queue. */
   slot: number;
+  /** An attempt found nothing and it waits: only now in current-waiting (a beanstalkd reserve that did not return at once). */
+  waited: boolean;
 }
 
 export class Session implements SocketEvents {
@@ -302,7 +300,7 @@ export class Session implements SocketEvents {
   reserve(timeoutMs: number): void {
     this.worker = true;
     this.busy = true;
-    const w: Wait = { timeoutMs, attempting: false, gen: 0, expired: null, timers: [], slot: this.replies.length };
+    const w: Wait = { timeoutMs, attempting: false, gen: 0, expired: null, timers: [], slot: this.replies.length, waited: false };
     // As beanstalkd: DEADLINE_SOON only when no job can be reserved right now.
     if (this.deadlineSoon()) w.expired = R.DEADLINE_SOON;
     // After a half-close nothing can be waited for: answer at once.
@@ -357,6 +355,7 @@ export class Session implements SocketEvents {
         else if (w.timeoutMs === 0) this.finishWait(R.TIMED_OUT);
         else if (w.gen !== gen) this.attempt();
         else {
+          w.waited = true;
           // Waiting: once other front ends know to notify us, look once more (a job may have come in before that).
           this.ctx.front.wakeups.waitingOn(this.watch)?.then(() => {
             if (this.wait === w && !w.attempting) this.attempt();
