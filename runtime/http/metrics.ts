@@ -120,12 +120,7 @@ function storeMetrics(st: StoreSnapshot, metric: Metric, out: string[]): void {
   metric("beanrun_store_lanes_busy", "gauge", "Transactions in flight now.", one(st.lanesBusy));
   const h = "beanrun_store_commit_seconds";
   out.push(`# HELP ${h} From a batch's start to its commit (replies leave after it).`, `# TYPE ${h} histogram`);
-  COMMIT_BUCKETS.forEach((le, i) => out.push(`${h}_bucket{le="${le}"} ${st.commitBuckets[i]}`));
-  out.push(
-    `${h}_bucket{le="+Inf"} ${st.commitBuckets[COMMIT_BUCKETS.length]}`,
-    `${h}_sum ${st.commitSum}`,
-    `${h}_count ${st.transactions}`,
-  );
+  histogramSamples(out, h, "", COMMIT_BUCKETS, st.commitBuckets, st.commitSum, st.transactions);
 }
 
 /**
@@ -214,12 +209,29 @@ function outcomeMetrics(o: Outcomes, metric: Metric, out: string[]): void {
     "Cron ticks that could not put their job, per tube.",
     per((t) => t.scheduleMisses),
   );
-  out.push("# HELP beanrun_job_duration_seconds Handler run time per attempt.", "# TYPE beanrun_job_duration_seconds histogram");
-  for (const [tube, t] of tubes) {
-    const l = `tube="${esc(tube)}"`;
-    DURATION_BUCKETS.forEach((le, i) => out.push(`beanrun_job_duration_seconds_bucket{${l},le="${le}"} ${t.buckets[i]}`));
-    out.push(`beanrun_job_duration_seconds_bucket{${l},le="+Inf"} ${t.buckets[DURATION_BUCKETS.length]}`);
-    out.push(`beanrun_job_duration_seconds_sum{${l}} ${t.durationSum}`);
-    out.push(`beanrun_job_duration_seconds_count{${l}} ${t.durationCount}`);
-  }
+  const h = "beanrun_job_duration_seconds";
+  out.push(`# HELP ${h} Handler run time per attempt.`, `# TYPE ${h} histogram`);
+  for (const [tube, t] of tubes)
+    histogramSamples(out, h, `tube="${esc(tube)}"`, DURATION_BUCKETS, t.buckets, t.durationSum, t.durationCount);
+}
+
+/**
+ * One histogram's samples for one label set (`labels`: rendered, "" for none):
+ * a cumulative count per bound, then +Inf (`buckets` holds bounds.length + 1
+ * counts), the sum and the count.
+ */
+function histogramSamples(
+  out: string[],
+  name: string,
+  labels: string,
+  bounds: readonly number[],
+  buckets: readonly number[],
+  sum: number,
+  count: number,
+): void {
+  const l = labels ? `${labels},` : "";
+  bounds.forEach((le, i) => out.push(`${name}_bucket{${l}le="${le}"} ${buckets[i]}`));
+  out.push(`${name}_bucket{${l}le="+Inf"} ${buckets[bounds.length]}`);
+  const tail = labels ? `{${labels}}` : "";
+  out.push(`${name}_sum${tail} ${sum}`, `${name}_count${tail} ${count}`);
 }
